@@ -1,0 +1,2 @@
+export * from './registry-rpc.js';
+export * from './commands.js';
