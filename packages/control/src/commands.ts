@@ -1,1 +1,246 @@
-export {};
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { type Bus, type Consumer, type Delivery, UnroutableError } from '@sensor-streaming/bus';
+import {
+  type AckStatus,
+  assertSerial,
+  bindingPatterns,
+  type Command,
+  type CommandAck,
+  type CommandType,
+  commandAckCodec,
+  commandCodec,
+  type PowerState,
+  routingKeys,
+} from '@sensor-streaming/protocol';
+import { ControlError } from './control-error.js';
+
+/** The platform-wide sample frequency range; each sensor may accept a narrower one (it then REJECTs). */
+export const FREQUENCY_MIN_HZ = 0.1;
+export const FREQUENCY_MAX_HZ = 10_000;
+export const DEFAULT_COMMAND_TTL_MS = 60_000;
+export const DEFAULT_ACK_TIMEOUT_MS = 5_000;
+
+export const COMMAND_TYPES: readonly CommandType[] = ['sleep', 'awake', 'changesamplefrequency'];
+
+export interface CommandRequest {
+  type: CommandType;
+  /** Required for `changesamplefrequency`. */
+  sampleFrequencyHz?: number;
+}
+
+/** Parses an operator-supplied frequency; throws ControlError with a message fit for a terminal. */
+export function parseFrequency(input: unknown): number {
+  const hz = typeof input === 'number' ? input : typeof input === 'string' ? Number(input.trim()) : Number.NaN;
+  if (typeof input === 'string' && input.trim() === '') {
+    throw new ControlError('CONTROL_BAD_FREQUENCY', 'frequency is empty; give a number of Hz, e.g. --hz 50');
+  }
+  if (!Number.isFinite(hz) || hz <= 0) {
+    throw new ControlError(
+      'CONTROL_BAD_FREQUENCY',
+      `frequency ${JSON.stringify(input)} is not a positive number of Hz`,
+    );
+  }
+  if (hz < FREQUENCY_MIN_HZ || hz > FREQUENCY_MAX_HZ) {
+    throw new ControlError(
+      'CONTROL_BAD_FREQUENCY',
+      `frequency ${hz} Hz is out of range (${FREQUENCY_MIN_HZ} to ${FREQUENCY_MAX_HZ} Hz)`,
+    );
+  }
+  return hz;
+}
+
+export interface BuildCommandOptions {
+  issuedBy: string;
+  ttlMs?: number;
+  nowUs?: number;
+  commandId?: string;
+}
+
+/** Builds a validated Command message. */
+export function buildCommand(serial: string, request: CommandRequest, opts: BuildCommandOptions): Command {
+  assertSerial(serial, 'serial');
+  if (!COMMAND_TYPES.includes(request.type)) {
+    throw new ControlError('CONTROL_BAD_COMMAND', `unknown command type ${JSON.stringify(request.type)}`);
+  }
+  const ttlMs = opts.ttlMs ?? DEFAULT_COMMAND_TTL_MS;
+  if (!Number.isInteger(ttlMs) || ttlMs < 1 || ttlMs > 7 * 24 * 3600_000) {
+    throw new ControlError('CONTROL_BAD_TTL', `command TTL ${ttlMs} ms must be an integer from 1 ms to 7 days`);
+  }
+  if (opts.issuedBy.trim() === '') throw new ControlError('CONTROL_BAD_COMMAND', 'issuedBy is empty');
+  const nowUs = opts.nowUs ?? Date.now() * 1000;
+  const command: Command = {
+    commandId: opts.commandId ?? randomUUID(),
+    serial,
+    type: request.type,
+    issuedAtUs: nowUs,
+    expiresAtUs: nowUs + ttlMs * 1000,
+    issuedBy: opts.issuedBy,
+  };
+  if (request.type === 'changesamplefrequency') {
+    command.sampleFrequencyHz = parseFrequency(request.sampleFrequencyHz);
+  }
+  return command;
+}
+
+export type OutcomeStatus = AckStatus | 'TIMED_OUT' | 'UNROUTABLE' | 'PUBLISHED' | 'FAILED';
+
+export interface CommandOutcome {
+  serial: string;
+  commandId: string;
+  type: CommandType;
+  status: OutcomeStatus;
+  reason: string;
+  /** Publish to ack, in ms; null when no ack arrived. */
+  rttMs: number | null;
+  state?: PowerState;
+  sampleFrequencyHz?: number;
+}
+
+export interface IssueOptions {
+  issuedBy: string;
+  ttlMs?: number;
+  /** How long to wait for each ack (from its publish). */
+  timeoutMs?: number;
+  /** false: only publish (outcome PUBLISHED once the broker confirmed). */
+  wait?: boolean;
+  /** Called as each outcome becomes known (for progress output). */
+  onOutcome?: (outcome: CommandOutcome) => void;
+}
+
+export interface Commander {
+  /** Publishes one command per serial and (by default) waits for every ack. Never throws per target. */
+  issue(serials: readonly string[], request: CommandRequest, opts: IssueOptions): Promise<CommandOutcome[]>;
+  close(): Promise<void>;
+}
+
+interface Pending {
+  command: Command;
+  startedAt: number;
+  settle(outcome: CommandOutcome): void;
+}
+
+/**
+ * The one command path: iotctl, the registry's reconciler and the alarm
+ * service's automatic actions all publish through it. Each command goes to
+ * `sensor.<serial>.commands.<type>` with `mandatory` (a sensor with no command
+ * queue is reported UNROUTABLE, not silently dropped) and a per-message TTL
+ * (an expired command is dead-lettered and reported EXPIRED by the registry).
+ * Acks are matched by command id on one private queue bound to `sensor.*.acks`.
+ */
+export function createCommander(bus: Bus): Commander {
+  const pending = new Map<string, Pending>();
+  let ackConsumer: Promise<Consumer> | undefined;
+
+  function onAck(delivery: Delivery): Promise<void> {
+    let ack: CommandAck;
+    try {
+      ack = commandAckCodec.decode(delivery.body, delivery.contentType);
+    } catch {
+      return Promise.resolve(); // not ours to judge: the registry dead-letters bad acks
+    }
+    const waiting = pending.get(ack.commandId);
+    if (waiting === undefined) return Promise.resolve();
+    const outcome: CommandOutcome = {
+      serial: ack.serial,
+      commandId: ack.commandId,
+      type: waiting.command.type,
+      status: ack.status,
+      reason: ack.reason,
+      rttMs: Math.round((performance.now() - waiting.startedAt) * 100) / 100,
+    };
+    if (ack.state !== undefined) outcome.state = ack.state;
+    if (ack.sampleFrequencyHz !== undefined) outcome.sampleFrequencyHz = ack.sampleFrequencyHz;
+    waiting.settle(outcome);
+    return Promise.resolve();
+  }
+
+  function ensureAckConsumer(): Promise<Consumer> {
+    ackConsumer ??= bus.consume({
+      queue: {
+        name: `control.acks.${randomUUID()}`,
+        type: 'classic',
+        bindings: [bindingPatterns.acks],
+        exclusive: true,
+        autoDelete: true,
+      },
+      prefetch: 1000,
+      handler: onAck,
+    });
+    return ackConsumer;
+  }
+
+  async function issueOne(serial: string, request: CommandRequest, opts: IssueOptions): Promise<CommandOutcome> {
+    const command = buildCommand(serial, request, {
+      issuedBy: opts.issuedBy,
+      ...(opts.ttlMs === undefined ? {} : { ttlMs: opts.ttlMs }),
+    });
+    const base = { serial, commandId: command.commandId, type: command.type };
+    const wait = opts.wait ?? true;
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
+    const startedAt = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const acked = new Promise<CommandOutcome>((resolve) => {
+      if (!wait) return;
+      pending.set(command.commandId, { command, startedAt, settle: resolve });
+      timer = setTimeout(() => {
+        resolve({
+          ...base,
+          status: 'TIMED_OUT',
+          reason: `no ack within ${timeoutMs} ms; the command stays queued until it expires`,
+          rttMs: null,
+        });
+      }, timeoutMs);
+    });
+    try {
+      await bus.publish(routingKeys.command(serial, command.type), commandCodec.encode(command), {
+        mandatory: true,
+        messageId: command.commandId,
+        expirationMs: opts.ttlMs ?? DEFAULT_COMMAND_TTL_MS,
+        headers: { 'x-issued-by': command.issuedBy },
+      });
+    } catch (err) {
+      if (timer !== undefined) clearTimeout(timer);
+      pending.delete(command.commandId);
+      if (err instanceof UnroutableError) {
+        return {
+          ...base,
+          status: 'UNROUTABLE',
+          reason: `no command queue for sensor ${serial}: unknown serial, or the sensor never connected`,
+          rttMs: null,
+        };
+      }
+      return { ...base, status: 'FAILED', reason: err instanceof Error ? err.message : String(err), rttMs: null };
+    }
+    if (!wait) return { ...base, status: 'PUBLISHED', reason: 'confirmed by the broker', rttMs: null };
+    try {
+      return await acked;
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      pending.delete(command.commandId);
+    }
+  }
+
+  return {
+    async issue(serials, request, opts) {
+      // Validate everything before publishing anything.
+      for (const [i, s] of serials.entries()) assertSerial(s, `serials[${i}]`);
+      if (request.type === 'changesamplefrequency') parseFrequency(request.sampleFrequencyHz);
+      if (opts.wait ?? true) await ensureAckConsumer();
+      return Promise.all(
+        serials.map(async (serial) => {
+          const outcome = await issueOne(serial, request, opts);
+          opts.onOutcome?.(outcome);
+          return outcome;
+        }),
+      );
+    },
+    async close() {
+      if (ackConsumer !== undefined) {
+        const consumer = await ackConsumer.catch(() => undefined);
+        ackConsumer = undefined;
+        await consumer?.stop();
+      }
+    },
+  };
+}

@@ -1,2 +1,3 @@
-export * from './registry-rpc.js';
 export * from './commands.js';
+export * from './control-error.js';
+export * from './registry-rpc.js';

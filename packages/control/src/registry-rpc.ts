@@ -1,1 +1,253 @@
-export {};
+import type { Bus } from '@sensor-streaming/bus';
+import {
+  assertSerial,
+  CONTENT_TYPE_JSON,
+  type GeoPoint,
+  type PowerState,
+  type CommandType,
+} from '@sensor-streaming/protocol';
+import { ControlError } from './control-error.js';
+
+/** The registry serves its queries on this queue (default exchange, routed by queue name). */
+export const REGISTRY_RPC_QUEUE = 'sensor-registry.rpc';
+
+const POWER_STATES: readonly PowerState[] = ['AWAKE', 'ASLEEP', 'OFFLINE'];
+const SELECTOR_KEY = /^[A-Za-z0-9_.-]{1,63}$/;
+const SELECTOR_VALUE = /^[A-Za-z0-9_.:/-]{0,128}$/;
+const KIND = /^[A-Za-z0-9_-]{1,64}$/;
+
+export interface SensorFilter {
+  kind?: string;
+  state?: PowerState;
+  online?: boolean;
+  /** Label selector: every key must equal its value (`kind` matches the sensor kind). */
+  selector?: Record<string, string>;
+  serials?: string[];
+  limit?: number;
+}
+
+export interface SensorSummary {
+  serial: string;
+  kind: string;
+  labels: Record<string, string>;
+  firmware: string;
+  channels: string[];
+  location: GeoPoint | null;
+  desiredState: PowerState | null;
+  desiredFrequencyHz: number | null;
+  reportedState: PowerState | null;
+  reportedFrequencyHz: number | null;
+  minFrequencyHz: number | null;
+  maxFrequencyHz: number | null;
+  online: boolean;
+  /** ISO 8601, null when never heard from. */
+  lastSeenAt: string | null;
+  registeredAt: string;
+  /** Nominal samples/s: reported frequency times channels while awake, else 0. */
+  samplesPerSecond: number;
+}
+
+export type CommandStatus = 'ISSUED' | 'APPLIED' | 'REJECTED' | 'EXPIRED' | 'TIMED_OUT';
+
+export interface CommandRecord {
+  commandId: string;
+  serial: string;
+  type: CommandType;
+  sampleFrequencyHz: number | null;
+  issuedBy: string;
+  issuedAt: string;
+  expiresAt: string | null;
+  ackedAt: string | null;
+  status: CommandStatus;
+  reason: string | null;
+  rttMs: number | null;
+}
+
+export type RegistryRequest =
+  | { method: 'sensors.list'; params: SensorFilter }
+  | { method: 'sensors.show'; params: { serial: string; commandLimit?: number } }
+  | { method: 'commands.list'; params: { serial: string; limit?: number } };
+
+export interface SensorDetail {
+  sensor: SensorSummary;
+  commands: CommandRecord[];
+}
+
+export type RegistryResponse<T> =
+  | { ok: true; result: T }
+  | { ok: false; error: { code: string; message: string } };
+
+/**
+ * Parses `kind=vibration,site=north` into `{ kind: 'vibration', site: 'north' }`.
+ * Throws ControlError naming the bad part.
+ */
+export function parseSelector(text: string): Record<string, string> {
+  const selector: Record<string, string> = {};
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  if (parts.length === 0) throw new ControlError('CONTROL_BAD_SELECTOR', 'selector is empty');
+  for (const part of parts) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) {
+      throw new ControlError('CONTROL_BAD_SELECTOR', `selector part "${part}" is not key=value`);
+    }
+    const key = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    if (!SELECTOR_KEY.test(key)) {
+      throw new ControlError('CONTROL_BAD_SELECTOR', `selector key "${key}" must match ${SELECTOR_KEY.source}`);
+    }
+    if (!SELECTOR_VALUE.test(value)) {
+      throw new ControlError(
+        'CONTROL_BAD_SELECTOR',
+        `selector value "${value}" for "${key}" must match ${SELECTOR_VALUE.source}`,
+      );
+    }
+    if (key in selector) throw new ControlError('CONTROL_BAD_SELECTOR', `selector key "${key}" is repeated`);
+    selector[key] = value;
+  }
+  return selector;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function bad(field: string, reason: string): never {
+  throw new ControlError('CONTROL_BAD_REQUEST', `${field}: ${reason}`);
+}
+
+function optionalLimit(v: unknown, field: string, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+    bad(field, `must be an integer from 1 to ${max}`);
+  }
+  return v;
+}
+
+function parseFilter(p: Record<string, unknown>): SensorFilter {
+  const filter: SensorFilter = {};
+  if (p.kind !== undefined) {
+    if (typeof p.kind !== 'string' || !KIND.test(p.kind)) bad('params.kind', `must match ${KIND.source}`);
+    filter.kind = p.kind;
+  }
+  if (p.state !== undefined) {
+    if (typeof p.state !== 'string' || !POWER_STATES.includes(p.state as PowerState)) {
+      bad('params.state', `must be one of ${POWER_STATES.join(', ')}`);
+    }
+    filter.state = p.state as PowerState;
+  }
+  if (p.online !== undefined) {
+    if (typeof p.online !== 'boolean') bad('params.online', 'must be a boolean');
+    filter.online = p.online;
+  }
+  if (p.selector !== undefined) {
+    if (!isRecord(p.selector)) bad('params.selector', 'must be an object of strings');
+    const selector: Record<string, string> = {};
+    for (const [k, v] of Object.entries(p.selector)) {
+      if (!SELECTOR_KEY.test(k) || typeof v !== 'string' || !SELECTOR_VALUE.test(v)) {
+        bad(`params.selector.${k}`, 'must be a valid label key with a string value');
+      }
+      selector[k] = v;
+    }
+    filter.selector = selector;
+  }
+  if (p.serials !== undefined) {
+    if (!Array.isArray(p.serials) || p.serials.length > 100_000) {
+      bad('params.serials', 'must be an array of at most 100000 serials');
+    }
+    filter.serials = p.serials.map((s, i) => assertSerial(s, `params.serials[${i}]`));
+  }
+  const limit = optionalLimit(p.limit, 'params.limit', 100_000);
+  if (limit !== undefined) filter.limit = limit;
+  return filter;
+}
+
+/** Validates a request body (JSON) received by the registry. Throws ControlError (permanent). */
+export function parseRegistryRequest(body: Buffer): RegistryRequest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body.toString('utf8'));
+  } catch {
+    bad('body', 'is not valid JSON');
+  }
+  if (!isRecord(raw)) bad('body', 'must be a JSON object');
+  const params = raw.params === undefined ? {} : raw.params;
+  if (!isRecord(params)) bad('params', 'must be an object');
+  switch (raw.method) {
+    case 'sensors.list':
+      return { method: 'sensors.list', params: parseFilter(params) };
+    case 'sensors.show': {
+      const serial = assertSerial(params.serial, 'params.serial');
+      const commandLimit = optionalLimit(params.commandLimit, 'params.commandLimit', 1000);
+      return {
+        method: 'sensors.show',
+        params: commandLimit === undefined ? { serial } : { serial, commandLimit },
+      };
+    }
+    case 'commands.list': {
+      const serial = assertSerial(params.serial, 'params.serial');
+      const limit = optionalLimit(params.limit, 'params.limit', 10_000);
+      return { method: 'commands.list', params: limit === undefined ? { serial } : { serial, limit } };
+    }
+    default:
+      return bad('method', `unknown method ${JSON.stringify(raw.method)}`);
+  }
+}
+
+export function encodeRegistryResponse<T>(response: RegistryResponse<T>): Buffer {
+  return Buffer.from(JSON.stringify(response), 'utf8');
+}
+
+export interface RegistryClient {
+  listSensors(filter?: SensorFilter): Promise<SensorSummary[]>;
+  showSensor(serial: string, commandLimit?: number): Promise<SensorDetail>;
+  listCommands(serial: string, limit?: number): Promise<CommandRecord[]>;
+}
+
+/** Client side of the registry's RPC, used by iotctl and anyone else that needs the fleet. */
+export function createRegistryClient(bus: Bus, opts: { timeoutMs?: number } = {}): RegistryClient {
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  async function call<T>(request: RegistryRequest): Promise<T> {
+    let reply: Awaited<ReturnType<Bus['rpcCall']>>;
+    try {
+      reply = await bus.rpcCall(REGISTRY_RPC_QUEUE, Buffer.from(JSON.stringify(request), 'utf8'), {
+        timeoutMs,
+        contentType: CONTENT_TYPE_JSON,
+      });
+    } catch (err) {
+      if (err instanceof Error && /timed? ?out/i.test(`${err.name} ${err.message}`)) {
+        throw new ControlError(
+          'CONTROL_REGISTRY_UNAVAILABLE',
+          `the sensor registry did not answer within ${timeoutMs} ms (is sensor-registry running?)`,
+        );
+      }
+      throw err;
+    }
+    let parsed: RegistryResponse<T>;
+    try {
+      parsed = JSON.parse(reply.body.toString('utf8')) as RegistryResponse<T>;
+    } catch {
+      throw new ControlError('CONTROL_BAD_RESPONSE', 'the sensor registry answered with invalid JSON');
+    }
+    if (!isRecord(parsed) || typeof parsed.ok !== 'boolean') {
+      throw new ControlError('CONTROL_BAD_RESPONSE', 'the sensor registry answered without an ok field');
+    }
+    if (!parsed.ok) throw new ControlError(parsed.error.code, parsed.error.message);
+    return parsed.result;
+  }
+  return {
+    listSensors: (filter = {}) => call<SensorSummary[]>({ method: 'sensors.list', params: filter }),
+    showSensor: (serial, commandLimit) =>
+      call<SensorDetail>({
+        method: 'sensors.show',
+        params: commandLimit === undefined ? { serial } : { serial, commandLimit },
+      }),
+    listCommands: (serial, limit) =>
+      call<CommandRecord[]>({
+        method: 'commands.list',
+        params: limit === undefined ? { serial } : { serial, limit },
+      }),
+  };
+}
