@@ -1,0 +1,12 @@
+/** The one durable topic exchange every message is published on. */
+export const EXCHANGE = 'sensor_streaming';
+/** Topic exchange receiving what cannot be processed. */
+export const DEAD_LETTER_EXCHANGE = 'sensor_streaming.dlx';
+/** Queue bound to {@link DEAD_LETTER_EXCHANGE} with `#`. */
+export const DEAD_LETTER_QUEUE = 'sensor_streaming.dead';
+/** Header carrying the reason a message was dead-lettered. */
+export const DEAD_LETTER_REASON_HEADER = 'x-sensor-streaming-reason';
+export const CONTENT_TYPE_PROTOBUF = 'application/x-protobuf';
+export const CONTENT_TYPE_JSON = 'application/json';
+/** Default upper bound on values per MeasurementBatch / entries per LogBatch. */
+export const DEFAULT_MAX_BATCH_SIZE = 100_000;
