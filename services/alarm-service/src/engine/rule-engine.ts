@@ -1,0 +1,440 @@
+import {
+  type AlarmSeverity,
+  type LogBatch,
+  type MeasurementBatch,
+  type PowerState,
+  type SensorState,
+  sampleTimesUs,
+} from '@sensor-streaming/protocol';
+import { resolveRules, type SensorProfile } from '../rules/rule-set.js';
+import { compare, type Rule, type RuleActions, type RuleSet, type RuleType, type SilenceRule } from '../rules/rule-types.js';
+import { AlarmLatch } from './alarm-latch.js';
+import {
+  AnomalyEvaluator,
+  type AnomalyModelParams,
+  ErrorBurstCounter,
+  RateOfChangeEvaluator,
+  type SampleEvaluator,
+  type Sink,
+  WindowThresholdEvaluator,
+} from './evaluators.js';
+
+/** A decision of the engine: raise or clear one alarm (sensor + rule + channel). */
+export interface AlarmDecision {
+  kind: 'RAISE' | 'CLEAR';
+  serial: string;
+  ruleId: string;
+  ruleType: RuleType;
+  /** The data channel, the error code for error-burst rules, '' for silence. */
+  channel: string;
+  severity: AlarmSeverity;
+  value: number;
+  threshold: number;
+  windowNs: number;
+  /** Event time of the transition (sample time, window end, or wall time for silence). */
+  timeUs: number;
+  message: string;
+  actions: RuleActions;
+}
+
+export interface ModelSnapshot {
+  serial: string;
+  channel: string;
+  ruleId: string;
+  params: AnomalyModelParams;
+}
+
+export interface RuleEngineOptions {
+  rules: RuleSet;
+  /** Events that arrived after their window closed (or out of order for point rules). */
+  onLate?: (ruleType: RuleType, count: number) => void;
+}
+
+interface BoundEvaluator {
+  fingerprint: string;
+  evaluator: SampleEvaluator;
+}
+
+interface SensorCtx {
+  profile: SensorProfile;
+  kindKnown: boolean;
+  powerState: PowerState | undefined;
+  frequencyHz: number;
+  rules: Rule[] | undefined;
+  evaluators: Map<string, BoundEvaluator>;
+  errorCounters: Map<string, { fingerprint: string; counter: ErrorBurstCounter }>;
+  latches: Map<string, AlarmLatch>;
+  lastArrivalUs: number | undefined;
+  expectedIntervalUs: Map<string, number>;
+  lastBatchStartUs: Map<string, number>;
+}
+
+const SEP = '\u0000';
+const fingerprints = new WeakMap<Rule, string>();
+
+function fingerprint(rule: Rule): string {
+  let f = fingerprints.get(rule);
+  if (f === undefined) {
+    f = JSON.stringify(rule);
+    fingerprints.set(rule, f);
+  }
+  return f;
+}
+
+function fmt(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toPrecision(4);
+}
+
+function windowText(us: number): string {
+  if (us % 60e6 === 0) return `${us / 60e6}m`;
+  if (us % 1e6 === 0) return `${us / 1e6}s`;
+  return `${us / 1e3}ms`;
+}
+
+function describe(rule: Rule, channel: string, kind: 'RAISE' | 'CLEAR', value: number, threshold: number): string {
+  const verb = kind === 'RAISE' ? 'raised' : 'cleared';
+  switch (rule.type) {
+    case 'threshold':
+      return `${rule.aggregate}(${channel}) over ${windowText(rule.window.sizeUs)} = ${fmt(value)} (${kind === 'RAISE' ? `${rule.raise.op} ${fmt(rule.raise.threshold)}` : `${rule.clear.op} ${fmt(rule.clear.threshold)}`}): ${verb}`;
+    case 'rate-of-change':
+      return `|d${channel}/dt| = ${fmt(value)}/s (limit ${rule.raise.op} ${fmt(rule.raise.threshold)}): ${verb}`;
+    case 'anomaly':
+      return `${channel} = ${fmt(value)} vs anomaly bound ${fmt(threshold)} (z ${kind === 'RAISE' ? '>' : '<='} ${kind === 'RAISE' ? rule.zScore : rule.clearZScore}): ${verb}`;
+    case 'vibration':
+      return `rms(${channel}) over ${windowText(rule.window.sizeUs)} = ${fmt(value)} mm/s, zone ${rule.zone} limit ${fmt(threshold)} mm/s for class ${rule.machineClass}: ${verb}`;
+    case 'error-burst':
+      return `${fmt(value)} ERROR entries with code ${channel} in ${windowText(rule.window.sizeUs)}: ${verb}`;
+    case 'silence':
+      return kind === 'RAISE'
+        ? `no data for ${fmt(value)} s (expected within ${fmt(threshold)} s): ${verb}`
+        : `data again after silence: ${verb}`;
+  }
+}
+
+/**
+ * The pure rule engine: per sensor + channel state, event-time windows,
+ * anomaly models and alarm hysteresis. No I/O: feed it messages and clock
+ * ticks, it returns the alarm decisions, in order. Not safe to share between
+ * processes: the service makes one replica the single active consumer.
+ */
+export class RuleEngine {
+  private rules: RuleSet;
+  private readonly sensors = new Map<string, SensorCtx>();
+  private readonly anomalies = new Map<string, AnomalyEvaluator>();
+  private readonly onLate: (ruleType: RuleType, count: number) => void;
+
+  constructor(opts: RuleEngineOptions) {
+    this.rules = opts.rules;
+    this.onLate = opts.onLate ?? (() => {});
+  }
+
+  get ruleSet(): RuleSet {
+    return this.rules;
+  }
+
+  /** Swaps the rule set; per-rule state is kept where the rule's effective definition is unchanged. */
+  setRules(rules: RuleSet): void {
+    this.rules = rules;
+    for (const ctx of this.sensors.values()) ctx.rules = undefined;
+  }
+
+  /** True when the sensor's kind is known (from a SensorState or the sensors table). */
+  knowsSensor(serial: string): boolean {
+    return this.sensors.get(serial)?.kindKnown === true;
+  }
+
+  /** Sets what the sensors table says about a sensor (until a SensorState says otherwise). */
+  setProfile(serial: string, kind: string, labels: Record<string, string>): void {
+    const ctx = this.ctx(serial);
+    ctx.profile = { serial, kind, labels };
+    ctx.kindKnown = true;
+    ctx.rules = undefined;
+  }
+
+  /** Marks an alarm as open (found in the database), so it is not raised again and can be cleared. */
+  markActive(serial: string, ruleId: string, channel: string): void {
+    this.latch(this.ctx(serial), ruleId, channel).setActive();
+  }
+
+  loadModel(snapshot: ModelSnapshot): void {
+    const key = modelKey(snapshot.serial, snapshot.channel, snapshot.ruleId);
+    const existing = this.anomalies.get(key);
+    if (existing) existing.params = { ...snapshot.params };
+    else this.pendingModels.set(key, { ...snapshot.params });
+  }
+
+  private readonly pendingModels = new Map<string, AnomalyModelParams>();
+
+  /** Models changed since the last call (and marks them clean). */
+  takeDirtyModels(): ModelSnapshot[] {
+    const out: ModelSnapshot[] = [];
+    for (const [key, ev] of this.anomalies) {
+      if (!ev.dirty) continue;
+      ev.dirty = false;
+      const [serial, channel, ruleId] = key.split(SEP) as [string, string, string];
+      out.push({ serial, channel, ruleId, params: { ...ev.params } });
+    }
+    return out;
+  }
+
+  get sensorCount(): number {
+    return this.sensors.size;
+  }
+
+  onState(state: SensorState, nowUs: number): AlarmDecision[] {
+    const ctx = this.ctx(state.serial);
+    const before = ctx.profile;
+    if (state.kind !== '' && (before.kind !== state.kind || !sameLabels(before.labels, state.labels))) {
+      ctx.profile = { serial: state.serial, kind: state.kind, labels: { ...state.labels } };
+      ctx.rules = undefined;
+    }
+    if (state.kind !== '') ctx.kindKnown = true;
+    ctx.powerState = state.state;
+    if (state.sampleFrequencyHz > 0) ctx.frequencyHz = state.sampleFrequencyHz;
+    const out: AlarmDecision[] = [];
+    if (state.state === 'ASLEEP') {
+      // Silence of a sleeping sensor is expected: clear.
+      for (const rule of this.rulesOf(ctx)) {
+        if (rule.type === 'silence') this.decide(ctx, rule, '', state.timeUs, 0, 0, false, true, out);
+      }
+    } else if (ctx.lastArrivalUs === undefined) {
+      ctx.lastArrivalUs = nowUs; // an awake sensor that has not sent data yet: start the silence clock
+    }
+    return out;
+  }
+
+  onBatch(batch: MeasurementBatch, nowUs: number): AlarmDecision[] {
+    const ctx = this.ctx(batch.serial);
+    const out: AlarmDecision[] = [];
+    const n = batch.values.length;
+    if (n === 0) return out;
+    const times = sampleTimesUs(batch);
+    this.trackInterval(ctx, batch, times, nowUs);
+    for (const rule of this.rulesOf(ctx)) {
+      if (rule.type === 'silence') {
+        this.decide(ctx, rule, '', times[0] as number, 0, 0, false, true, out);
+        continue;
+      }
+      if (rule.type === 'error-burst') continue;
+      if (rule.channel !== batch.channel && rule.channel !== '*') continue;
+      const ev = this.evaluator(ctx, rule, batch.serial, batch.channel);
+      const sink: Sink = (t, value, threshold, raise, clear) =>
+        this.decide(ctx, rule, batch.channel, t, value, threshold, raise, clear, out);
+      const late = ev.process(times, batch.values, sink);
+      if (late > 0) this.onLate(rule.type, late);
+    }
+    return out;
+  }
+
+  onLogs(batch: LogBatch, nowUs: number): AlarmDecision[] {
+    const ctx = this.ctx(batch.serial);
+    const out: AlarmDecision[] = [];
+    for (const rule of this.rulesOf(ctx)) {
+      if (rule.type !== 'error-burst') continue;
+      const counter = this.errorCounter(ctx, rule);
+      let late = 0;
+      for (const e of batch.entries) {
+        if (!counter.add(e.timeUs, e.level === 'ERROR', e.errorCode, nowUs)) late++;
+      }
+      if (late > 0) this.onLate(rule.type, late);
+      this.closeErrorWindows(ctx, rule, counter, out);
+    }
+    return out;
+  }
+
+  /** Wall-clock driven work: silence, and closing error windows of sensors that went quiet. */
+  tick(nowUs: number): AlarmDecision[] {
+    const out: AlarmDecision[] = [];
+    for (const ctx of this.sensors.values()) {
+      for (const rule of this.rulesOf(ctx)) {
+        if (rule.type === 'silence') this.checkSilence(ctx, rule, nowUs, out);
+        else if (rule.type === 'error-burst') {
+          const c = ctx.errorCounters.get(rule.id);
+          if (c) this.closeErrorWindows(ctx, rule, c.counter, out, nowUs);
+        }
+      }
+    }
+    return out;
+  }
+
+  private checkSilence(ctx: SensorCtx, rule: SilenceRule, nowUs: number, out: AlarmDecision[]): void {
+    if (ctx.lastArrivalUs === undefined || ctx.powerState === 'ASLEEP') return;
+    let expected = ctx.frequencyHz > 0 ? 1e6 / ctx.frequencyHz : 0;
+    for (const v of ctx.expectedIntervalUs.values()) if (v > expected) expected = v;
+    const limitUs = Math.max(expected * rule.factor, rule.minSilenceUs);
+    const silentUs = nowUs - ctx.lastArrivalUs;
+    const raise = silentUs > limitUs;
+    this.decide(ctx, rule, '', nowUs, silentUs / 1e6, limitUs / 1e6, raise, !raise, out);
+  }
+
+  private closeErrorWindows(
+    ctx: SensorCtx,
+    rule: Rule & { type: 'error-burst' },
+    counter: ErrorBurstCounter,
+    out: AlarmDecision[],
+    nowUs?: number,
+  ): void {
+    const prefix = `${rule.id}${SEP}`;
+    const tracked: string[] = [];
+    for (const [key, latch] of ctx.latches) {
+      if (key.startsWith(prefix) && latch.active) tracked.push(key.slice(prefix.length));
+    }
+    counter.advance(
+      tracked,
+      (code, count, endUs) => {
+        this.decide(
+          ctx,
+          rule,
+          code,
+          endUs,
+          count,
+          rule.raise.threshold,
+          count > 0 && compare(count, rule.raise),
+          compare(count, rule.clear),
+          out,
+        );
+      },
+      nowUs,
+    );
+  }
+
+  private decide(
+    ctx: SensorCtx,
+    rule: Rule,
+    channel: string,
+    timeUs: number,
+    value: number,
+    threshold: number,
+    raise: boolean,
+    clear: boolean,
+    out: AlarmDecision[],
+  ): void {
+    const latch = this.latch(ctx, rule.id, channel, rule);
+    const d = latch.evaluate(timeUs, raise, clear);
+    if (d === undefined) return;
+    const windowUs = 'window' in rule ? rule.window.sizeUs : 0;
+    out.push({
+      kind: d,
+      serial: ctx.profile.serial,
+      ruleId: rule.id,
+      ruleType: rule.type,
+      channel,
+      severity: rule.severity,
+      value,
+      threshold,
+      windowNs: windowUs * 1000,
+      timeUs,
+      message: describe(rule, channel, d, value, threshold),
+      actions: rule.actions,
+    });
+  }
+
+  private trackInterval(ctx: SensorCtx, batch: MeasurementBatch, times: number[], nowUs: number): void {
+    ctx.lastArrivalUs = nowUs;
+    const first = times[0] as number;
+    const last = times[times.length - 1] as number;
+    // A batch of n samples at period p covers n*p: the next one is due about that much later.
+    const spanUs = batch.samplePeriodNs > 0 ? (times.length * batch.samplePeriodNs) / 1000 : last - first;
+    const prev = ctx.lastBatchStartUs.get(batch.channel);
+    const gapUs = prev !== undefined && first > prev ? first - prev : 0;
+    ctx.lastBatchStartUs.set(batch.channel, first);
+    ctx.expectedIntervalUs.set(batch.channel, Math.max(spanUs, gapUs));
+  }
+
+  private ctx(serial: string): SensorCtx {
+    let ctx = this.sensors.get(serial);
+    if (ctx === undefined) {
+      ctx = {
+        profile: { serial, labels: {} },
+        kindKnown: false,
+        powerState: undefined,
+        frequencyHz: 0,
+        rules: undefined,
+        evaluators: new Map(),
+        errorCounters: new Map(),
+        latches: new Map(),
+        lastArrivalUs: undefined,
+        expectedIntervalUs: new Map(),
+        lastBatchStartUs: new Map(),
+      };
+      this.sensors.set(serial, ctx);
+    }
+    return ctx;
+  }
+
+  private rulesOf(ctx: SensorCtx): Rule[] {
+    if (ctx.rules === undefined) {
+      ctx.rules = resolveRules(this.rules, ctx.profile);
+      for (const rule of ctx.rules) {
+        for (const [key, latch] of ctx.latches) {
+          if (key.startsWith(`${rule.id}${SEP}`)) latch.configure(rule.raiseForUs, rule.clearForUs);
+        }
+      }
+    }
+    return ctx.rules;
+  }
+
+  private latch(ctx: SensorCtx, ruleId: string, channel: string, rule?: Rule): AlarmLatch {
+    const key = `${ruleId}${SEP}${channel}`;
+    let latch = ctx.latches.get(key);
+    if (latch === undefined) {
+      latch = new AlarmLatch(rule?.raiseForUs ?? 0, rule?.clearForUs ?? 0);
+      ctx.latches.set(key, latch);
+    }
+    return latch;
+  }
+
+  private evaluator(ctx: SensorCtx, rule: Rule, serial: string, channel: string): SampleEvaluator {
+    if (rule.type === 'anomaly') {
+      const key = modelKey(serial, channel, rule.id);
+      let ev = this.anomalies.get(key);
+      if (ev === undefined) {
+        ev = new AnomalyEvaluator(rule, this.pendingModels.get(key));
+        this.pendingModels.delete(key);
+        this.anomalies.set(key, ev);
+      } else {
+        ev.updateRule(rule);
+      }
+      return ev;
+    }
+    const key = `${rule.id}${SEP}${channel}`;
+    const f = fingerprint(rule);
+    const bound = ctx.evaluators.get(key);
+    if (bound !== undefined && bound.fingerprint === f) return bound.evaluator;
+    let evaluator: SampleEvaluator;
+    switch (rule.type) {
+      case 'threshold':
+        evaluator = WindowThresholdEvaluator.threshold(rule);
+        break;
+      case 'vibration':
+        evaluator = WindowThresholdEvaluator.vibration(rule);
+        break;
+      case 'rate-of-change':
+        evaluator = new RateOfChangeEvaluator(rule);
+        break;
+      default:
+        throw new Error(`BUG: no sample evaluator for rule type ${rule.type}`);
+    }
+    ctx.evaluators.set(key, { fingerprint: f, evaluator });
+    return evaluator;
+  }
+
+  private errorCounter(ctx: SensorCtx, rule: Rule & { type: 'error-burst' }): ErrorBurstCounter {
+    const f = fingerprint(rule);
+    const c = ctx.errorCounters.get(rule.id);
+    if (c !== undefined && c.fingerprint === f) return c.counter;
+    const counter = new ErrorBurstCounter(rule);
+    ctx.errorCounters.set(rule.id, { fingerprint: f, counter });
+    return counter;
+  }
+}
+
+function modelKey(serial: string, channel: string, ruleId: string): string {
+  return `${serial}${SEP}${channel}${SEP}${ruleId}`;
+}
+
+function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => a[k] === b[k]);
+}
