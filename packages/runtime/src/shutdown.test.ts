@@ -91,12 +91,12 @@ describe('installShutdown', () => {
     a.proc.emit('uncaughtException', new Error('kaboom'));
     expect(a.proc.exits).toEqual([1]);
     expect(a.lines[0]).toMatchObject({ level: 60, msg: 'uncaught exception' });
-    expect((a.lines[0]?.err as { stack: string }).stack).toContain('kaboom');
+    expect(a.lines[0]?.err).toMatchObject({ stack: expect.stringContaining('kaboom') });
 
     const b = setup(async () => {});
     b.proc.emit('unhandledRejection', 'just a string');
     expect(b.proc.exits).toEqual([1]);
-    expect((b.lines[0]?.err as { message: string }).message).toBe('non-error rejection: just a string');
+    expect(b.lines[0]?.err).toMatchObject({ message: 'non-error rejection: just a string' });
   });
 
   it('removes its listeners on uninstall()', () => {
