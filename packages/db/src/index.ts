@@ -1,1 +1,14 @@
-export {};
+// Public API of @sensor-streaming/db: a plain list of re-exports.
+// Repository files add one line each at the end.
+export * from './database-url.js';
+export * from './errors.js';
+export * from './logger.js';
+export * from './migrate-command.js';
+export * from './migrations/migration-files.js';
+export * from './migrations/migration-settings.js';
+export * from './migrations/migration-target.js';
+export * from './migrations/run-migrations.js';
+export * from './migrations/split-sql.js';
+export * from './pool.js';
+export * from './repositories/sensor-id-cache.js';
+export * from './repositories/sensors.js';
