@@ -1,1 +1,42 @@
-export {};
+export type { BackoffOptions } from './backoff.js';
+export { backoffDelay } from './backoff.js';
+export type {
+  BatchConsumeSpec,
+  Bus,
+  BusEvent,
+  BusOptions,
+  ConsumeSpec,
+  PublishOptions,
+  RpcCallOptions,
+  RpcRequest,
+} from './bus.js';
+export { createBus } from './bus.js';
+export type { BatchOutcome, Consumer } from './consumer.js';
+export type { Delivery } from './delivery.js';
+export {
+  BusClosedError,
+  BusDisconnectedError,
+  isPermanentError,
+  PublishBufferFullError,
+  PublishNackedError,
+  PublishTimeoutError,
+  RpcRemoteError,
+  RpcTimeoutError,
+  UnroutableError,
+} from './errors.js';
+export type { BusLogger } from './logger.js';
+export { DIRECT_REPLY_TO, HEADER_RPC_ERROR, HEADER_RPC_ERROR_CODE } from './rpc-client.js';
+export type { QueueSpec } from './topology.js';
+export {
+  commandQueue,
+  DEFAULT_DELIVERY_LIMIT,
+  HEADER_DELIVERY_COUNT,
+  HEADER_ORIGINAL_CONTENT_TYPE,
+  HEADER_ORIGINAL_EXCHANGE,
+  HEADER_ORIGINAL_QUEUE,
+  HEADER_ORIGINAL_ROUTING_KEY,
+  HEADER_REASON,
+  queueDeclareOptions,
+  serviceQueue,
+} from './topology.js';
+export { maskUrl } from './url.js';

@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Bus, createBus } from './bus.js';
+import type { Delivery } from './delivery.js';
+import { RpcRemoteError, RpcTimeoutError, UnroutableError } from './errors.js';
+import { createTestVhost, drainQueue, queueMessageCount, type TestVhost, waitFor } from './testing/index.js';
+import {
+  commandQueue,
+  DEAD_LETTER_QUEUE,
+  HEADER_ORIGINAL_QUEUE,
+  HEADER_REASON,
+  serviceQueue,
+} from './topology.js';
+
+const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function setup(opts: { registry?: Registry } = {}): Promise<{ vhost: TestVhost; bus: Bus }> {
+  const vhost = await createTestVhost('bus');
+  cleanups.push(() => vhost.drop());
+  const bus = createBus({
+    url: vhost.url,
+    connectionName: `bus-test-${randomUUID()}`,
+    logger,
+    registry: opts.registry ?? new Registry(),
+    reconnect: { initialDelayMs: 50, maxDelayMs: 500 },
+  });
+  cleanups.push(() => bus.stop());
+  await bus.start();
+  return { vhost, bus };
+}
+
+class PermanentError extends Error {
+  readonly permanent = true;
+}
+
+describe('bus against the real broker', () => {
+  it('publishes with confirms and consumes every message once acked', async () => {
+    const registry = new Registry();
+    const { vhost, bus } = await setup({ registry });
+    const seen = new Set<string>();
+    await bus.consume({
+      queue: serviceQueue('it-basic', ['sensor.*.data']),
+      prefetch: 500,
+      handler: async (d) => {
+        seen.add(d.body.toString());
+      },
+    });
+    const n = 2000;
+    await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        bus.publish(`sensor.s${i % 7}.data`, Buffer.from(String(i)), { contentType: 'text/plain' }),
+      ),
+    );
+    await waitFor(() => seen.size === n, `${n} deliveries`);
+    await waitFor(async () => (await queueMessageCount(vhost.url, 'it-basic')) === 0, 'queue empty');
+    const metrics = await registry.getMetricsAsJSON();
+    const value = (name: string) =>
+      metrics.find((m) => m.name === name)?.values.reduce((s, v) => s + v.value, 0);
+    expect(value('bus_publish_confirms_total')).toBe(n);
+    expect(value('bus_messages_acked_total')).toBe(n);
+  });
+
+  it('rejects a mandatory publish to an unbound routing key with UnroutableError', async () => {
+    const { bus } = await setup();
+    await bus.declareQueue(commandQueue('known', 60_000));
+    await expect(
+      bus.publish('sensor.unknown.commands.sleep', Buffer.from('x'), { mandatory: true }),
+    ).rejects.toBeInstanceOf(UnroutableError);
+    // a routable mandatory publish still resolves
+    await expect(
+      bus.publish('sensor.known.commands.sleep', Buffer.from('x'), { mandatory: true }),
+    ).resolves.toBeUndefined();
+  });
+
+  it('dead-letters a poison message with the reason while the valid ones around it are consumed', async () => {
+    const { vhost, bus } = await setup();
+    const ok: string[] = [];
+    await bus.consume({
+      queue: serviceQueue('it-poison', ['sensor.*.logs']),
+      handler: async (d) => {
+        if (d.body.toString() === 'poison') throw new PermanentError('cannot decode LogBatch: field entries');
+        ok.push(d.body.toString());
+      },
+    });
+    for (const body of ['a', 'b', 'poison', 'c', 'd']) await bus.publish('sensor.s1.logs', Buffer.from(body));
+    await waitFor(() => ok.length === 4, 'valid messages');
+    expect(ok).toEqual(['a', 'b', 'c', 'd']);
+    await waitFor(async () => (await queueMessageCount(vhost.url, DEAD_LETTER_QUEUE)) === 1, 'dead letter');
+    const [dead] = await drainQueue(vhost.url, DEAD_LETTER_QUEUE);
+    expect(dead?.body.toString()).toBe('poison');
+    expect(dead?.routingKey).toBe('sensor.s1.logs');
+    expect(dead?.headers[HEADER_REASON]).toBe('cannot decode LogBatch: field entries');
+    expect(dead?.headers[HEADER_ORIGINAL_QUEUE]).toBe('it-poison');
+    expect(await queueMessageCount(vhost.url, 'it-poison')).toBe(0);
+  });
+
+  it('retries a transient failure up to the delivery limit, then dead-letters it with the last reason', async () => {
+    const { vhost, bus } = await setup();
+    const attempts: number[] = [];
+    await bus.consume({
+      queue: serviceQueue('it-transient', ['sensor.*.state'], { deliveryLimit: 3 }),
+      handler: async (d) => {
+        attempts.push(d.deliveryCount);
+        throw new Error(`database unavailable (attempt ${d.deliveryCount})`);
+      },
+    });
+    await bus.publish('sensor.s2.state', Buffer.from('state'));
+    await waitFor(async () => (await queueMessageCount(vhost.url, DEAD_LETTER_QUEUE)) === 1, 'dead letter');
+    expect(attempts).toEqual([1, 2, 3]);
+    const [dead] = await drainQueue(vhost.url, DEAD_LETTER_QUEUE);
+    expect(dead?.headers[HEADER_REASON]).toBe('database unavailable (attempt 3)');
+    expect(await queueMessageCount(vhost.url, 'it-transient')).toBe(0);
+  });
+
+  it('consumeBatch acks the batch after the handler and dead-letters only the rejected index', async () => {
+    const { vhost, bus } = await setup();
+    const batches: string[][] = [];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    await bus.consumeBatch({
+      queue: serviceQueue('it-batch', ['sensor.*.data']),
+      maxBatch: 5,
+      maxWaitMs: 200,
+      handler: async (ds: Delivery[]) => {
+        batches.push(ds.map((d) => d.body.toString()));
+        await gate;
+        const bad = ds.findIndex((d) => d.body.toString() === 'm2');
+        return { rejected: bad >= 0 ? [{ index: bad, reason: 'value out of range: values[3]' }] : [] };
+      },
+    });
+    for (let i = 0; i < 5; i++) await bus.publish('sensor.s3.data', Buffer.from(`m${i}`));
+    await waitFor(() => batches.length === 1, 'first batch');
+    expect(batches[0]).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+    // nothing is acked while the handler runs
+    expect(await queueMessageCount(vhost.url, DEAD_LETTER_QUEUE)).toBe(0);
+    release();
+    await waitFor(async () => (await queueMessageCount(vhost.url, DEAD_LETTER_QUEUE)) === 1, 'dead letter');
+    const dead = await drainQueue(vhost.url, DEAD_LETTER_QUEUE);
+    expect(dead.map((d) => d.body.toString())).toEqual(['m2']);
+    expect(dead[0]?.headers[HEADER_REASON]).toBe('value out of range: values[3]');
+    // the time limit flushes a partial batch
+    await bus.publish('sensor.s3.data', Buffer.from('late'));
+    await waitFor(() => batches.length === 2, 'second (timed) batch');
+    expect(batches[1]).toEqual(['late']);
+  });
+
+  it('serves RPC round trips and times out when nobody answers in time', async () => {
+    const { bus } = await setup();
+    await bus.rpcServe('rpc.registry.get', async (req) => {
+      if (req.body.toString() === 'boom')
+        throw Object.assign(new Error('unknown sensor'), { code: 'NOT_FOUND' });
+      if (req.body.toString() === 'slow') await new Promise((r) => setTimeout(r, 600));
+      return Buffer.from(`hello ${req.body.toString()}`);
+    });
+    const reply = await bus.rpcCall('rpc.registry.get', Buffer.from('world'), { timeoutMs: 2000 });
+    expect(reply.body.toString()).toBe('hello world');
+    const err = await bus.rpcCall('rpc.registry.get', Buffer.from('boom')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RpcRemoteError);
+    expect((err as RpcRemoteError).remoteCode).toBe('NOT_FOUND');
+    await expect(
+      bus.rpcCall('rpc.registry.get', Buffer.from('slow'), { timeoutMs: 200 }),
+    ).rejects.toBeInstanceOf(RpcTimeoutError);
+    await expect(bus.rpcCall('rpc.nobody', Buffer.from('x'))).rejects.toBeInstanceOf(UnroutableError);
+  });
+
+  it('dead-letters an expired command to the DLX where it can be observed', async () => {
+    const { vhost, bus } = await setup();
+    await bus.declareQueue(commandQueue('s-ttl', 300));
+    const observed: Delivery[] = [];
+    await bus.consume({
+      queue: serviceQueue('it-expired-commands', [], { deadLetterBindings: ['sensor.*.commands.*'] }),
+      handler: async (d) => {
+        observed.push(d);
+      },
+    });
+    await bus.publish('sensor.s-ttl.commands.sleep', Buffer.from('cmd-1'), { mandatory: true });
+    await waitFor(() => observed.length === 1, 'expired command on the DLX', 10_000);
+    expect(observed[0]?.routingKey).toBe('sensor.s-ttl.commands.sleep');
+    expect(observed[0]?.body.toString()).toBe('cmd-1');
+    const death = (observed[0]?.headers['x-death'] as Array<{ reason: string; queue: string }>)[0];
+    expect(death?.reason).toBe('expired');
+    expect(death?.queue).toBe('sensor.s-ttl.commands');
+    expect(await queueMessageCount(vhost.url, 'sensor.s-ttl.commands')).toBe(0);
+  });
+});

@@ -1,0 +1,409 @@
+import { EventEmitter } from 'node:events';
+import type { Channel, ChannelModel, Options } from 'amqplib';
+import { Registry } from 'prom-client';
+import type { BackoffOptions } from './backoff.js';
+import { ManagedConnection } from './connection.js';
+import { type BatchOutcome, type Consumer, ManagedConsumer } from './consumer.js';
+import type { Delivery } from './delivery.js';
+import { BusClosedError, errorReason } from './errors.js';
+import type { BusLogger } from './logger.js';
+import { createBusMetrics } from './metrics.js';
+import { Publisher } from './publisher.js';
+import { HEADER_RPC_ERROR, HEADER_RPC_ERROR_CODE, RpcClient } from './rpc-client.js';
+import {
+  declareBaseTopology,
+  declareQueueOn,
+  EXCHANGE,
+  type QueueSpec,
+  validateQueueSpec,
+} from './topology.js';
+
+export interface BusOptions {
+  url: string;
+  /** client_properties.connection_name; the two connections are named `<name>.publish` and `<name>.consume`. */
+  connectionName: string;
+  logger: BusLogger;
+  /** Metrics are registered here (a private registry if omitted). */
+  registry?: Registry;
+  /** AMQP heartbeat in seconds, default 15. */
+  heartbeatS?: number;
+  reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
+  /** Max unconfirmed publishes in flight, default 1000. */
+  confirmWindow?: number;
+  /** Max publishes buffered (waiting + in flight) while the broker is slow or away, default 50 000. */
+  publishBufferLimit?: number;
+  /** A publish not confirmed within this time rejects with PublishTimeoutError, default 60 000. */
+  publishTimeoutMs?: number;
+  /** Deadline for stop() to wait for in-flight confirms, default 10 000. */
+  stopTimeoutMs?: number;
+}
+
+export interface PublishOptions {
+  contentType?: string;
+  headers?: Record<string, unknown>;
+  /** Reject with UnroutableError if no queue is bound to the routing key. */
+  mandatory?: boolean;
+  messageId?: string;
+  correlationId?: string;
+  replyTo?: string;
+  expirationMs?: number;
+  /** Default true. */
+  persistent?: boolean;
+}
+
+export interface ConsumeSpec {
+  queue: QueueSpec;
+  /** Default 100. */
+  prefetch?: number;
+  /** Handler calls running at once, default 1 (messages handled in order). */
+  concurrency?: number;
+  handler(d: Delivery): Promise<void>;
+}
+
+export interface BatchConsumeSpec {
+  queue: QueueSpec;
+  /** Default 2 * maxBatch. */
+  prefetch?: number;
+  maxBatch: number;
+  maxWaitMs: number;
+  handler(ds: Delivery[]): Promise<BatchOutcome>;
+}
+
+export type RpcRequest = Delivery;
+
+export interface RpcCallOptions {
+  /** Default 5000. */
+  timeoutMs?: number;
+  contentType?: string;
+  headers?: Record<string, unknown>;
+}
+
+export type BusEvent = 'connected' | 'disconnected' | 'blocked' | 'unblocked';
+
+export interface Bus {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  isConnected(): boolean;
+  declareQueue(spec: QueueSpec): Promise<void>;
+  publish(routingKey: string, body: Buffer, opts?: PublishOptions): Promise<void>;
+  consume(spec: ConsumeSpec): Promise<Consumer>;
+  consumeBatch(spec: BatchConsumeSpec): Promise<Consumer>;
+  /** Serve requests from `queue` (a string: a classic durable queue bound with its own name as key). */
+  rpcServe(queue: string | QueueSpec, handler: (req: RpcRequest) => Promise<Buffer>): Promise<Consumer>;
+  rpcCall(routingKeyOrQueue: string, body: Buffer, opts?: RpcCallOptions): Promise<Delivery>;
+  on(event: BusEvent, fn: (...args: unknown[]) => void): void;
+  off(event: BusEvent, fn: (...args: unknown[]) => void): void;
+}
+
+function positiveInt(field: string, v: number | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!Number.isInteger(v) || v < 1)
+    throw new RangeError(`bus option ${field} must be a positive integer, got ${v}`);
+  return v;
+}
+
+export function createBus(opts: BusOptions): Bus {
+  return new BusImpl(opts);
+}
+
+async function withChannel(
+  model: ChannelModel,
+  fn: (ch: Channel) => Promise<void>,
+  log: BusLogger,
+): Promise<void> {
+  const ch = await model.createChannel();
+  ch.on('error', (err: Error) => log.warn({ err }, 'topology channel error'));
+  try {
+    await fn(ch);
+  } finally {
+    await ch.close().catch(() => undefined);
+  }
+}
+
+class BusImpl implements Bus {
+  private readonly log: BusLogger;
+  private readonly pubConn: ManagedConnection;
+  private readonly conConn: ManagedConnection;
+  private readonly publisher: Publisher;
+  private readonly rpc: RpcClient;
+  private readonly consumers = new Set<ManagedConsumer>();
+  private readonly queues = new Map<string, QueueSpec>();
+  private readonly events = new EventEmitter();
+  private readonly stopTimeoutMs: number;
+  private readonly metrics;
+  private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  private wasConnected = false;
+
+  constructor(opts: BusOptions) {
+    if (typeof opts.connectionName !== 'string' || opts.connectionName === '') {
+      throw new RangeError('bus option connectionName must be a non-empty string');
+    }
+    new URL(opts.url); // throws TypeError on a malformed URL
+    this.log = opts.logger.child({ component: 'bus' });
+    this.metrics = createBusMetrics(opts.registry ?? new Registry());
+    this.stopTimeoutMs = positiveInt('stopTimeoutMs', opts.stopTimeoutMs, 10_000);
+    const heartbeatS = positiveInt('heartbeatS', opts.heartbeatS, 15);
+    const backoff: BackoffOptions = {
+      initialDelayMs: positiveInt('reconnect.initialDelayMs', opts.reconnect?.initialDelayMs, 200),
+      maxDelayMs: positiveInt('reconnect.maxDelayMs', opts.reconnect?.maxDelayMs, 15_000),
+    };
+    this.events.on('error', (err: unknown) => this.log.error({ err }, 'bus event listener error'));
+    const common = {
+      url: opts.url,
+      heartbeatS,
+      backoff,
+      connectTimeoutMs: 10_000,
+      logger: this.log,
+      metrics: this.metrics,
+    };
+    this.pubConn = new ManagedConnection({
+      ...common,
+      name: `${opts.connectionName}.publish`,
+      role: 'publish',
+      onConnect: (model) => withChannel(model, declareBaseTopology, this.log),
+    });
+    this.conConn = new ManagedConnection({
+      ...common,
+      name: `${opts.connectionName}.consume`,
+      role: 'consume',
+      onConnect: (model) =>
+        withChannel(
+          model,
+          async (ch) => {
+            await declareBaseTopology(ch);
+            for (const spec of this.queues.values()) await declareQueueOn(ch, spec);
+          },
+          this.log,
+        ),
+    });
+    this.publisher = new Publisher({
+      window: positiveInt('confirmWindow', opts.confirmWindow, 1000),
+      bufferLimit: positiveInt('publishBufferLimit', opts.publishBufferLimit, 50_000),
+      publishTimeoutMs: positiveInt('publishTimeoutMs', opts.publishTimeoutMs, 60_000),
+      logger: this.log,
+      metrics: this.metrics,
+    });
+    this.rpc = new RpcClient(this.log);
+
+    this.pubConn.on('up', (model: ChannelModel) => {
+      this.publisher.attach(model);
+      this.rpc.attach(model);
+      this.connectionChanged();
+    });
+    this.pubConn.on('down', () => {
+      this.publisher.detach();
+      this.rpc.detach();
+      this.connectionChanged();
+    });
+    this.conConn.on('up', (model: ChannelModel) => {
+      for (const c of this.consumers) this.attachConsumer(c, model);
+      this.connectionChanged();
+    });
+    this.conConn.on('down', () => {
+      for (const c of this.consumers) c.detach();
+      this.connectionChanged();
+    });
+    for (const conn of [this.pubConn, this.conConn]) {
+      conn.on('blocked', (reason: string) => this.emit('blocked', reason));
+      conn.on('unblocked', () => this.emit('unblocked'));
+    }
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new BusClosedError(`the bus cannot be started: it is ${this.state}`);
+    this.state = 'running';
+    await Promise.all([this.pubConn.start(), this.conConn.start()]);
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return;
+    const wasRunning = this.state === 'running';
+    this.state = 'stopping';
+    const t0 = Date.now();
+    await Promise.all([...this.consumers].map((c) => c.stop()));
+    this.rpc.close();
+    await this.publisher.stop(this.stopTimeoutMs);
+    const left = Math.max(1000, this.stopTimeoutMs - (Date.now() - t0));
+    await Promise.all([this.pubConn.stop(left), this.conConn.stop(left)]);
+    this.state = 'stopped';
+    if (wasRunning) this.log.info({ durationMs: Date.now() - t0 }, 'bus stopped');
+  }
+
+  isConnected(): boolean {
+    return this.pubConn.model !== undefined && this.conConn.model !== undefined;
+  }
+
+  async declareQueue(spec: QueueSpec): Promise<void> {
+    this.assertOpen();
+    validateQueueSpec(spec);
+    const model = this.conConn.model;
+    if (model) await withChannel(model, (ch) => declareQueueOn(ch, spec), this.log);
+    this.queues.set(spec.name, spec);
+  }
+
+  publish(routingKey: string, body: Buffer, opts: PublishOptions = {}): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped') return Promise.reject(new BusClosedError());
+    if (typeof routingKey !== 'string' || Buffer.byteLength(routingKey) > 255) {
+      return Promise.reject(new RangeError('routingKey must be a string of at most 255 bytes'));
+    }
+    if (!Buffer.isBuffer(body)) return Promise.reject(new TypeError('body must be a Buffer'));
+    let options: Options.Publish;
+    try {
+      options = toAmqpOptions(opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.publisher.publish(EXCHANGE, routingKey, body, options);
+  }
+
+  async consume(spec: ConsumeSpec): Promise<Consumer> {
+    this.assertOpen();
+    validateQueueSpec(spec.queue);
+    if (typeof spec.handler !== 'function') throw new TypeError('consume: handler must be a function');
+    const prefetch = positiveInt('prefetch', spec.prefetch, 100);
+    const concurrency = positiveInt('concurrency', spec.concurrency, 1);
+    return this.addConsumer(spec.queue, prefetch, { kind: 'single', concurrency, handler: spec.handler });
+  }
+
+  async consumeBatch(spec: BatchConsumeSpec): Promise<Consumer> {
+    this.assertOpen();
+    validateQueueSpec(spec.queue);
+    if (typeof spec.handler !== 'function') throw new TypeError('consumeBatch: handler must be a function');
+    const maxBatch = positiveInt('maxBatch', spec.maxBatch, 100);
+    if (!Number.isFinite(spec.maxWaitMs) || spec.maxWaitMs < 0) {
+      throw new RangeError(`consumeBatch: maxWaitMs must be a non-negative number, got ${spec.maxWaitMs}`);
+    }
+    const prefetch = positiveInt('prefetch', spec.prefetch, Math.min(65_535, maxBatch * 2));
+    return this.addConsumer(spec.queue, prefetch, {
+      kind: 'batch',
+      maxBatch,
+      maxWaitMs: spec.maxWaitMs,
+      handler: spec.handler,
+    });
+  }
+
+  async rpcServe(
+    queue: string | QueueSpec,
+    handler: (req: RpcRequest) => Promise<Buffer>,
+  ): Promise<Consumer> {
+    const spec: QueueSpec =
+      typeof queue === 'string' ? { name: queue, type: 'classic', bindings: [queue] } : queue;
+    return this.consume({
+      queue: spec,
+      prefetch: 50,
+      handler: async (req) => {
+        if (!req.replyTo || !req.correlationId) {
+          throw Object.assign(new Error('RPC request without replyTo or correlationId'), { permanent: true });
+        }
+        let body: Buffer;
+        const headers: Record<string, unknown> = {};
+        try {
+          body = await handler(req);
+          if (!Buffer.isBuffer(body)) throw new TypeError('rpc handler must resolve to a Buffer');
+        } catch (err) {
+          this.log.warn({ err, routingKey: req.routingKey }, 'rpc handler failed, replying with the error');
+          body = Buffer.alloc(0);
+          headers[HEADER_RPC_ERROR] = errorReason(err);
+          const code = (err as { code?: unknown })?.code;
+          if (typeof code === 'string') headers[HEADER_RPC_ERROR_CODE] = code;
+        }
+        // reply through the default exchange to the caller's (direct) reply-to queue
+        await this.publisher.publish('', req.replyTo, body, {
+          correlationId: req.correlationId,
+          headers,
+          persistent: false,
+          ...(req.contentType === undefined ? {} : { contentType: req.contentType }),
+        });
+      },
+    });
+  }
+
+  async rpcCall(routingKeyOrQueue: string, body: Buffer, opts: RpcCallOptions = {}): Promise<Delivery> {
+    this.assertOpen();
+    const timeoutMs = positiveInt('timeoutMs', opts.timeoutMs, 5000);
+    return this.rpc.call(routingKeyOrQueue, body, {
+      timeoutMs,
+      ...(opts.contentType === undefined ? {} : { contentType: opts.contentType }),
+      ...(opts.headers === undefined ? {} : { headers: opts.headers }),
+    });
+  }
+
+  on(event: BusEvent, fn: (...args: unknown[]) => void): void {
+    this.events.on(event, fn);
+  }
+
+  off(event: BusEvent, fn: (...args: unknown[]) => void): void {
+    this.events.off(event, fn);
+  }
+
+  private emit(event: BusEvent, ...args: unknown[]): void {
+    try {
+      this.events.emit(event, ...args);
+    } catch (err) {
+      this.log.error({ err, event }, 'a bus event listener threw');
+    }
+  }
+
+  private connectionChanged(): void {
+    const now = this.isConnected();
+    if (now === this.wasConnected) return;
+    this.wasConnected = now;
+    this.emit(now ? 'connected' : 'disconnected');
+  }
+
+  private assertOpen(): void {
+    if (this.state === 'stopping' || this.state === 'stopped') throw new BusClosedError();
+  }
+
+  private async addConsumer(
+    queue: QueueSpec,
+    prefetch: number,
+    mode: ConstructorParameters<typeof ManagedConsumer>[3],
+  ): Promise<Consumer> {
+    const consumer = new ManagedConsumer(
+      {
+        logger: this.log,
+        metrics: this.metrics,
+        publisher: this.publisher,
+        onStopped: (c) => this.consumers.delete(c),
+      },
+      queue,
+      prefetch,
+      mode,
+    );
+    this.consumers.add(consumer);
+    const model = this.conConn.model;
+    try {
+      if (model) await consumer.attach(model); // a bad spec (e.g. inequivalent args) fails here
+    } catch (err) {
+      this.consumers.delete(consumer);
+      throw err;
+    }
+    this.queues.set(queue.name, queue);
+    return consumer;
+  }
+
+  private attachConsumer(c: ManagedConsumer, model: ChannelModel): void {
+    c.attach(model).catch((err: unknown) => {
+      this.log.error({ err, queue: c.queue.name }, 'cannot resume consumer after reconnect, retrying');
+      c.retryLater(model);
+    });
+  }
+}
+
+function toAmqpOptions(o: PublishOptions): Options.Publish {
+  const out: Options.Publish = { persistent: o.persistent !== false };
+  if (o.contentType !== undefined) out.contentType = o.contentType;
+  if (o.headers !== undefined) out.headers = o.headers;
+  if (o.mandatory) out.mandatory = true;
+  if (o.messageId !== undefined) out.messageId = o.messageId;
+  if (o.correlationId !== undefined) out.correlationId = o.correlationId;
+  if (o.replyTo !== undefined) out.replyTo = o.replyTo;
+  if (o.expirationMs !== undefined) {
+    if (!Number.isInteger(o.expirationMs) || o.expirationMs < 0) {
+      throw new RangeError(`expirationMs must be a non-negative integer, got ${o.expirationMs}`);
+    }
+    out.expiration = String(o.expirationMs);
+  }
+  return out;
+}

@@ -1,0 +1,372 @@
+import type { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
+import { backoffDelay } from './backoff.js';
+import { BatchAccumulator } from './batch-accumulator.js';
+import { type Delivery, previousDeliveries, toDelivery } from './delivery.js';
+import { errorReason, isPermanentError } from './errors.js';
+import type { BusLogger } from './logger.js';
+import type { BusMetrics, DeadLetterCause } from './metrics.js';
+import type { Publisher } from './publisher.js';
+import {
+  DEAD_LETTER_EXCHANGE,
+  DEFAULT_DELIVERY_LIMIT,
+  declareQueueOn,
+  HEADER_DELIVERY_COUNT,
+  HEADER_ORIGINAL_CONTENT_TYPE,
+  HEADER_ORIGINAL_EXCHANGE,
+  HEADER_ORIGINAL_QUEUE,
+  HEADER_ORIGINAL_ROUTING_KEY,
+  HEADER_REASON,
+  type QueueSpec,
+  queueMetricLabel,
+} from './topology.js';
+
+export interface Consumer {
+  /** Cancel, wait for the in-flight handler or batch and settle it, close the channel. */
+  stop(): Promise<void>;
+}
+
+export interface BatchOutcome {
+  /** Indices (into the batch) to dead-letter with their reason; every other message is acked. */
+  rejected?: Array<{ index: number; reason: string }>;
+}
+
+export type ConsumerMode =
+  | { kind: 'single'; concurrency: number; handler(d: Delivery): Promise<void> }
+  | { kind: 'batch'; maxBatch: number; maxWaitMs: number; handler(ds: Delivery[]): Promise<BatchOutcome> };
+
+export interface ConsumerDeps {
+  logger: BusLogger;
+  metrics: BusMetrics;
+  publisher: Publisher;
+  onStopped(c: ManagedConsumer): void;
+}
+
+interface Pending {
+  msg: ConsumeMessage;
+  ch: Channel;
+  delivery: Delivery;
+}
+
+/**
+ * One consumer on its own channel of the consume connection. Survives channel and connection loss: the
+ * bus calls attach() after every (re)connect; a lost channel alone is re-opened here.
+ */
+export class ManagedConsumer implements Consumer {
+  private readonly deps: ConsumerDeps;
+  readonly queue: QueueSpec;
+  private readonly prefetch: number;
+  private readonly mode: ConsumerMode;
+  private readonly log: BusLogger;
+  private readonly label: string;
+  private readonly deliveryLimit: number;
+  private model: ChannelModel | undefined;
+  private channel: Channel | undefined;
+  private consumerTag: string | undefined;
+  private stopping = false;
+  private attachFailures = 0;
+  private reattachTimer: NodeJS.Timeout | undefined;
+  // single mode
+  private readonly backlog: Pending[] = [];
+  private active = 0;
+  // batch mode
+  private readonly accumulator: BatchAccumulator<Pending> | undefined;
+  private batchChain: Promise<void> = Promise.resolve();
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(deps: ConsumerDeps, queue: QueueSpec, prefetch: number, mode: ConsumerMode) {
+    this.deps = deps;
+    this.queue = queue;
+    this.prefetch = prefetch;
+    this.mode = mode;
+    this.label = queueMetricLabel(queue.name);
+    this.log = deps.logger.child({ component: 'consumer', queue: queue.name });
+    this.deliveryLimit = queue.type === 'quorum' ? (queue.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT) : 2;
+    if (mode.kind === 'batch') {
+      if (prefetch < mode.maxBatch) {
+        this.log.warn({ prefetch, maxBatch: mode.maxBatch }, 'prefetch below maxBatch: batches cannot fill');
+      }
+      this.accumulator = new BatchAccumulator<Pending>({
+        maxBatch: mode.maxBatch,
+        maxWaitMs: mode.maxWaitMs,
+        onBatch: (items) => {
+          this.batchChain = this.batchChain.then(() => this.processBatch(items));
+        },
+      });
+    }
+  }
+
+  /** Declare the queue and start consuming on a fresh channel of `model`. Throws if that fails. */
+  async attach(model: ChannelModel): Promise<void> {
+    this.model = model;
+    if (this.stopping) return;
+    const ch = await model.createChannel();
+    ch.on('error', (err: Error) => this.log.warn({ err }, 'consumer channel error'));
+    ch.on('handler-error', (err: Error, event: string) =>
+      this.log.error({ err, event }, 'bug: a consumer channel event handler threw'),
+    );
+    ch.on('close', () => this.channelLost(ch));
+    try {
+      await declareQueueOn(ch, this.queue);
+      await ch.prefetch(this.prefetch);
+      this.channel = ch;
+      const opts: Options.Consume = { noAck: false };
+      const { consumerTag } = await ch.consume(this.queue.name, (msg) => this.onMessage(ch, msg), opts);
+      if (this.channel === ch) this.consumerTag = consumerTag;
+      this.attachFailures = 0;
+      this.log.info({ prefetch: this.prefetch, mode: this.mode.kind }, 'consuming');
+    } catch (err) {
+      if (this.channel === ch) this.channel = undefined;
+      await ch.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** The consume connection is gone: forget what was prefetched on it (the broker redelivers it). */
+  detach(): void {
+    this.model = undefined;
+    if (this.reattachTimer) clearTimeout(this.reattachTimer);
+    this.reattachTimer = undefined;
+    if (this.channel) this.channelLost(this.channel);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return this.waitIdle();
+    this.stopping = true;
+    if (this.reattachTimer) clearTimeout(this.reattachTimer);
+    const ch = this.channel;
+    const tag = this.consumerTag;
+    if (ch && tag) {
+      try {
+        await ch.cancel(tag);
+      } catch (err) {
+        this.log.debug({ err }, 'cancel failed (channel already closed)');
+      }
+    }
+    this.accumulator?.flush();
+    await this.waitIdle();
+    this.channel = undefined;
+    if (ch) await ch.close().catch(() => undefined);
+    this.deps.onStopped(this);
+    this.log.info({}, 'consumer stopped');
+  }
+
+  private async waitIdle(): Promise<void> {
+    for (;;) {
+      const chain = this.batchChain;
+      await chain;
+      if (chain === this.batchChain) break;
+    }
+    if (this.active === 0 && this.backlog.length === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private channelLost(ch: Channel): void {
+    if (this.channel !== ch) return;
+    this.channel = undefined;
+    this.consumerTag = undefined;
+    const dropped = this.backlog.length + (this.accumulator?.size ?? 0);
+    this.backlog.length = 0;
+    this.accumulator?.clear();
+    this.notifyIdle();
+    this.log.warn({ dropped }, 'consumer channel lost; unacked messages will be redelivered');
+    if (this.model && !this.stopping) this.scheduleReattach(this.model);
+  }
+
+  /** Try attach() again later (after a failed attach on reconnect). */
+  retryLater(model: ChannelModel): void {
+    this.model = model;
+    this.scheduleReattach(model);
+  }
+
+  private scheduleReattach(model: ChannelModel): void {
+    if (this.reattachTimer) return;
+    this.attachFailures++;
+    const delay = backoffDelay(this.attachFailures, { initialDelayMs: 200, maxDelayMs: 10_000 });
+    this.reattachTimer = setTimeout(() => {
+      this.reattachTimer = undefined;
+      if (this.model !== model || this.stopping || this.channel) return;
+      this.attach(model).catch((err: unknown) => {
+        this.log.warn({ err }, 'cannot resume consumer, retrying');
+        this.scheduleReattach(model);
+      });
+    }, delay);
+  }
+
+  private onMessage(ch: Channel, msg: ConsumeMessage | null): void {
+    if (msg === null) {
+      // cancelled by the broker (queue deleted, ...): re-declare and consume again
+      this.log.warn({}, 'consumer cancelled by the broker');
+      ch.close().catch(() => undefined);
+      this.channelLost(ch);
+      return;
+    }
+    if (this.channel !== ch) return;
+    const p: Pending = { msg, ch, delivery: toDelivery(msg, this.queue.name) };
+    if (this.accumulator) {
+      this.accumulator.add(p);
+    } else {
+      this.backlog.push(p);
+      this.runWorkers();
+    }
+  }
+
+  private runWorkers(): void {
+    if (this.mode.kind !== 'single') return;
+    const { handler, concurrency } = this.mode;
+    while (this.active < concurrency && this.backlog.length > 0) {
+      const p = this.backlog.shift()!;
+      if (p.ch !== this.channel) continue;
+      this.active++;
+      void this.processOne(p, handler).finally(() => {
+        this.active--;
+        this.runWorkers();
+        this.notifyIdle();
+      });
+    }
+  }
+
+  private notifyIdle(): void {
+    if (this.active > 0 || this.backlog.length > 0 || this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private async processOne(p: Pending, handler: (d: Delivery) => Promise<void>): Promise<void> {
+    this.deps.metrics.consumed.inc({ queue: this.label });
+    try {
+      await handler(p.delivery);
+    } catch (err) {
+      await this.fail(p, err);
+      return;
+    }
+    this.ack(p, false);
+  }
+
+  private async processBatch(items: Pending[]): Promise<void> {
+    if (this.mode.kind !== 'batch') return;
+    const live = items.filter((p) => p.ch === this.channel);
+    if (live.length === 0) return;
+    this.deps.metrics.consumed.inc({ queue: this.label }, live.length);
+    let outcome: BatchOutcome | undefined;
+    try {
+      outcome = await this.mode.handler(live.map((p) => p.delivery));
+    } catch (err) {
+      // the whole batch failed
+      await Promise.all(live.map((p) => this.fail(p, err)));
+      return;
+    }
+    const rejected = new Map<number, string>();
+    for (const r of outcome?.rejected ?? []) {
+      if (!Number.isInteger(r?.index) || r.index < 0 || r.index >= live.length) {
+        this.log.error(
+          { index: r?.index, size: live.length },
+          'bug: batch handler rejected an invalid index',
+        );
+        continue;
+      }
+      rejected.set(r.index, typeof r.reason === 'string' && r.reason !== '' ? r.reason : 'rejected');
+    }
+    // dead-letter the rejected ones first (copy to the DLX, confirmed) ...
+    const requeue = new Set<number>();
+    await Promise.all(
+      [...rejected].map(async ([index, reason]) => {
+        const p = live[index]!;
+        if (!(await this.publishDeadLetter(p, reason, 'rejected'))) requeue.add(index);
+      }),
+    );
+    // ... settle the ones whose copy failed, then one multiple ack covers the rest of the batch
+    for (const index of requeue) this.nack(live[index]!, true);
+    let last = -1;
+    for (let i = live.length - 1; i >= 0; i--) {
+      if (!requeue.has(i)) {
+        last = i;
+        break;
+      }
+    }
+    if (last >= 0) this.ack(live[last]!, true, live.length - rejected.size);
+  }
+
+  /** A handler failed for this message: dead-letter now (permanent / limit reached) or requeue. */
+  private async fail(p: Pending, err: unknown): Promise<void> {
+    const reason = errorReason(err);
+    const failures = previousDeliveries(p.msg) + 1;
+    if (isPermanentError(err)) {
+      if (await this.publishDeadLetter(p, reason, 'permanent')) this.ack(p, false, 0);
+      else this.nack(p, true);
+      return;
+    }
+    if (failures >= this.deliveryLimit) {
+      if (await this.publishDeadLetter(p, reason, 'delivery_limit')) this.ack(p, false, 0);
+      else this.nack(p, true);
+      return;
+    }
+    this.log.warn(
+      {
+        err,
+        routingKey: p.msg.fields.routingKey,
+        deliveryCount: failures,
+        deliveryLimit: this.deliveryLimit,
+      },
+      'handler failed, message requeued',
+    );
+    this.deps.metrics.requeued.inc({ queue: this.label });
+    this.nack(p, true);
+  }
+
+  /**
+   * Publish a copy of the message to the DLX with the reason (nack cannot add headers) and wait for its
+   * confirm; the caller acks the original only after that. Returns false if the copy could not be published.
+   */
+  private async publishDeadLetter(p: Pending, reason: string, cause: DeadLetterCause): Promise<boolean> {
+    const { msg } = p;
+    const props = msg.properties;
+    const headers: Record<string, unknown> = {
+      ...(props.headers ?? {}),
+      [HEADER_REASON]: reason,
+      [HEADER_ORIGINAL_ROUTING_KEY]: msg.fields.routingKey,
+      [HEADER_ORIGINAL_EXCHANGE]: msg.fields.exchange,
+      [HEADER_ORIGINAL_QUEUE]: this.queue.name,
+      [HEADER_DELIVERY_COUNT]: previousDeliveries(msg) + 1,
+    };
+    if (typeof props.contentType === 'string') headers[HEADER_ORIGINAL_CONTENT_TYPE] = props.contentType;
+    const options: Options.Publish = { headers, persistent: true };
+    if (typeof props.contentType === 'string') options.contentType = props.contentType;
+    if (typeof props.contentEncoding === 'string') options.contentEncoding = props.contentEncoding;
+    if (typeof props.messageId === 'string') options.messageId = props.messageId;
+    if (typeof props.correlationId === 'string') options.correlationId = props.correlationId;
+    if (typeof props.timestamp === 'number') options.timestamp = props.timestamp;
+    if (typeof props.type === 'string') options.type = props.type;
+    try {
+      await this.deps.publisher.publish(DEAD_LETTER_EXCHANGE, msg.fields.routingKey, msg.content, options);
+    } catch (err) {
+      this.log.error(
+        { err, routingKey: msg.fields.routingKey, reason },
+        'cannot dead-letter message, requeueing it',
+      );
+      return false;
+    }
+    this.deps.metrics.deadLettered.inc({ queue: this.label, cause });
+    this.log.warn({ routingKey: msg.fields.routingKey, reason, cause }, 'message dead-lettered');
+    return true;
+  }
+
+  private ack(p: Pending, multiple: boolean, count = 1): void {
+    if (p.ch !== this.channel) return; // channel gone: the broker redelivers it
+    try {
+      p.ch.ack(p.msg, multiple);
+      if (count > 0) this.deps.metrics.acked.inc({ queue: this.label }, count);
+    } catch (err) {
+      this.log.debug({ err }, 'ack failed (channel closed)');
+    }
+  }
+
+  private nack(p: Pending, requeue: boolean): void {
+    if (p.ch !== this.channel) return;
+    try {
+      p.ch.nack(p.msg, false, requeue);
+    } catch (err) {
+      this.log.debug({ err }, 'nack failed (channel closed)');
+    }
+  }
+}

@@ -1,0 +1,46 @@
+import type { ConsumeMessage } from 'amqplib';
+
+export interface Delivery {
+  body: Buffer;
+  routingKey: string;
+  contentType: string | undefined;
+  headers: Record<string, unknown>;
+  messageId?: string;
+  correlationId?: string;
+  replyTo?: string;
+  redelivered: boolean;
+  /**
+   * 1 on the first delivery. For quorum queues it comes from the broker's `x-delivery-count` header
+   * (failed deliveries so far) + 1; classic queues do not count, so it is 2 for any redelivery.
+   */
+  deliveryCount: number;
+  exchange: string;
+  /** The queue it was consumed from. */
+  queue: string;
+}
+
+/** The `x-delivery-count` header (quorum queues): how many times it was delivered and returned before. */
+export function previousDeliveries(msg: ConsumeMessage): number {
+  const v = msg.properties.headers?.['x-delivery-count'];
+  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
+  if (typeof v === 'bigint' && v >= 0n) return Number(v);
+  return msg.fields.redelivered ? 1 : 0;
+}
+
+export function toDelivery(msg: ConsumeMessage, queue: string): Delivery {
+  const p = msg.properties;
+  const d: Delivery = {
+    body: msg.content,
+    routingKey: msg.fields.routingKey,
+    contentType: typeof p.contentType === 'string' ? p.contentType : undefined,
+    headers: p.headers ?? {},
+    redelivered: msg.fields.redelivered,
+    deliveryCount: previousDeliveries(msg) + 1,
+    exchange: msg.fields.exchange,
+    queue,
+  };
+  if (typeof p.messageId === 'string') d.messageId = p.messageId;
+  if (typeof p.correlationId === 'string') d.correlationId = p.correlationId;
+  if (typeof p.replyTo === 'string') d.replyTo = p.replyTo;
+  return d;
+}

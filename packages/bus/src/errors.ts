@@ -1,0 +1,109 @@
+/** A `mandatory` publish was returned by the broker: no queue is bound to its routing key. */
+export class UnroutableError extends Error {
+  readonly code = 'BUS_UNROUTABLE';
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly replyCode: number;
+  readonly replyText: string;
+  constructor(exchange: string, routingKey: string, replyCode: number, replyText: string) {
+    super(
+      `message to '${routingKey}' on exchange '${exchange || '(default)'}' is unroutable: ${replyCode} ${replyText}`,
+    );
+    this.name = 'UnroutableError';
+    this.exchange = exchange;
+    this.routingKey = routingKey;
+    this.replyCode = replyCode;
+    this.replyText = replyText;
+  }
+}
+
+/** The bus was stopped (or never started) while the operation was pending. */
+export class BusClosedError extends Error {
+  readonly code = 'BUS_CLOSED';
+  constructor(message = 'the bus is stopped') {
+    super(message);
+    this.name = 'BusClosedError';
+  }
+}
+
+/** The broker refused a publish (basic.nack), e.g. a quorum queue at its length limit with `reject-publish`. */
+export class PublishNackedError extends Error {
+  readonly code = 'BUS_PUBLISH_NACKED';
+  readonly routingKey: string;
+  constructor(routingKey: string) {
+    super(`the broker refused (nacked) the message to '${routingKey}'`);
+    this.name = 'PublishNackedError';
+    this.routingKey = routingKey;
+  }
+}
+
+/** A publish could not be confirmed within `publishTimeoutMs` (typically: broker unreachable for that long). */
+export class PublishTimeoutError extends Error {
+  readonly code = 'BUS_PUBLISH_TIMEOUT';
+  readonly routingKey: string;
+  constructor(routingKey: string, timeoutMs: number) {
+    super(`the message to '${routingKey}' was not confirmed by the broker within ${timeoutMs} ms`);
+    this.name = 'PublishTimeoutError';
+    this.routingKey = routingKey;
+  }
+}
+
+/** Too many publishes waiting (broker down or blocked for a long time): back off and retry later. */
+export class PublishBufferFullError extends Error {
+  readonly code = 'BUS_BUFFER_FULL';
+  constructor(limit: number) {
+    super(`too many unconfirmed publishes buffered (limit ${limit}); the broker is unreachable or blocked`);
+    this.name = 'PublishBufferFullError';
+  }
+}
+
+/** rpcCall got no reply within its timeout. */
+export class RpcTimeoutError extends Error {
+  readonly code = 'BUS_RPC_TIMEOUT';
+  readonly routingKey: string;
+  readonly timeoutMs: number;
+  constructor(routingKey: string, timeoutMs: number) {
+    super(`no reply to the request on '${routingKey}' within ${timeoutMs} ms`);
+    this.name = 'RpcTimeoutError';
+    this.routingKey = routingKey;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The RPC server's handler failed; `message` is its error message. */
+export class RpcRemoteError extends Error {
+  readonly code = 'BUS_RPC_REMOTE';
+  readonly remoteCode: string | undefined;
+  constructor(message: string, remoteCode: string | undefined) {
+    super(message);
+    this.name = 'RpcRemoteError';
+    this.remoteCode = remoteCode;
+  }
+}
+
+/** The connection carrying an RPC call was lost before the reply came back. */
+export class BusDisconnectedError extends Error {
+  readonly code = 'BUS_DISCONNECTED';
+  constructor(message = 'the connection to the broker was lost') {
+    super(message);
+    this.name = 'BusDisconnectedError';
+  }
+}
+
+/** True when an error says "retrying cannot help" (see docs/internal-api.md). */
+export function isPermanentError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { permanent?: unknown }).permanent === true;
+}
+
+/** A short, single-line reason for a failed message, for the dead-letter header. */
+export function errorReason(err: unknown): string {
+  let text: string;
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    text = typeof code === 'string' && code !== '' ? `${code}: ${err.message}` : err.message || err.name;
+  } else {
+    text = String(err);
+  }
+  text = text.replace(/\s+/g, ' ').trim();
+  return text.length > 1000 ? `${text.slice(0, 997)}...` : text;
+}

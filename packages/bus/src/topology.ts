@@ -1,0 +1,137 @@
+import type { Channel, Options } from 'amqplib';
+
+/*
+ * The whole broker topology of sensor-streaming, in one place. Every declaration the bus makes goes
+ * through this file, so a queue is always declared with the same arguments (RabbitMQ refuses a
+ * re-declaration with different ones).
+ *
+ * TODO(protocol): these names are the values DESIGN.md fixes; import them from
+ * @sensor-streaming/protocol once it exports them (it is being written in parallel).
+ */
+export const EXCHANGE = 'sensor_streaming';
+export const DEAD_LETTER_EXCHANGE = 'sensor_streaming.dlx';
+export const DEAD_LETTER_QUEUE = 'sensor_streaming.dead';
+const commandQueueName = (serial: string): string => `sensor.${serial}.commands`;
+const commandBindingPattern = (serial: string): string => `sensor.${serial}.commands.*`;
+
+/** Headers the bus puts on a message it dead-letters itself (permanent error, batch rejection, delivery limit). */
+export const HEADER_REASON = 'x-sensor-streaming-reason';
+export const HEADER_ORIGINAL_ROUTING_KEY = 'x-sensor-streaming-original-routing-key';
+export const HEADER_ORIGINAL_EXCHANGE = 'x-sensor-streaming-original-exchange';
+export const HEADER_ORIGINAL_QUEUE = 'x-sensor-streaming-original-queue';
+export const HEADER_ORIGINAL_CONTENT_TYPE = 'x-sensor-streaming-original-content-type';
+export const HEADER_DELIVERY_COUNT = 'x-sensor-streaming-delivery-count';
+
+export const DEFAULT_DELIVERY_LIMIT = 5;
+
+export interface QueueSpec {
+  name: string;
+  /** quorum: replicated, delivery limit, for service queues; classic: per-sensor command queues, RPC, temporary. */
+  type: 'quorum' | 'classic';
+  /** Binding keys on the `sensor_streaming` exchange. */
+  bindings: string[];
+  /** Binding keys on the dead-letter exchange `sensor_streaming.dlx` (e.g. to observe expired commands). */
+  deadLetterBindings?: string[];
+  /** quorum only: deliveries before the message is dead-lettered; default 5. */
+  deliveryLimit?: number;
+  messageTtlMs?: number;
+  /** classic only */
+  exclusive?: boolean;
+  /** classic only */
+  autoDelete?: boolean;
+  /** Delete the queue after it has been unused this long. */
+  expiresMs?: number;
+  /** Dead-letter rejected/expired messages to `sensor_streaming.dlx`; default true. */
+  deadLetter?: boolean;
+}
+
+/** A durable quorum queue for a consuming service: delivery limit, at-least-once dead-lettering to the DLX. */
+export const serviceQueue = (name: string, bindings: string[], o: Partial<QueueSpec> = {}): QueueSpec => ({
+  deliveryLimit: DEFAULT_DELIVERY_LIMIT,
+  ...o,
+  name,
+  type: 'quorum',
+  bindings,
+});
+
+/**
+ * The command queue of one sensor: classic durable, bound to `sensor.<serial>.commands.*`, with a message
+ * TTL; expired commands are dead-lettered to the DLX (with their original routing key) where the registry
+ * can observe them.
+ */
+export const commandQueue = (serial: string, ttlMs: number): QueueSpec => ({
+  name: commandQueueName(serial),
+  type: 'classic',
+  bindings: [commandBindingPattern(serial)],
+  messageTtlMs: ttlMs,
+});
+
+/** Throws a RangeError naming the bad field. */
+export function validateQueueSpec(spec: QueueSpec): void {
+  const where = `queue spec '${String(spec?.name)}'`;
+  if (typeof spec.name !== 'string' || spec.name === '' || Buffer.byteLength(spec.name) > 255) {
+    throw new RangeError(`${where}: name must be a non-empty string of at most 255 bytes`);
+  }
+  if (spec.name.startsWith('amq.')) throw new RangeError(`${where}: name must not start with 'amq.'`);
+  if (spec.type !== 'quorum' && spec.type !== 'classic') {
+    throw new RangeError(`${where}: type must be 'quorum' or 'classic'`);
+  }
+  for (const [field, keys] of [
+    ['bindings', spec.bindings],
+    ['deadLetterBindings', spec.deadLetterBindings ?? []],
+  ] as const) {
+    if (!Array.isArray(keys) || keys.some((b) => typeof b !== 'string' || Buffer.byteLength(b) > 255)) {
+      throw new RangeError(`${where}: ${field} must be an array of routing-key patterns`);
+    }
+  }
+  const positiveInt = (field: string, v: number | undefined): void => {
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) {
+      throw new RangeError(`${where}: ${field} must be a positive integer, got ${v}`);
+    }
+  };
+  positiveInt('deliveryLimit', spec.deliveryLimit);
+  positiveInt('messageTtlMs', spec.messageTtlMs);
+  positiveInt('expiresMs', spec.expiresMs);
+  if (spec.type === 'quorum' && (spec.exclusive || spec.autoDelete)) {
+    throw new RangeError(`${where}: quorum queues cannot be exclusive or auto-delete`);
+  }
+}
+
+/** The `queue.declare` options for a spec. */
+export function queueDeclareOptions(spec: QueueSpec): Options.AssertQueue {
+  const args: Record<string, unknown> = { 'x-queue-type': spec.type };
+  if (spec.deadLetter !== false) args['x-dead-letter-exchange'] = DEAD_LETTER_EXCHANGE;
+  if (spec.messageTtlMs !== undefined) args['x-message-ttl'] = spec.messageTtlMs;
+  if (spec.expiresMs !== undefined) args['x-expires'] = spec.expiresMs;
+  if (spec.type === 'quorum') {
+    args['x-delivery-limit'] = spec.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT;
+    if (spec.deadLetter !== false) {
+      // at-least-once dead-lettering requires reject-publish overflow (RabbitMQ docs, quorum queues)
+      args['x-dead-letter-strategy'] = 'at-least-once';
+      args['x-overflow'] = 'reject-publish';
+    }
+    return { durable: true, arguments: args };
+  }
+  const exclusive = spec.exclusive === true;
+  return { durable: !exclusive, exclusive, autoDelete: spec.autoDelete === true, arguments: args };
+}
+
+/** The exchanges and the dead-letter queue every bus declares on connect. */
+export async function declareBaseTopology(ch: Channel): Promise<void> {
+  await ch.assertExchange(EXCHANGE, 'topic', { durable: true });
+  await ch.assertExchange(DEAD_LETTER_EXCHANGE, 'topic', { durable: true });
+  await ch.assertQueue(DEAD_LETTER_QUEUE, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  await ch.bindQueue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, '#');
+}
+
+/** Declare one queue and its bindings (idempotent). */
+export async function declareQueueOn(ch: Channel, spec: QueueSpec): Promise<void> {
+  await ch.assertQueue(spec.name, queueDeclareOptions(spec));
+  for (const key of spec.bindings) await ch.bindQueue(spec.name, EXCHANGE, key);
+  for (const key of spec.deadLetterBindings ?? []) await ch.bindQueue(spec.name, DEAD_LETTER_EXCHANGE, key);
+}
+
+/** A bounded metric label for a queue: per-sensor command queues collapse into one value. */
+export function queueMetricLabel(name: string): string {
+  return /^sensor\.[^.]+\.commands$/.test(name) ? 'sensor.*.commands' : name;
+}
