@@ -59,7 +59,8 @@ export class WindowThresholdEvaluator implements SampleEvaluator {
     }
     this.out.length = 0;
     this.agg.advance(this.out);
-    for (const w of this.out) sink(w.endUs, w.value, this.threshold, this.raiseAt(w.value), this.clearAt(w.value));
+    for (const w of this.out)
+      sink(w.endUs, w.value, this.threshold, this.raiseAt(w.value), this.clearAt(w.value));
     return late;
   }
 }

@@ -7,7 +7,14 @@ import {
   sampleTimesUs,
 } from '@sensor-streaming/protocol';
 import { resolveRules, type SensorProfile } from '../rules/rule-set.js';
-import { compare, type Rule, type RuleActions, type RuleSet, type RuleType, type SilenceRule } from '../rules/rule-types.js';
+import {
+  compare,
+  type Rule,
+  type RuleActions,
+  type RuleSet,
+  type RuleType,
+  type SilenceRule,
+} from '../rules/rule-types.js';
 import { AlarmLatch } from './alarm-latch.js';
 import {
   AnomalyEvaluator,
@@ -91,7 +98,13 @@ function windowText(us: number): string {
   return `${us / 1e3}ms`;
 }
 
-function describe(rule: Rule, channel: string, kind: 'RAISE' | 'CLEAR', value: number, threshold: number): string {
+function describe(
+  rule: Rule,
+  channel: string,
+  kind: 'RAISE' | 'CLEAR',
+  value: number,
+  threshold: number,
+): string {
   const verb = kind === 'RAISE' ? 'raised' : 'cleared';
   switch (rule.type) {
     case 'threshold':

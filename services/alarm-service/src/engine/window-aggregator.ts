@@ -86,7 +86,12 @@ export class WindowAggregator {
         if (p.max > max) max = p.max;
       }
       if (count > 0) {
-        out.push({ startUs: startIdx * slide, endUs: this.nextEndUs, count, value: pick(this.aggregate, count, sum, sumSq, min, max) });
+        out.push({
+          startUs: startIdx * slide,
+          endUs: this.nextEndUs,
+          count,
+          value: pick(this.aggregate, count, sum, sumSq, min, max),
+        });
       }
       // The oldest pane leaves every later window.
       this.panes.delete(startIdx);

@@ -114,7 +114,9 @@ export function compileRule(raw: Record<string, unknown>): Rule {
     const ok =
       typeof v === 'number' && Number.isFinite(v) && (exclusive ? v > min && v < max : v >= min && v <= max);
     if (!ok) {
-      problems.push(`${field}: must be a number ${exclusive ? `in (${min}, ${max})` : `from ${min} to ${max}`}`);
+      problems.push(
+        `${field}: must be a number ${exclusive ? `in (${min}, ${max})` : `from ${min} to ${max}`}`,
+      );
       return def ?? min;
     }
     return v as number;
@@ -162,7 +164,8 @@ export function compileRule(raw: Record<string, unknown>): Rule {
   if (raw.description !== undefined && typeof raw.description !== 'string') {
     problems.push('description: must be a string');
   }
-  if (raw.notify !== undefined && typeof raw.notify !== 'boolean') problems.push('notify: must be true or false');
+  if (raw.notify !== undefined && typeof raw.notify !== 'boolean')
+    problems.push('notify: must be true or false');
   if (raw.enabled !== undefined && typeof raw.enabled !== 'boolean') {
     problems.push('enabled: must be true or false');
   }
@@ -173,9 +176,11 @@ export function compileRule(raw: Record<string, unknown>): Rule {
       problems.push('command: must be an object { type, sampleFrequencyHz?, ttl? }');
     } else {
       const ctype = c.type as CommandType;
-      if (!COMMAND_TYPES.includes(ctype)) problems.push(`command.type: must be one of ${COMMAND_TYPES.join(', ')}`);
+      if (!COMMAND_TYPES.includes(ctype))
+        problems.push(`command.type: must be one of ${COMMAND_TYPES.join(', ')}`);
       const ttlUs = parseDurationUs(c.ttl ?? '60s');
-      if (ttlUs === undefined || ttlUs < 1000) problems.push('command.ttl: must be a duration of at least 1 ms');
+      if (ttlUs === undefined || ttlUs < 1000)
+        problems.push('command.ttl: must be a duration of at least 1 ms');
       const action: RuleActions['command'] = { type: ctype, ttlMs: Math.round((ttlUs ?? 60e6) / 1000) };
       if (ctype === 'changesamplefrequency') {
         const hz = c.sampleFrequencyHz;
@@ -188,7 +193,8 @@ export function compileRule(raw: Record<string, unknown>): Rule {
         problems.push(`command.sampleFrequencyHz: only valid with changesamplefrequency`);
       }
       for (const key of Object.keys(c)) {
-        if (!['type', 'sampleFrequencyHz', 'ttl'].includes(key)) problems.push(`command.${key}: unknown field`);
+        if (!['type', 'sampleFrequencyHz', 'ttl'].includes(key))
+          problems.push(`command.${key}: unknown field`);
       }
       actions.command = action;
     }
@@ -221,7 +227,13 @@ export function compileRule(raw: Record<string, unknown>): Rule {
     }
     case 'rate-of-change': {
       const raise = condition('raise');
-      rule = { ...base, type: 'rate-of-change', channel: str('channel'), raise, clear: condition('clear', negate(raise)) };
+      rule = {
+        ...base,
+        type: 'rate-of-change',
+        channel: str('channel'),
+        raise,
+        clear: condition('clear', negate(raise)),
+      };
       break;
     }
     case 'anomaly': {

@@ -53,7 +53,8 @@ export function parseRuleFile(text: string, format: 'yaml' | 'json'): RuleSet {
     throw new RuleFileError('overrides: must be a list');
   }
   for (const key of Object.keys(doc)) {
-    if (!['version', 'rules', 'overrides'].includes(key)) throw new RuleFileError(`${key}: unknown top-level field`);
+    if (!['version', 'rules', 'overrides'].includes(key))
+      throw new RuleFileError(`${key}: unknown top-level field`);
   }
 
   const problems: RuleProblem[] = [];
@@ -88,7 +89,10 @@ export function parseRuleFile(text: string, format: 'yaml' | 'json'): RuleSet {
     }
     const base = raw.get(parsed.rule);
     if (base === undefined) {
-      problems.push({ where, reason: `rule ${JSON.stringify(parsed.rule)} is not a valid rule in this file` });
+      problems.push({
+        where,
+        reason: `rule ${JSON.stringify(parsed.rule)} is not a valid rule in this file`,
+      });
       continue;
     }
     try {
@@ -119,7 +123,8 @@ function parseOverride(o: unknown, index: number): RuleOverride | string {
     match.serials = serials as string[];
   }
   if (kinds !== undefined) {
-    if (!Array.isArray(kinds) || !kinds.every((s) => typeof s === 'string')) return 'match.kinds: must be a list';
+    if (!Array.isArray(kinds) || !kinds.every((s) => typeof s === 'string'))
+      return 'match.kinds: must be a list';
     match.kinds = kinds as string[];
   }
   if (labels !== undefined) {

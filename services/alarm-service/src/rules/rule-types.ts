@@ -121,7 +121,13 @@ export interface SilenceRule extends RuleBase {
   minSilenceUs: number;
 }
 
-export type Rule = ThresholdRule | RateOfChangeRule | AnomalyRule | VibrationRule | ErrorBurstRule | SilenceRule;
+export type Rule =
+  | ThresholdRule
+  | RateOfChangeRule
+  | AnomalyRule
+  | VibrationRule
+  | ErrorBurstRule
+  | SilenceRule;
 
 /** What a rule file override selects. */
 export interface OverrideMatch {
