@@ -12,3 +12,5 @@ export * from './migrations/split-sql.js';
 export * from './pool.js';
 export * from './repositories/sensor-id-cache.js';
 export * from './repositories/sensors.js';
+export * from './repositories/logs.js';
+export * from './repositories/measurements.js';
