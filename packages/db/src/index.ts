@@ -14,3 +14,4 @@ export * from './repositories/sensor-id-cache.js';
 export * from './repositories/sensors.js';
 export * from './repositories/logs.js';
 export * from './repositories/measurements.js';
+export * from './repositories/alarms.js';

@@ -1,0 +1,190 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../testing/test-database.js';
+import {
+  acknowledgeAlarm,
+  clearAlarm,
+  getSensorProfiles,
+  listAlarms,
+  listAlarmTransitions,
+  listOpenAlarms,
+  loadAlarmModelStates,
+  type RaiseAlarmInput,
+  raiseAlarm,
+  recordIssuedCommand,
+  saveAlarmModelStates,
+  tryAdvisoryLock,
+} from './alarms.js';
+import { upsertSensorsBySerial } from './sensors.js';
+
+let db: TestDatabase;
+let sensorId: number;
+const T0 = Date.UTC(2026, 10, 26, 10, 0, 0) * 1000 + 123; // µs, with a sub-millisecond part
+
+beforeAll(async () => {
+  db = await createTestDatabase({ prefix: 'alarms_repo' });
+  sensorId = (await upsertSensorsBySerial(db.pool, ['AL-1'])).get('AL-1') as number;
+  await db.pool.query(`UPDATE sensors SET kind = 'pump', labels = '{"site":"north"}' WHERE id = $1`, [
+    sensorId,
+  ]);
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+function raise(over: Partial<RaiseAlarmInput> = {}): RaiseAlarmInput {
+  return {
+    alarmId: randomUUID(),
+    sensorId,
+    rule: 'temp-high',
+    channel: 'temperature',
+    severity: 'MAJOR',
+    value: 31.5,
+    threshold: 30,
+    windowNs: 60e9,
+    timeUs: T0,
+    message: 'hot',
+    ...over,
+  };
+}
+
+describe('alarm repository', () => {
+  it('raises once per open episode even when many raises race, then clears and re-raises', async () => {
+    const attempts = Array.from({ length: 8 }, () => raise({ rule: 'race' }));
+    const won = await Promise.all(attempts.map((a) => raiseAlarm(db.pool, a)));
+    expect(won.filter(Boolean)).toHaveLength(1);
+    const winner = attempts[won.indexOf(true)] as RaiseAlarmInput;
+
+    const open = (await listOpenAlarms(db.pool)).filter((e) => e.rule === 'race');
+    expect(open).toMatchObject([
+      { alarmId: winner.alarmId, serial: 'AL-1', raisedAtUs: T0, clearedAtUs: null },
+    ]);
+
+    const cleared = await clearAlarm(db.pool, {
+      sensorId,
+      rule: 'race',
+      channel: 'temperature',
+      value: 20,
+      threshold: 28,
+      timeUs: T0 + 5_000_000,
+      message: 'cool',
+    });
+    expect(cleared).toEqual({
+      alarmId: winner.alarmId,
+      severity: 'MAJOR',
+      windowNs: 60e9,
+      timeUs: T0 + 5_000_000,
+    });
+    // a second clear (another replica) finds nothing open
+    expect(
+      await clearAlarm(db.pool, {
+        sensorId,
+        rule: 'race',
+        channel: 'temperature',
+        value: 1,
+        threshold: 1,
+        timeUs: T0 + 6e6,
+        message: '',
+      }),
+    ).toBeUndefined();
+    expect(await raiseAlarm(db.pool, raise({ rule: 'race', timeUs: T0 + 7e6 }))).toBe(true); // new episode
+
+    const tr = (await listAlarmTransitions(db.pool, { serial: 'AL-1' })).filter((t) => t.rule === 'race');
+    expect(tr.map((t) => [t.transition, t.timeUs])).toEqual([
+      ['RAISED', T0],
+      ['CLEARED', T0 + 5e6],
+      ['RAISED', T0 + 7e6],
+    ]);
+    expect(
+      await listAlarmTransitions(db.pool, { afterId: tr[1]?.id as number, serial: 'AL-1' }),
+    ).toHaveLength(1);
+  });
+
+  it('keeps the clear time at or after the raise time', async () => {
+    await raiseAlarm(db.pool, raise({ rule: 'skew', timeUs: T0 + 10e6 }));
+    const c = await clearAlarm(db.pool, {
+      sensorId,
+      rule: 'skew',
+      channel: 'temperature',
+      value: 0,
+      threshold: 0,
+      timeUs: T0,
+      message: '',
+    });
+    expect(c?.timeUs).toBe(T0 + 10e6);
+  });
+
+  it('acknowledges once, lists with filters', async () => {
+    const a = raise({ rule: 'ack-me', severity: 'CRITICAL' });
+    await raiseAlarm(db.pool, a);
+    const first = await acknowledgeAlarm(db.pool, a.alarmId, 'iotctl:alice');
+    expect(first).toMatchObject({
+      status: 'ACKNOWLEDGED',
+      episode: { alarmId: a.alarmId, acknowledgedBy: 'iotctl:alice' },
+    });
+    expect(await acknowledgeAlarm(db.pool, a.alarmId, 'iotctl:bob')).toMatchObject({
+      status: 'ALREADY_ACKNOWLEDGED',
+      episode: { acknowledgedBy: 'iotctl:alice' },
+    });
+    expect(await acknowledgeAlarm(db.pool, randomUUID(), 'x')).toEqual({ status: 'NOT_FOUND' });
+    const crit = await listAlarms(db.pool, { severity: 'CRITICAL', active: true });
+    expect(crit.map((e) => e.alarmId)).toEqual([a.alarmId]);
+    expect((await listAlarms(db.pool, { active: false })).every((e) => e.clearedAtUs !== null)).toBe(true);
+    const tr = await listAlarmTransitions(db.pool, {});
+    expect(tr.filter((t) => t.alarmId === a.alarmId).map((t) => t.transition)).toEqual([
+      'RAISED',
+      'ACKNOWLEDGED',
+    ]);
+  });
+
+  it('saves and loads model states, and reads sensor profiles', async () => {
+    await saveAlarmModelStates(db.pool, [
+      { sensorId, channel: 'vibration', model: 'spike', params: { mean: 1.5, variance: 0.25 }, samples: 100 },
+    ]);
+    await saveAlarmModelStates(db.pool, [
+      { sensorId, channel: 'vibration', model: 'spike', params: { mean: 2, variance: 0.5 }, samples: 200 },
+    ]);
+    expect(await loadAlarmModelStates(db.pool)).toEqual([
+      {
+        serial: 'AL-1',
+        channel: 'vibration',
+        model: 'spike',
+        params: { mean: 2, variance: 0.5 },
+        samples: 200,
+      },
+    ]);
+    expect(await getSensorProfiles(db.pool, ['AL-1', 'NOPE'])).toEqual([
+      {
+        serial: 'AL-1',
+        kind: 'pump',
+        labels: { site: 'north' },
+        reportedState: null,
+        reportedFrequencyHz: null,
+      },
+    ]);
+  });
+
+  it('records an issued command once and takes an advisory lock on one session only', async () => {
+    const c = {
+      commandId: randomUUID(),
+      sensorId,
+      serial: 'AL-1',
+      type: 'changesamplefrequency' as const,
+      params: { sampleFrequencyHz: 1000 },
+      issuedBy: 'alarm-service:vib',
+      issuedAtUs: T0,
+      expiresAtUs: T0 + 60e6,
+    };
+    expect(await recordIssuedCommand(db.pool, c)).toBe(true);
+    expect(await recordIssuedCommand(db.pool, c)).toBe(false);
+    const a = await db.pool.connect();
+    const b = await db.pool.connect();
+    try {
+      expect(await tryAdvisoryLock(a, 'alarm-service')).toBe(true);
+      expect(await tryAdvisoryLock(b, 'alarm-service')).toBe(false);
+    } finally {
+      a.release(true);
+      b.release(true);
+    }
+  });
+});
