@@ -1,0 +1,89 @@
+import { ConfigError } from '@sensor-streaming/runtime';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.js';
+
+describe('loadConfig', () => {
+  it('has defaults that work against the local services', () => {
+    const c = loadConfig({});
+    expect(c.serviceName).toBe('measurements-ingester');
+    expect(c.metricsPort).toBe(9102);
+    expect(c.ingest).toEqual({
+      queue: 'measurements-ingester',
+      maxBatchMessages: 50,
+      maxBatchWaitMs: 100,
+      prefetch: 100,
+      writeConcurrency: 2,
+      dbPoolMax: 4,
+      retry: { initialDelayMs: 200, maxDelayMs: 5000 },
+      drainTimeoutMs: 5000,
+      maxMessageRows: 100_000,
+    });
+  });
+
+  it('reads every ingest variable', () => {
+    const c = loadConfig({
+      INGEST_QUEUE: 'mi-test',
+      MAX_BATCH_MESSAGES: '20',
+      MAX_BATCH_WAIT_MS: '2s',
+      PREFETCH: '500',
+      WRITE_CONCURRENCY: '3',
+      DB_POOL_MAX: '8',
+      RETRY_INITIAL_DELAY_MS: '50',
+      RETRY_MAX_DELAY_MS: '1s',
+      SHUTDOWN_DRAIN_MS: '3000',
+      MAX_MESSAGE_ROWS: '5000',
+      DATABASE_URL: 'postgres://u@db:5432/x',
+    });
+    expect(c.databaseUrl).toBe('postgres://u@db:5432/x');
+    expect(c.ingest).toEqual({
+      queue: 'mi-test',
+      maxBatchMessages: 20,
+      maxBatchWaitMs: 2000,
+      prefetch: 500,
+      writeConcurrency: 3,
+      dbPoolMax: 8,
+      retry: { initialDelayMs: 50, maxDelayMs: 1000 },
+      drainTimeoutMs: 3000,
+      maxMessageRows: 5000,
+    });
+  });
+
+  it('derives the prefetch from the batch size', () => {
+    expect(loadConfig({ MAX_BATCH_MESSAGES: '300' }).ingest.prefetch).toBe(600);
+  });
+
+  it('lists every bad variable in one error', () => {
+    let err: unknown;
+    try {
+      loadConfig({
+        MAX_BATCH_MESSAGES: '0',
+        MAX_BATCH_WAIT_MS: 'soon',
+        WRITE_CONCURRENCY: '4',
+        DB_POOL_MAX: '2',
+        PREFETCH: '10',
+        RETRY_INITIAL_DELAY_MS: '500',
+        RETRY_MAX_DELAY_MS: '100',
+        DATABASE_URL: 'mysql://x',
+      });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems.join('\n');
+    for (const name of [
+      'MAX_BATCH_MESSAGES',
+      'MAX_BATCH_WAIT_MS',
+      'DB_POOL_MAX',
+      'RETRY_MAX_DELAY_MS',
+      'DATABASE_URL',
+    ]) {
+      expect(problems).toContain(name);
+    }
+  });
+
+  it('rejects a prefetch below the batch size', () => {
+    expect(() => loadConfig({ MAX_BATCH_MESSAGES: '100', PREFETCH: '50' })).toThrow(
+      /PREFETCH: must be >= MAX_BATCH_MESSAGES/,
+    );
+  });
+});

@@ -1,0 +1,208 @@
+import {
+  type Bus,
+  type BatchOutcome,
+  type Consumer,
+  createBus,
+  type Delivery,
+  serviceQueue,
+} from '@sensor-streaming/bus';
+import {
+  checkDatabase,
+  createPool,
+  createSensorIdCache,
+  isRowDataError,
+  type MeasurementSeries,
+  type Pool,
+  writeMeasurements,
+} from '@sensor-streaming/db';
+import {
+  bindingPatterns,
+  type MeasurementBatch,
+  measurementBatchCodec,
+  parseRoutingKey,
+  sampleTimesUs,
+} from '@sensor-streaming/protocol';
+import type { HealthCheck, Logger, RunnableService } from '@sensor-streaming/runtime';
+import type { Registry } from 'prom-client';
+import { type BatchPipeline, createBatchPipeline, RoutingMismatchError } from './batch-pipeline.js';
+import type { MeasurementsIngesterConfig } from './config.js';
+import { createMeasurementsIngestMetrics } from './metrics.js';
+
+export interface MeasurementsIngesterDeps {
+  config: MeasurementsIngesterConfig;
+  logger: Logger;
+  registry: Registry;
+  /** Default: a bus on config.amqpUrl (started and stopped by the ingester). */
+  bus?: Bus;
+  /** Default: a pool on config.databaseUrl (closed by the ingester). */
+  pool?: Pool;
+}
+
+export interface MeasurementsIngester extends RunnableService {
+  readiness: HealthCheck[];
+  /** False while writes fail (database unavailable): batches are held unacked. */
+  isWriting(): boolean;
+}
+
+/** A decoded batch with its sample times computed once. */
+interface DataMessage {
+  batch: MeasurementBatch;
+  timesUs: number[];
+  newestUs: number;
+}
+
+function newest(times: number[]): number {
+  let max = Number.NEGATIVE_INFINITY;
+  for (const t of times) if (t > max) max = t;
+  return max;
+}
+
+/** Decodes and validates one `sensor.<serial>.data` delivery. Throws a permanent error for bad input. */
+export function decodeDataDelivery(
+  d: Delivery,
+  maxBatchSize: number,
+): { value: DataMessage; serial: string } {
+  const batch = measurementBatchCodec.decode(d.body, d.contentType, { maxBatchSize });
+  const key = parseRoutingKey(d.routingKey);
+  if (key.kind !== 'data' || key.serial !== batch.serial) {
+    throw new RoutingMismatchError(
+      `routing key ${d.routingKey} does not carry the data of serial ${batch.serial} (expected sensor.${batch.serial}.data)`,
+    );
+  }
+  const timesUs = sampleTimesUs(batch);
+  return { value: { batch, timesUs, newestUs: newest(timesUs) }, serial: batch.serial };
+}
+
+/**
+ * sensor.*.data -> measurements. Competing consumers on the quorum queue
+ * (WRITE_CONCURRENCY per process, any number of replicas); each batch of
+ * messages is written with one binary COPY and acked after the commit.
+ * Invalid messages are dead-lettered by index; while PostgreSQL is
+ * unavailable the batch stays unacked, /readyz fails and the write is retried
+ * with backoff until it succeeds.
+ */
+export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): MeasurementsIngester {
+  const { config, registry } = deps;
+  const cfg = config.ingest;
+  const log = deps.logger.child({ module: 'measurements-ingester' });
+  const ownBus = deps.bus === undefined;
+  const ownPool = deps.pool === undefined;
+  const bus =
+    deps.bus ??
+    createBus({
+      url: config.amqpUrl,
+      connectionName: config.serviceName,
+      logger: deps.logger.child({ module: 'bus' }),
+      registry,
+    });
+  const pool =
+    deps.pool ??
+    createPool({
+      url: config.databaseUrl,
+      logger: deps.logger.child({ module: 'db' }),
+      max: cfg.dbPoolMax,
+      applicationName: config.serviceName,
+    });
+  const metrics = createMeasurementsIngestMetrics(registry);
+  const sensorIds = createSensorIdCache(pool);
+  const queue = serviceQueue(cfg.queue, [bindingPatterns.data]);
+
+  const pipeline: BatchPipeline = createBatchPipeline<DataMessage>({
+    logger: log,
+    retry: cfg.retry,
+    decode(d) {
+      const decoded = decodeDataDelivery(d, cfg.maxMessageRows);
+      metrics.samplesReceived(decoded.value.batch.channel, decoded.value.batch.values.length);
+      return decoded;
+    },
+    resolveSensorIds: (serials) => sensorIds.resolve(serials),
+    async write(messages) {
+      const series: MeasurementSeries[] = messages.map((m) => ({
+        sensorId: m.sensorId,
+        channel: m.value.batch.channel,
+        timesUs: m.value.timesUs,
+        values: m.value.batch.values,
+      }));
+      await writeMeasurements(pool, series);
+    },
+    isRowDataError,
+    onWritten(messages, seconds, commitMs) {
+      let samples = 0;
+      const commitUs = commitMs * 1000;
+      for (const m of messages) {
+        const n = m.value.batch.values.length;
+        samples += n;
+        metrics.samplesWritten(m.value.batch.channel, n);
+        if (n > 0) metrics.lag((commitUs - m.value.newestUs) / 1e6);
+      }
+      metrics.batchWritten(samples, seconds);
+    },
+    onRejected: (r) => metrics.messageRejected(r.code),
+    onHealthChange(healthy) {
+      if (healthy) log.info({}, 'database writes succeed again; acking resumed');
+      else log.warn({}, 'database writes failing; holding batches unacked (not ready)');
+    },
+  });
+
+  const handler = (ds: Delivery[]): Promise<BatchOutcome> => {
+    metrics.messageReceived(ds.length);
+    return pipeline.handle(ds);
+  };
+
+  let consumers: Consumer[] = [];
+  let started = false;
+
+  return {
+    readiness: [
+      { name: 'broker', check: () => bus.isConnected() },
+      { name: 'database', check: async () => pipeline.isHealthy() && (await checkDatabase(pool)) },
+    ],
+    isWriting: () => pipeline.isHealthy(),
+
+    async start() {
+      if (started) return;
+      started = true;
+      if (ownBus) await bus.start();
+      for (let i = 0; i < cfg.writeConcurrency; i++) {
+        consumers.push(
+          await bus.consumeBatch({
+            queue,
+            prefetch: cfg.prefetch,
+            maxBatch: cfg.maxBatchMessages,
+            maxWaitMs: cfg.maxBatchWaitMs,
+            handler,
+          }),
+        );
+      }
+      log.info(
+        {
+          queue: cfg.queue,
+          consumers: cfg.writeConcurrency,
+          maxBatchMessages: cfg.maxBatchMessages,
+          maxBatchWaitMs: cfg.maxBatchWaitMs,
+          prefetch: cfg.prefetch,
+        },
+        'consuming sensor data',
+      );
+    },
+
+    async stop() {
+      if (!started) return;
+      started = false;
+      // Stop taking work, write and ack what is in flight. A batch held for an
+      // unavailable database is given back to the broker after drainTimeoutMs.
+      if (!pipeline.isHealthy()) pipeline.stop();
+      const giveUp = setTimeout(() => pipeline.stop(), cfg.drainTimeoutMs);
+      try {
+        await Promise.all(consumers.map((c) => c.stop()));
+      } finally {
+        clearTimeout(giveUp);
+        pipeline.stop();
+        consumers = [];
+      }
+      if (ownBus) await bus.stop();
+      if (ownPool) await pool.end();
+      log.info({}, 'stopped');
+    },
+  };
+}
