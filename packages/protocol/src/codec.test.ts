@@ -120,6 +120,23 @@ describe.each(codecs)('%s codec robustness', (name, codec, fixture) => {
     }
   });
 
+  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])(
+    'rejects the JSON key %j as unknown',
+    (key) => {
+      expectProtocolError(
+        () => codec.decode(Buffer.from(`{"${key}":1}`), CONTENT_TYPE_JSON, opts),
+        key,
+        /is not a field/,
+      );
+    },
+  );
+
+  it('ignores unknown protobuf fields (newer senders stay readable by older decoders)', () => {
+    // field 99, varint 1 (tag 99<<3|0 = 792 = 0x98 0x06), appended to a valid message.
+    const bytes = Buffer.concat([codec.encode(fixture as never), Buffer.from([0x98, 0x06, 0x01])]);
+    expect(codec.decode(bytes, undefined, opts)).toEqual(fixture);
+  });
+
   it('rejects a huge declared length without allocating it', () => {
     // field 1 (string), length varint 2^31: far beyond the buffer.
     const body = Uint8Array.from([0x0a, 0x80, 0x80, 0x80, 0x80, 0x08, 0x41]);

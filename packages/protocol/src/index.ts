@@ -1,5 +1,5 @@
 export { alarmCodec } from './alarm-codec.js';
-export { type Codec, createCodec, type MessageMapping, type WireFormat, wireFormatOf } from './codec.js';
+export { type Codec, type WireFormat, wireFormatOf } from './codec.js';
 export { commandAckCodec } from './command-ack-codec.js';
 export { commandCodec } from './command-codec.js';
 export {

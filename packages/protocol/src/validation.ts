@@ -16,11 +16,15 @@ export interface ValidationContext {
   readonly nowUs: number;
 }
 
+/** Options are set by our own code, so bad ones are bugs (RangeError), not bad input. */
 export function validationContext(opts: DecodeOptions = {}): ValidationContext {
-  return {
-    maxBatchSize: opts.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE,
-    nowUs: opts.nowUs ?? Date.now() * 1000,
-  };
+  const maxBatchSize = opts.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE;
+  const nowUs = opts.nowUs ?? Date.now() * 1000;
+  if (!Number.isSafeInteger(maxBatchSize) || maxBatchSize < 1) {
+    throw new RangeError(`DecodeOptions.maxBatchSize must be a positive integer, got ${maxBatchSize}`);
+  }
+  if (!Number.isFinite(nowUs)) throw new RangeError(`DecodeOptions.nowUs must be finite, got ${nowUs}`);
+  return { maxBatchSize, nowUs };
 }
 
 /** 2000-01-01T00:00:00Z in ns: nothing older is a plausible sample time. */

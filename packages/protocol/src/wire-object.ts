@@ -53,8 +53,8 @@ function defaultsOf(type: protobuf.Type): WireObject {
 }
 
 function fieldForJsonKey(type: protobuf.Type, key: string): protobuf.Field | undefined {
-  const direct = type.fields[key];
-  if (direct !== undefined) return direct;
+  // Own properties only: `__proto__`, `constructor` and friends are not fields.
+  if (Object.hasOwn(type.fields, key)) return type.fields[key];
   // proto3 JSON parsers also accept the original (snake_case) proto field name.
   return type.fieldsArray.find((f) => (f as protobuf.Field & { protoName?: string }).protoName === key);
 }
