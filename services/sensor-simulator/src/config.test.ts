@@ -10,8 +10,8 @@ describe('loadConfig', () => {
     expect(c.flushIntervalMs).toBe(1000);
     expect(c.heartbeatIntervalMs).toBe(10_000);
     expect(c.transport).toBe('amqp');
-    expect(c.common.metricsPort).toBe(9105);
-    expect(c.common.mqttUrl).toBe('mqtt://127.0.0.1:1884');
+    expect(c.metricsPort).toBe(9105);
+    expect(c.mqttUrl).toBe('mqtt://127.0.0.1:1884');
     expect(c.kindMix.map((k) => k.kind)).toEqual(['vibration', 'environment', 'process']);
     expect(c.kindMix.reduce((s, k) => s + k.weight, 0)).toBeCloseTo(1);
   });

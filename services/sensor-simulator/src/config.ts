@@ -10,8 +10,7 @@ export const DEFAULT_KIND_MIX = 'vibration:0.5,environment:0.3,process:0.2';
 
 export type Transport = 'amqp' | 'mqtt';
 
-export interface SimulatorConfig {
-  common: CommonConfig;
+export interface SimulatorConfig extends CommonConfig {
   /** The serials this process simulates, disjoint from other processes' by the simulator index. */
   serials: string[];
   simulatorIndex: number;
@@ -200,7 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SimulatorConfi
 
   r.done();
   return {
-    common,
+    ...common,
     serials,
     simulatorIndex,
     kindMix,

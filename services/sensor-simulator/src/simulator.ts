@@ -1,0 +1,423 @@
+import { performance } from 'node:perf_hooks';
+import { type Bus, createBus } from '@sensor-streaming/bus';
+import {
+  commandAckCodec,
+  commandCodec,
+  EXCHANGE,
+  isProtocolError,
+  logBatchCodec,
+  measurementBatchCodec,
+  type MeasurementBatch,
+  sensorStateCodec,
+} from '@sensor-streaming/protocol';
+import type { HealthCheck, Logger } from '@sensor-streaming/runtime';
+import type { Registry } from 'prom-client';
+import { CommandConsumer } from './command-consumer.js';
+import type { SimulatorConfig } from './config.js';
+import { buildFleet } from './fleet.js';
+import { createSimulatorMetrics, type SimulatorMetrics } from './metrics.js';
+import { DEFAULT_SENSOR_OPTIONS, SimulatedSensor } from './sensor.js';
+import {
+  createAmqpTransport,
+  createMqttTransport,
+  type MessageKind,
+  type SensorTransport,
+} from './transport.js';
+
+export interface SimulatorDeps {
+  config: SimulatorConfig;
+  logger: Logger;
+  registry: Registry;
+  /** Injected bus (tests, benchmark); otherwise one is created from AMQP_URL. The simulator starts and stops it. */
+  bus?: Bus;
+  /** Injected transport; otherwise AMQP (the bus) or MQTT per TRANSPORT. */
+  transport?: SensorTransport;
+  /** MQTT credentials (RabbitMQ: `<vhost>:<user>`); default from MQTT_URL. */
+  mqttUsername?: string;
+  mqttPassword?: string;
+  /** Current time in µs since the epoch; default Date.now() * 1000. */
+  nowUs?: () => number;
+  /** Flush slots: sensors are spread over this many ticks per flush interval. Default 10. */
+  flushSlots?: number;
+}
+
+export interface SimulatorStats {
+  samplesPublished: number;
+  messagesPublished: number;
+  publishFailures: number;
+  ticks: number;
+  ticksSkipped: number;
+}
+
+export interface Simulator {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readiness: HealthCheck[];
+  readonly sensors: ReadonlyMap<string, SimulatedSensor>;
+  stats(): SimulatorStats;
+}
+
+interface Outgoing {
+  kind: MessageKind;
+  serial: string;
+  body: Buffer;
+  /** Samples carried (data only), with their channel. */
+  samples: number;
+  channel: string;
+}
+
+/** At most this many flush ticks publish at once; later ones are skipped (samples go out next time). */
+const MAX_TICKS_IN_FLIGHT = 2;
+
+/**
+ * Wires the simulated sensors to the broker: a flush loop (sampling, logs,
+ * heartbeats), command consumption, births and wills. `main.ts` runs it;
+ * tests and the benchmark build it directly.
+ */
+export function createSimulator(deps: SimulatorDeps): Simulator {
+  const { config } = deps;
+  const log = deps.logger.child({ module: 'simulator' });
+  const nowUs = deps.nowUs ?? ((): number => Date.now() * 1000);
+  const metrics: SimulatorMetrics = createSimulatorMetrics(deps.registry);
+  const slots = Math.max(1, deps.flushSlots ?? 10);
+  const bus =
+    deps.bus ??
+    createBus({
+      url: config.amqpUrl,
+      connectionName: `${config.serviceName}-${config.simulatorIndex}`,
+      logger: deps.logger.child({ module: 'bus' }),
+      registry: deps.registry,
+      confirmWindow: Math.max(1000, Math.min(config.publishConcurrency, 10_000)),
+    });
+
+  const sensors = new Map<string, SimulatedSensor>();
+  const order: SimulatedSensor[] = [];
+  const nextHeartbeatUs: number[] = [];
+  const chains = new Map<string, Promise<void>>();
+  const stats: SimulatorStats = {
+    samplesPublished: 0,
+    messagesPublished: 0,
+    publishFailures: 0,
+    ticks: 0,
+    ticksSkipped: 0,
+  };
+
+  let transport: SensorTransport | undefined = deps.transport;
+  let commands: CommandConsumer | undefined;
+  let running = false;
+  let timer: NodeJS.Timeout | undefined;
+  let tickNo = 0;
+  let loopStart = 0;
+  const inFlightTicks = new Set<Promise<void>>();
+  let lastFailureLog = 0;
+
+  function updateStateGauge(): void {
+    let awake = 0;
+    let asleep = 0;
+    for (const s of order) {
+      if (s.state === 'AWAKE') awake++;
+      else asleep++;
+    }
+    metrics.sensors.set({ state: 'awake' }, running ? awake : 0);
+    metrics.sensors.set({ state: 'asleep' }, running ? asleep : 0);
+    metrics.sensors.set({ state: 'offline' }, running ? 0 : order.length);
+  }
+
+  function dataMessages(batches: MeasurementBatch[], out: Outgoing[]): void {
+    for (const b of batches) {
+      out.push({
+        kind: 'data',
+        serial: b.serial,
+        body: measurementBatchCodec.encode(b),
+        samples: b.values.length,
+        channel: b.channel,
+      });
+    }
+  }
+
+  async function publishOne(m: Outgoing): Promise<boolean> {
+    const t = transport!;
+    try {
+      await t.publish(m.kind, m.serial, m.body);
+      stats.messagesPublished++;
+      metrics.messagesPublished.inc({ kind: m.kind });
+      if (m.samples > 0) {
+        stats.samplesPublished += m.samples;
+        metrics.samplesPublished.inc({ channel: m.channel }, m.samples);
+      }
+      return true;
+    } catch (err) {
+      stats.publishFailures++;
+      metrics.publishFailures.inc({ kind: m.kind });
+      const now = Date.now();
+      if (now - lastFailureLog > 5000) {
+        lastFailureLog = now;
+        log.warn(
+          { err, kind: m.kind, serial: m.serial },
+          'publish failed; message lost (logged at most every 5 s)',
+        );
+      }
+      return false;
+    }
+  }
+
+  /** Publishes with at most `config.publishConcurrency` awaiting their confirm at once. */
+  async function publishAll(items: Outgoing[]): Promise<number> {
+    let next = 0;
+    let failed = 0;
+    const worker = async (): Promise<void> => {
+      while (next < items.length) {
+        const m = items[next++]!;
+        if (!(await publishOne(m))) failed++;
+      }
+    };
+    const n = Math.min(config.publishConcurrency, items.length);
+    await Promise.all(Array.from({ length: n }, worker));
+    return failed;
+  }
+
+  function stateMessage(
+    s: SimulatedSensor,
+    reason: 'BIRTH' | 'HEARTBEAT' | 'CHANGE' | 'WILL',
+    now: number,
+  ): Outgoing {
+    const st = reason === 'WILL' ? s.snapshot('WILL', now, 'OFFLINE') : s.snapshot(reason, now);
+    return { kind: 'state', serial: s.serial, body: sensorStateCodec.encode(st), samples: 0, channel: '' };
+  }
+
+  /** Everything sensor `s` has to say at `now`: data, logs, heartbeat when due. */
+  function gather(index: number, now: number, out: Outgoing[], heartbeats = true): void {
+    const s = order[index]!;
+    dataMessages(s.collect(now), out);
+    const logs = s.takeLogs(now);
+    if (logs)
+      out.push({ kind: 'logs', serial: s.serial, body: logBatchCodec.encode(logs), samples: 0, channel: '' });
+    if (heartbeats && now >= nextHeartbeatUs[index]!) {
+      nextHeartbeatUs[index] = now + config.heartbeatIntervalMs * 1000;
+      out.push(stateMessage(s, 'HEARTBEAT', now));
+    }
+  }
+
+  async function tick(slot: number): Promise<void> {
+    const started = performance.now();
+    const now = nowUs();
+    const out: Outgoing[] = [];
+    for (let i = slot; i < order.length; i += slots) gather(i, now, out);
+    await publishAll(out);
+    metrics.flushDuration.observe((performance.now() - started) / 1000);
+  }
+
+  function schedule(): void {
+    if (!running) return;
+    const tickMs = config.flushIntervalMs / slots;
+    const due = loopStart + (tickNo + 1) * tickMs;
+    timer = setTimeout(onTimer, Math.max(0, due - performance.now()));
+  }
+
+  function onTimer(): void {
+    timer = undefined;
+    if (!running) return;
+    const slot = tickNo % slots;
+    tickNo++;
+    stats.ticks++;
+    if (inFlightTicks.size >= MAX_TICKS_IN_FLIGHT) {
+      stats.ticksSkipped++;
+      metrics.ticksSkipped.inc();
+    } else {
+      const p: Promise<void> = tick(slot)
+        .catch((err: unknown) => log.error({ err }, 'bug: flush tick failed'))
+        .finally(() => inFlightTicks.delete(p));
+      inFlightTicks.add(p);
+    }
+    // After a long stall, do not fire a burst of catch-up ticks: the sample clock already catches up.
+    const tickMs = config.flushIntervalMs / slots;
+    const behind = Math.floor((performance.now() - loopStart) / tickMs) - tickNo;
+    if (behind > slots) tickNo += behind - (behind % slots);
+    schedule();
+  }
+
+  /** Commands of one sensor are handled one at a time, in delivery order. */
+  function onCommand(serial: string, body: Buffer, contentType: string | undefined): Promise<void> {
+    const prev = chains.get(serial) ?? Promise.resolve();
+    const p = prev.then(() => handleCommand(serial, body, contentType));
+    const tail = p.catch(() => undefined);
+    chains.set(serial, tail);
+    void tail.then(() => {
+      if (chains.get(serial) === tail) chains.delete(serial);
+    });
+    return p;
+  }
+
+  async function handleCommand(serial: string, body: Buffer, contentType: string | undefined): Promise<void> {
+    const sensor = sensors.get(serial);
+    let cmd: ReturnType<typeof commandCodec.decode>;
+    try {
+      if (sensor === undefined)
+        throw Object.assign(new Error(`no sensor ${serial} in this process`), { permanent: true });
+      cmd = commandCodec.decode(body, contentType);
+    } catch (err) {
+      metrics.commandsRejected.inc({
+        kind: 'commands',
+        reason: isProtocolError(err) ? 'invalid' : 'unknown_sensor',
+      });
+      throw err;
+    }
+    const outcome = sensor.handleCommand(cmd, nowUs());
+    metrics.commands.inc({ type: cmd.type, status: outcome.ack.status });
+    const first: Outgoing[] = [];
+    dataMessages(outcome.batches, first);
+    // The samples up to the command instant are confirmed before the ack goes out.
+    if (first.length > 0) await publishAll(first);
+    if (outcome.changed) {
+      updateStateGauge();
+      if (!(await publishOne(stateMessage(sensor, 'CHANGE', outcome.ack.timeUs)))) {
+        throw new Error('could not publish the state change');
+      }
+    }
+    const ack: Outgoing = {
+      kind: 'acks',
+      serial,
+      body: commandAckCodec.encode(outcome.ack),
+      samples: 0,
+      channel: '',
+    };
+    // No ack, no broker ack: the command is redelivered and answered from the duplicate memory.
+    if (!(await publishOne(ack))) throw new Error('could not publish the command ack');
+    log.debug(
+      {
+        serial,
+        commandId: cmd.commandId,
+        type: cmd.type,
+        status: outcome.ack.status,
+        duplicate: outcome.duplicate,
+      },
+      'command handled',
+    );
+  }
+
+  async function start(): Promise<void> {
+    const bootUs = nowUs();
+    const specs = buildFleet({
+      serials: config.serials,
+      kindMix: config.kindMix,
+      sampleFrequencyHz: config.sampleFrequencyHz,
+      faultProbabilities: config.faultProbabilities,
+      faultSerials: config.faultSerials,
+      seed: config.seed,
+    });
+    const opts = {
+      ...DEFAULT_SENSOR_OPTIONS,
+      maxBatchSamples: config.maxBatchSamples,
+      bearingFaultGrowthS: config.bearingFaultGrowthS,
+    };
+    for (const [i, spec] of specs.entries()) {
+      const s = new SimulatedSensor(spec, bootUs, opts);
+      s.boot(bootUs);
+      sensors.set(s.serial, s);
+      order.push(s);
+      // Spread heartbeats over the interval.
+      nextHeartbeatUs.push(bootUs + Math.round(config.heartbeatIntervalMs * 1000 * (1 + i / specs.length)));
+    }
+    const faulty = order.filter((s) => s.faults.size > 0).length;
+    log.info(
+      { sensors: order.length, faulty, index: config.simulatorIndex, transport: config.transport },
+      'sensors built',
+    );
+
+    await bus.start();
+    if (transport === undefined) {
+      transport =
+        config.transport === 'mqtt'
+          ? createMqttTransport({
+              url: config.mqttUrl,
+              ...(deps.mqttUsername === undefined ? {} : { username: deps.mqttUsername }),
+              ...(deps.mqttPassword === undefined ? {} : { password: deps.mqttPassword }),
+              serials: config.serials,
+              will: (serial) =>
+                sensorStateCodec.encode(sensors.get(serial)!.snapshot('WILL', nowUs(), 'OFFLINE')),
+              logger: deps.logger,
+            })
+          : createAmqpTransport(bus);
+    }
+    await transport.start();
+
+    running = true;
+    updateStateGauge();
+    // Birth first, so the registry knows every sensor before any ack or data.
+    const births = order.map((s) => stateMessage(s, 'BIRTH', bootUs));
+    const failedBirths = await publishAll(births);
+    if (failedBirths > 0)
+      log.warn({ failedBirths }, 'some births were not confirmed; heartbeats will follow');
+
+    loopStart = performance.now();
+    tickNo = 0;
+    schedule();
+
+    commands = new CommandConsumer({
+      url: config.amqpUrl,
+      connectionName: `${config.serviceName}-${config.simulatorIndex}.commands`,
+      logger: deps.logger,
+      serials: config.serials,
+      commandTtlMs: config.commandTtlMs,
+      prefetch: config.commandPrefetch,
+      queuesPerChannel: config.sensorsPerCommandChannel,
+      handler: onCommand,
+      ...(transport.name === 'mqtt'
+        ? {
+            // RabbitMQ's MQTT plugin publishes to amq.topic: forward the sensor topics to our exchange.
+            setup: async (ch) => {
+              await ch.assertExchange(EXCHANGE, 'topic', { durable: true });
+              for (const kind of ['data', 'logs', 'state', 'acks']) {
+                await ch.bindExchange(EXCHANGE, 'amq.topic', `sensor.*.${kind}`);
+              }
+            },
+          }
+        : {}),
+    });
+    await commands.start();
+    log.info({ sensors: order.length, flushIntervalMs: config.flushIntervalMs }, 'simulator started');
+  }
+
+  let stopping: Promise<void> | undefined;
+  function stop(): Promise<void> {
+    stopping ??= (async () => {
+      // 1. stop taking commands (handlers in progress finish and ack)
+      await commands
+        ?.stop()
+        .catch((err: unknown) => log.warn({ err }, 'stopping the command consumer failed'));
+      // 2. stop sampling; wait for ticks in flight
+      const wasRunning = running;
+      running = false;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await Promise.all([...inFlightTicks]);
+      await Promise.all([...chains.values()]);
+      if (wasRunning && transport) {
+        // 3. flush what is due, then the OFFLINE wills
+        const now = nowUs();
+        const out: Outgoing[] = [];
+        for (let i = 0; i < order.length; i++) gather(i, now, out, false);
+        for (const s of order) out.push(stateMessage(s, 'WILL', now));
+        const failed = await publishAll(out);
+        log.info({ messages: out.length, failed }, 'final flush and OFFLINE wills published');
+      }
+      updateStateGauge();
+      // 4. close
+      await transport?.stop().catch((err: unknown) => log.warn({ err }, 'closing the transport failed'));
+      await bus.stop();
+      log.info(stats, 'simulator stopped');
+    })();
+    return stopping;
+  }
+
+  return {
+    start,
+    stop,
+    readiness: [
+      { name: 'bus', check: () => running && bus.isConnected() && (transport?.isConnected() ?? false) },
+      { name: 'commands', check: () => commands?.isConnected() ?? false },
+    ],
+    sensors,
+    stats: () => ({ ...stats }),
+  };
+}

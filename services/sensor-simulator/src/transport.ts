@@ -1,0 +1,104 @@
+import type { Bus } from '@sensor-streaming/bus';
+import { CONTENT_TYPE_PROTOBUF, routingKeys } from '@sensor-streaming/protocol';
+import type { Logger } from '@sensor-streaming/runtime';
+import mqtt, { type MqttClient } from 'mqtt';
+
+export type MessageKind = 'data' | 'logs' | 'state' | 'acks';
+
+/** How sensors' messages leave the process. Commands are always consumed over AMQP. */
+export interface SensorTransport {
+  readonly name: 'amqp' | 'mqtt';
+  start(): Promise<void>;
+  /** Resolves once the broker has the message (AMQP confirm, MQTT PUBACK). */
+  publish(kind: MessageKind, serial: string, body: Buffer): Promise<void>;
+  isConnected(): boolean;
+  /** Closes the connection(s); publish the OFFLINE wills first. */
+  stop(): Promise<void>;
+}
+
+/** Publishes on the shared bus (publisher confirms, bounded in-flight window). */
+export function createAmqpTransport(bus: Bus): SensorTransport {
+  return {
+    name: 'amqp',
+    start: () => Promise.resolve(), // the simulator starts the bus itself (commands need it too)
+    publish: (kind, serial, body) =>
+      bus.publish(routingKeys[kind](serial), body, { contentType: CONTENT_TYPE_PROTOBUF }),
+    isConnected: () => bus.isConnected(),
+    stop: () => Promise.resolve(),
+  };
+}
+
+/** MQTT topic of a message: RabbitMQ's MQTT plugin maps `/` to `.`, so this is routing key `sensor.<serial>.<kind>`. */
+export function mqttTopic(kind: MessageKind, serial: string): string {
+  return `sensor/${serial}/${kind}`;
+}
+
+export interface MqttTransportOptions {
+  url: string;
+  /** RabbitMQ MQTT: `<vhost>:<user>` selects a vhost. Defaults to the URL's user info. */
+  username?: string;
+  password?: string;
+  serials: readonly string[];
+  /** The OFFLINE SensorState (reason WILL) the broker publishes if a sensor's connection dies. */
+  will(serial: string): Buffer;
+  logger: Logger;
+  /** Connections opened at once while starting. Default 50. */
+  connectConcurrency?: number;
+}
+
+/**
+ * One MQTT connection per sensor, as a real device would have, each with its
+ * OFFLINE SensorState as MQTT last will (QoS 1). Publishes at QoS 1 to the
+ * topics `sensor/<serial>/<kind>`. Meant for tens to a few thousand sensors;
+ * use the AMQP transport for more.
+ */
+export function createMqttTransport(opts: MqttTransportOptions): SensorTransport {
+  const clients = new Map<string, MqttClient>();
+  const log = opts.logger.child({ component: 'mqtt' });
+  const u = new URL(opts.url);
+  const username = opts.username ?? (u.username ? decodeURIComponent(u.username) : undefined);
+  const password = opts.password ?? (u.password ? decodeURIComponent(u.password) : undefined);
+  u.username = '';
+  u.password = '';
+  const brokerUrl = u.toString();
+
+  async function open(serial: string): Promise<void> {
+    const client = await mqtt.connectAsync(brokerUrl, {
+      clientId: `sensor-${serial}`,
+      protocolVersion: 4, // RabbitMQ 3.10's plugin speaks MQTT 3.1.1
+      clean: true,
+      keepalive: 30,
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+      ...(username === undefined ? {} : { username }),
+      ...(password === undefined ? {} : { password }),
+      will: { topic: mqttTopic('state', serial), payload: opts.will(serial), qos: 1, retain: false },
+    });
+    client.on('error', (err) => log.warn({ err, serial }, 'mqtt client error'));
+    clients.set(serial, client);
+  }
+
+  return {
+    name: 'mqtt',
+    async start() {
+      const limit = opts.connectConcurrency ?? 50;
+      let i = 0;
+      const worker = async (): Promise<void> => {
+        while (i < opts.serials.length) await open(opts.serials[i++]!);
+      };
+      await Promise.all(Array.from({ length: Math.min(limit, opts.serials.length) }, worker));
+      log.info({ clients: clients.size }, 'mqtt clients connected');
+    },
+    async publish(kind, serial, body) {
+      const client = clients.get(serial);
+      if (client === undefined) throw new Error(`no MQTT connection for sensor ${serial}`);
+      await client.publishAsync(mqttTopic(kind, serial), body, { qos: 1 });
+    },
+    isConnected: () =>
+      clients.size === opts.serials.length && [...clients.values()].every((c) => c.connected),
+    async stop() {
+      await Promise.all([...clients.values()].map((c) => c.endAsync().catch(() => undefined)));
+      clients.clear();
+    },
+  };
+}
