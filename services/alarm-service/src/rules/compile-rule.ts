@@ -13,7 +13,7 @@ import {
   type WindowSpec,
 } from './rule-types.js';
 
-const RULE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+const RULE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const SEVERITIES: readonly AlarmSeverity[] = ['INFO', 'WARNING', 'MAJOR', 'CRITICAL'];
 const AGGREGATES: readonly Aggregate[] = ['min', 'max', 'avg', 'rms'];
 const COMMAND_TYPES: readonly CommandType[] = ['sleep', 'awake', 'changesamplefrequency'];

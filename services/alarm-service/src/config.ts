@@ -1,0 +1,83 @@
+import { fileURLToPath } from 'node:url';
+import { type CommonConfig, readCommonConfig, readEnv } from '@sensor-streaming/runtime';
+
+export interface SmtpConfig {
+  /** smtp://[user:pass@]host[:port] (STARTTLS when offered) or smtps://... (TLS from the start). */
+  url: string;
+  from: string;
+  to: string[];
+}
+
+export interface AlarmServiceConfig extends CommonConfig {
+  /** The service's quorum queue (ALARM_QUEUE, default alarm-service). */
+  queueName: string;
+  /** RULES_FILE: YAML (.yaml/.yml) or JSON (.json). */
+  rulesFile: string;
+  /** RULES_CHECK_INTERVAL_MS: periodic re-read besides fs.watch and SIGHUP. */
+  rulesCheckIntervalMs: number;
+  /** MODEL_PERSIST_INTERVAL_MS: how often changed anomaly models are saved. */
+  modelPersistIntervalMs: number;
+  /** TICK_INTERVAL_MS: silence checks and closing windows of quiet sensors. */
+  tickIntervalMs: number;
+  consume: { maxBatch: number; maxWaitMs: number; prefetch: number };
+  /** LEADER_RETRY_MS: how often a standby replica tries to become the active evaluator. */
+  leaderRetryMs: number;
+  webhook?: { url: string; timeoutMs: number };
+  smtp?: SmtpConfig;
+  notify: { maxAttempts: number; queueLimit: number; initialDelayMs: number; maxDelayMs: number };
+}
+
+const EMAIL = /^[^\s@<>]+@[^\s@<>]+$/;
+
+/** The rules shipped with the service. */
+export function defaultRulesFile(): string {
+  return fileURLToPath(new URL('../rules/default.yaml', import.meta.url));
+}
+
+/** Reads and validates every variable; throws one ConfigError listing all bad ones. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AlarmServiceConfig {
+  const r = readEnv(env);
+  const common = readCommonConfig(r, 'alarm-service');
+  const rulesFile = r.string('RULES_FILE', defaultRulesFile());
+  if (!/\.(ya?ml|json)$/i.test(rulesFile)) r.problem('RULES_FILE', 'must end in .yaml, .yml or .json');
+  const config: AlarmServiceConfig = {
+    ...common,
+    queueName: r.string('ALARM_QUEUE', 'alarm-service', { pattern: /^[A-Za-z0-9_.-]{1,200}$/ }),
+    rulesFile,
+    rulesCheckIntervalMs: r.duration('RULES_CHECK_INTERVAL_MS', 5_000, { min: 100 }),
+    modelPersistIntervalMs: r.duration('MODEL_PERSIST_INTERVAL_MS', 30_000, { min: 100 }),
+    tickIntervalMs: r.duration('TICK_INTERVAL_MS', 1_000, { min: 10, max: 60_000 }),
+    consume: {
+      maxBatch: r.int('CONSUME_BATCH', 500, { min: 1, max: 10_000 }),
+      maxWaitMs: r.duration('CONSUME_WAIT_MS', 20, { min: 0, max: 5_000 }),
+      prefetch: r.int('CONSUME_PREFETCH', 2_000, { min: 1, max: 65_535 }),
+    },
+    leaderRetryMs: r.duration('LEADER_RETRY_MS', 2_000, { min: 50 }),
+    notify: {
+      maxAttempts: r.int('NOTIFY_MAX_ATTEMPTS', 6, { min: 1, max: 100 }),
+      queueLimit: r.int('NOTIFY_QUEUE_LIMIT', 1_000, { min: 1, max: 1_000_000 }),
+      initialDelayMs: r.duration('NOTIFY_RETRY_INITIAL_MS', 500, { min: 1 }),
+      maxDelayMs: r.duration('NOTIFY_RETRY_MAX_MS', 60_000, { min: 1 }),
+    },
+  };
+  if (r.has('WEBHOOK_URL')) {
+    config.webhook = {
+      url: r.url('WEBHOOK_URL', undefined, { protocols: ['http', 'https'] }),
+      timeoutMs: r.duration('WEBHOOK_TIMEOUT_MS', 5_000, { min: 1 }),
+    };
+  }
+  if (r.has('SMTP_URL')) {
+    const to = r.list('SMTP_TO', undefined, { minItems: 1 });
+    for (const a of to)
+      if (!EMAIL.test(a)) r.problem('SMTP_TO', `${JSON.stringify(a)} is not an e-mail address`);
+    const from = r.string('SMTP_FROM', 'alarm-service@localhost', { pattern: EMAIL });
+    config.smtp = { url: r.url('SMTP_URL', undefined, { protocols: ['smtp', 'smtps'] }), from, to };
+  } else if (r.has('SMTP_TO')) {
+    r.problem('SMTP_TO', 'is set but SMTP_URL is not');
+  }
+  if (config.notify.maxDelayMs < config.notify.initialDelayMs) {
+    r.problem('NOTIFY_RETRY_MAX_MS', 'must be >= NOTIFY_RETRY_INITIAL_MS');
+  }
+  r.done();
+  return config;
+}
