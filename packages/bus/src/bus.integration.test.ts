@@ -120,7 +120,13 @@ describe('bus against the real broker', () => {
   });
 
   it('consumeBatch acks the batch after the handler and dead-letters only the rejected index', async () => {
-    const { vhost, bus } = await setup();
+    const registry = new Registry();
+    const { vhost, bus } = await setup({ registry });
+    const acked = async () =>
+      (await registry.getSingleMetric('bus_messages_acked_total')?.get())?.values.reduce(
+        (s, v) => s + v.value,
+        0,
+      );
     const batches: string[][] = [];
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => {
@@ -140,10 +146,14 @@ describe('bus against the real broker', () => {
     for (let i = 0; i < 5; i++) await bus.publish('sensor.s3.data', Buffer.from(`m${i}`));
     await waitFor(() => batches.length === 1, 'first batch');
     expect(batches[0]).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
-    // nothing is acked while the handler runs
+    // nothing is acked or dead-lettered while the handler runs
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await acked()).toBe(0);
     expect(await queueMessageCount(vhost.url, DEAD_LETTER_QUEUE)).toBe(0);
     release();
     await waitFor(async () => (await queueMessageCount(vhost.url, DEAD_LETTER_QUEUE)) === 1, 'dead letter');
+    await waitFor(async () => (await acked()) === 4, 'four acks');
+    expect(await queueMessageCount(vhost.url, 'it-batch')).toBe(0);
     const dead = await drainQueue(vhost.url, DEAD_LETTER_QUEUE);
     expect(dead.map((d) => d.body.toString())).toEqual(['m2']);
     expect(dead[0]?.headers[HEADER_REASON]).toBe('value out of range: values[3]');
@@ -186,7 +196,8 @@ describe('bus against the real broker', () => {
     await waitFor(() => observed.length === 1, 'expired command on the DLX', 10_000);
     expect(observed[0]?.routingKey).toBe('sensor.s-ttl.commands.sleep');
     expect(observed[0]?.body.toString()).toBe('cmd-1');
-    const death = (observed[0]?.headers['x-death'] as Array<{ reason: string; queue: string }>)[0];
+    const deaths = observed[0]?.headers['x-death'] as Array<{ reason: string; queue: string }> | undefined;
+    const death = deaths?.[0];
     expect(death?.reason).toBe('expired');
     expect(death?.queue).toBe('sensor.s-ttl.commands');
     expect(await queueMessageCount(vhost.url, 'sensor.s-ttl.commands')).toBe(0);

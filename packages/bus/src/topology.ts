@@ -1,21 +1,23 @@
 import type { Channel, Options } from 'amqplib';
 
+import {
+  commandBindingPattern,
+  commandQueueName,
+  DEAD_LETTER_EXCHANGE,
+  DEAD_LETTER_QUEUE,
+  DEAD_LETTER_REASON_HEADER,
+  EXCHANGE,
+} from '@sensor-streaming/protocol';
+
 /*
  * The whole broker topology of sensor-streaming, in one place. Every declaration the bus makes goes
  * through this file, so a queue is always declared with the same arguments (RabbitMQ refuses a
- * re-declaration with different ones).
- *
- * TODO(protocol): these names are the values DESIGN.md fixes; import them from
- * @sensor-streaming/protocol once it exports them (it is being written in parallel).
+ * re-declaration with different ones). Names come from @sensor-streaming/protocol.
  */
-export const EXCHANGE = 'sensor_streaming';
-export const DEAD_LETTER_EXCHANGE = 'sensor_streaming.dlx';
-export const DEAD_LETTER_QUEUE = 'sensor_streaming.dead';
-const commandQueueName = (serial: string): string => `sensor.${serial}.commands`;
-const commandBindingPattern = (serial: string): string => `sensor.${serial}.commands.*`;
+export { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE };
 
 /** Headers the bus puts on a message it dead-letters itself (permanent error, batch rejection, delivery limit). */
-export const HEADER_REASON = 'x-sensor-streaming-reason';
+export const HEADER_REASON = DEAD_LETTER_REASON_HEADER;
 export const HEADER_ORIGINAL_ROUTING_KEY = 'x-sensor-streaming-original-routing-key';
 export const HEADER_ORIGINAL_EXCHANGE = 'x-sensor-streaming-original-exchange';
 export const HEADER_ORIGINAL_QUEUE = 'x-sensor-streaming-original-queue';

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import {
+  commandQueue,
+  queueDeclareOptions,
+  queueMetricLabel,
+  serviceQueue,
+  validateQueueSpec,
+} from './topology.js';
+
+describe('topology', () => {
+  it('a service queue is a durable quorum queue with delivery limit and at-least-once dead-lettering', () => {
+    const spec = serviceQueue('measurements-ingester', ['sensor.*.data']);
+    expect(spec).toMatchObject({
+      name: 'measurements-ingester',
+      type: 'quorum',
+      bindings: ['sensor.*.data'],
+    });
+    expect(queueDeclareOptions(spec)).toEqual({
+      durable: true,
+      arguments: {
+        'x-queue-type': 'quorum',
+        'x-delivery-limit': 5,
+        'x-dead-letter-exchange': 'sensor_streaming.dlx',
+        'x-dead-letter-strategy': 'at-least-once',
+        'x-overflow': 'reject-publish',
+      },
+    });
+  });
+
+  it('a service queue takes an explicit delivery limit', () => {
+    const args = queueDeclareOptions(serviceQueue('q', [], { deliveryLimit: 3 })).arguments;
+    expect(args['x-delivery-limit']).toBe(3);
+  });
+
+  it('a command queue is a classic durable queue with TTL, dead-lettering to the DLX', () => {
+    const spec = commandQueue('crane-7', 30_000);
+    expect(spec).toMatchObject({
+      name: 'sensor.crane-7.commands',
+      type: 'classic',
+      bindings: ['sensor.crane-7.commands.*'],
+    });
+    expect(queueDeclareOptions(spec)).toEqual({
+      durable: true,
+      exclusive: false,
+      autoDelete: false,
+      arguments: {
+        'x-queue-type': 'classic',
+        'x-message-ttl': 30_000,
+        'x-dead-letter-exchange': 'sensor_streaming.dlx',
+      },
+    });
+  });
+
+  it('a command queue for an invalid serial is refused', () => {
+    expect(() => commandQueue('bad.serial', 1000)).toThrow();
+  });
+
+  it('validation names the bad field', () => {
+    expect(() => validateQueueSpec({ name: '', type: 'quorum', bindings: [] })).toThrow(/name/);
+    expect(() => validateQueueSpec({ name: 'q', type: 'quorum', bindings: [], deliveryLimit: 0 })).toThrow(
+      /deliveryLimit/,
+    );
+    expect(() => validateQueueSpec({ name: 'q', type: 'quorum', bindings: [], exclusive: true })).toThrow(
+      /quorum/,
+    );
+    expect(() => validateQueueSpec({ name: 'amq.x', type: 'classic', bindings: [] })).toThrow(/amq\./);
+    expect(() =>
+      validateQueueSpec({ name: 'q', type: 'classic', bindings: [1 as unknown as string] }),
+    ).toThrow(/bindings/);
+    expect(() => validateQueueSpec(serviceQueue('ok', ['sensor.*.data']))).not.toThrow();
+  });
+
+  it('metric labels never carry a serial', () => {
+    expect(queueMetricLabel('sensor.crane-7.commands')).toBe('sensor.*.commands');
+    expect(queueMetricLabel('measurements-ingester')).toBe('measurements-ingester');
+  });
+});
