@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CONTENT_TYPE_JSON, CONTENT_TYPE_PROTOBUF } from './constants.js';
 import type { MeasurementBatch } from './domain-types.js';
 import {
@@ -203,6 +203,34 @@ describe('measurementBatchCodec timestamps', () => {
         ),
       'firstSampleTimeNs',
     );
+  });
+
+  describe('without nowUs', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('checks the horizon against the (fake) clock', () => {
+      const in2030 = { ...measurementBatchFixture, firstSampleTimeUs: Date.UTC(2030, 0, 1) * 1000 };
+      expectProtocolError(() => codec.encode(in2030), 'firstSampleTimeNs', /future/);
+      vi.useFakeTimers({ now: new Date('2029-12-31T12:00:00Z') });
+      const bytes = codec.encode(in2030);
+      expect(codec.decode(bytes).firstSampleTimeUs).toBe(in2030.firstSampleTimeUs);
+      vi.setSystemTime(new Date('2029-12-30T23:59:59Z'));
+      expectProtocolError(() => codec.decode(bytes), 'firstSampleTimeNs', /future/);
+    });
+  });
+
+  it('rejects uint64 values above 2^63 from protobuf input instead of wrapping them', () => {
+    const raw = rawProtobuf({
+      serial: 's',
+      channel: 'c',
+      sequence: '18446744073709551615',
+      firstSampleTimeNs: T0_NS.toString(),
+      samplePeriodNs: 1,
+      values: [1],
+    });
+    expectProtocolError(() => codec.decode(raw, undefined, opts), 'sequence', /18446744073709551615/);
   });
 
   it('rejects non-integer µs on encode', () => {
