@@ -5,7 +5,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MigrationChecksumError, MigrationError } from '../errors.js';
 import type { DbLogger } from '../logger.js';
 import { createPool, hasTimescale, type Pool } from '../pool.js';
-import { createTestDatabase, type TestDatabase } from '../testing/index.js';
+import {
+  createTestDatabase,
+  createTestSchema,
+  type TestDatabase,
+  type TestSchema,
+} from '../testing/index.js';
 import { defaultMigrationsDir, loadMigrationFiles } from './migration-files.js';
 import { runMigrations } from './run-migrations.js';
 
@@ -25,8 +30,17 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
-async function emptyDatabase(): Promise<TestDatabase> {
-  const db = await createTestDatabase({ migrate: false });
+// One database for the file; each test gets its own empty schema in it.
+let database: TestDatabase;
+beforeAll(async () => {
+  database = await createTestDatabase({ migrate: false });
+});
+afterAll(async () => {
+  await database?.drop();
+});
+
+async function emptyDatabase(): Promise<TestSchema> {
+  const db = await createTestSchema(database, { migrate: false });
   cleanups.push(db.drop);
   return db;
 }
@@ -41,7 +55,7 @@ async function copyOfMigrations(): Promise<string> {
 async function columnsOf(pool: Pool, relation: string): Promise<string[]> {
   const { rows } = await pool.query<{ column_name: string }>(
     `SELECT column_name FROM information_schema.columns
-     WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position`,
+     WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position`,
     [relation],
   );
   return rows.map((r) => r.column_name);
