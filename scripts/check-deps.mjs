@@ -22,7 +22,9 @@ function directDeps(dir) {
   const pkgFile = join(dir, 'package.json');
   if (!existsSync(pkgFile)) return [];
   const pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));
-  return Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }).map((name) => join(dir, 'node_modules', name));
+  return Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }).map((name) =>
+    join(dir, 'node_modules', name),
+  );
 }
 
 function firstTarget(exp) {
@@ -43,7 +45,9 @@ function missingFiles(pkgDir) {
   const wanted = [];
   if (typeof pkg.bin === 'string') wanted.push(pkg.bin);
   else if (pkg.bin) wanted.push(...Object.values(pkg.bin));
-  const dot = pkg.exports && (typeof pkg.exports === 'string' || pkg.exports['.'] === undefined ? pkg.exports : pkg.exports['.']);
+  const dot =
+    pkg.exports &&
+    (typeof pkg.exports === 'string' || pkg.exports['.'] === undefined ? pkg.exports : pkg.exports['.']);
   const entry = firstTarget(dot);
   if (entry && !entry.includes('*')) wanted.push(entry);
   else if (pkg.main) wanted.push(pkg.main);

@@ -54,7 +54,7 @@ function spawnChild(mode: string, env: Record<string, string> = {}): Child {
   };
 }
 
-describe('shutdown on real signals (child process)', () => {
+describe.concurrent('shutdown on real signals (child process)', () => {
   it('runs stop() on SIGTERM and exits 143', async () => {
     const child = spawnChild('ok');
     await child.waitFor('ready');
