@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Bus, createBus } from './bus.js';
 import type { Delivery } from './delivery.js';
-import { RpcRemoteError, RpcTimeoutError, UnroutableError } from './errors.js';
+import { BusClosedError, RpcRemoteError, RpcTimeoutError, UnroutableError } from './errors.js';
 import { createTestVhost, drainQueue, queueMessageCount, type TestVhost, waitFor } from './testing/index.js';
 import {
   commandQueue,
@@ -104,16 +104,22 @@ describe('bus against the real broker', () => {
   it('retries a transient failure up to the delivery limit, then dead-letters it with the last reason', async () => {
     const { vhost, bus } = await setup();
     const attempts: number[] = [];
+    const times: number[] = [];
     await bus.consume({
       queue: serviceQueue('it-transient', ['sensor.*.state'], { deliveryLimit: 3 }),
+      retryDelayMs: 200,
       handler: async (d) => {
         attempts.push(d.deliveryCount);
+        times.push(Date.now());
         throw new Error(`database unavailable (attempt ${d.deliveryCount})`);
       },
     });
     await bus.publish('sensor.s2.state', Buffer.from('state'));
     await waitFor(async () => (await queueMessageCount(vhost.url, DEAD_LETTER_QUEUE)) === 1, 'dead letter');
     expect(attempts).toEqual([1, 2, 3]);
+    // requeues are paused with backoff (>= 200*0.5, then >= 400*0.5)
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(90);
+    expect(times[2]! - times[1]!).toBeGreaterThanOrEqual(190);
     const [dead] = await drainQueue(vhost.url, DEAD_LETTER_QUEUE);
     expect(dead?.headers[HEADER_REASON]).toBe('database unavailable (attempt 3)');
     expect(await queueMessageCount(vhost.url, 'it-transient')).toBe(0);
@@ -201,5 +207,101 @@ describe('bus against the real broker', () => {
     expect(death?.reason).toBe('expired');
     expect(death?.queue).toBe('sensor.s-ttl.commands');
     expect(await queueMessageCount(vhost.url, 'sensor.s-ttl.commands')).toBe(0);
+  });
+
+  it('Consumer.stop() waits for the in-flight handler, acks its message, then stops consuming', async () => {
+    const { vhost, bus } = await setup();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const handled: string[] = [];
+    const consumer = await bus.consume({
+      queue: serviceQueue('it-stop', ['sensor.*.data']),
+      handler: async (d) => {
+        await gate;
+        handled.push(d.body.toString());
+      },
+    });
+    await bus.publish('sensor.s9.data', Buffer.from('in-flight'));
+    await new Promise((r) => setTimeout(r, 200));
+    let stopped = false;
+    const stopping = consumer.stop().then(() => {
+      stopped = true;
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(stopped).toBe(false);
+    release();
+    await stopping;
+    expect(handled).toEqual(['in-flight']);
+    await bus.publish('sensor.s9.data', Buffer.from('after-stop'));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(handled).toEqual(['in-flight']);
+    // the in-flight one was acked (not requeued): only the new one is waiting
+    expect(await queueMessageCount(vhost.url, 'it-stop')).toBe(1);
+  });
+
+  it('Bus.stop() waits for outstanding confirms and then refuses new work', async () => {
+    const { vhost, bus } = await setup();
+    await bus.declareQueue(serviceQueue('it-bus-stop', ['sensor.*.logs']));
+    const pending = Array.from({ length: 500 }, (_, i) =>
+      bus.publish('sensor.s1.logs', Buffer.from(String(i))),
+    );
+    await bus.stop();
+    await expect(Promise.all(pending)).resolves.toHaveLength(500);
+    expect(await queueMessageCount(vhost.url, 'it-bus-stop')).toBe(500);
+    await expect(bus.publish('sensor.s1.logs', Buffer.from('late'))).rejects.toBeInstanceOf(BusClosedError);
+    expect(bus.isConnected()).toBe(false);
+  });
+
+  it('a failure in a queue fed by the DLX goes to the dead queue without looping back', async () => {
+    const { vhost, bus } = await setup();
+    await bus.declareQueue(commandQueue('s-loop', 100));
+    let calls = 0;
+    await bus.consume({
+      queue: serviceQueue('it-dlx-observer', [], { deadLetterBindings: ['sensor.*.commands.*'] }),
+      handler: async () => {
+        calls++;
+        throw new PermanentError('cannot decode Command');
+      },
+    });
+    await bus.publish('sensor.s-loop.commands.awake', Buffer.from('c'));
+    // expired copy -> dead queue (via DLX '#') and -> observer; observer's failure -> dead queue directly
+    await waitFor(
+      async () => (await queueMessageCount(vhost.url, DEAD_LETTER_QUEUE)) === 2,
+      'two dead letters',
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls).toBe(1);
+    const dead = await drainQueue(vhost.url, DEAD_LETTER_QUEUE);
+    expect(dead.map((d) => d.headers[HEADER_REASON] ?? 'expired').sort()).toEqual([
+      'cannot decode Command',
+      'expired',
+    ]);
+  });
+});
+
+describe('bus without a reachable broker', () => {
+  it('keeps retrying start() until stop(), which ends it with BusClosedError', async () => {
+    const bus = createBus({
+      url: 'amqp://guest:guest@127.0.0.1:1/',
+      connectionName: 'unreachable',
+      logger,
+      reconnect: { initialDelayMs: 10, maxDelayMs: 50 },
+      stopTimeoutMs: 500,
+    });
+    const starting = bus.start().then(
+      () => 'started',
+      (err: unknown) => err,
+    );
+    const pub = bus.publish('sensor.x.data', Buffer.from('x')).then(
+      () => 'confirmed',
+      (err: unknown) => err,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    expect(bus.isConnected()).toBe(false);
+    await bus.stop();
+    expect(await starting).toBeInstanceOf(BusClosedError);
+    expect(await pub).toBeInstanceOf(BusClosedError);
   });
 });

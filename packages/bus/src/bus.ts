@@ -57,6 +57,8 @@ export interface ConsumeSpec {
   prefetch?: number;
   /** Handler calls running at once, default 1 (messages handled in order). */
   concurrency?: number;
+  /** First pause before requeueing after a transient error, doubling per delivery (max 5 s); default 250. */
+  retryDelayMs?: number;
   handler(d: Delivery): Promise<void>;
 }
 
@@ -66,6 +68,8 @@ export interface BatchConsumeSpec {
   prefetch?: number;
   maxBatch: number;
   maxWaitMs: number;
+  /** First pause before requeueing a failed batch, doubling per delivery (max 5 s); default 250. */
+  retryDelayMs?: number;
   handler(ds: Delivery[]): Promise<BatchOutcome>;
 }
 
@@ -76,6 +80,13 @@ export interface RpcCallOptions {
   timeoutMs?: number;
   contentType?: string;
   headers?: Record<string, unknown>;
+}
+
+export interface RpcServeOptions {
+  /** Requests handled at once, default 4. */
+  concurrency?: number;
+  /** Default 50. */
+  prefetch?: number;
 }
 
 export type BusEvent = 'connected' | 'disconnected' | 'blocked' | 'unblocked';
@@ -89,7 +100,11 @@ export interface Bus {
   consume(spec: ConsumeSpec): Promise<Consumer>;
   consumeBatch(spec: BatchConsumeSpec): Promise<Consumer>;
   /** Serve requests from `queue` (a string: a classic durable queue bound with its own name as key). */
-  rpcServe(queue: string | QueueSpec, handler: (req: RpcRequest) => Promise<Buffer>): Promise<Consumer>;
+  rpcServe(
+    queue: string | QueueSpec,
+    handler: (req: RpcRequest) => Promise<Buffer>,
+    opts?: RpcServeOptions,
+  ): Promise<Consumer>;
   rpcCall(routingKeyOrQueue: string, body: Buffer, opts?: RpcCallOptions): Promise<Delivery>;
   on(event: BusEvent, fn: (...args: unknown[]) => void): void;
   off(event: BusEvent, fn: (...args: unknown[]) => void): void;
@@ -262,7 +277,13 @@ class BusImpl implements Bus {
     if (typeof spec.handler !== 'function') throw new TypeError('consume: handler must be a function');
     const prefetch = positiveInt('prefetch', spec.prefetch, 100);
     const concurrency = positiveInt('concurrency', spec.concurrency, 1);
-    return this.addConsumer(spec.queue, prefetch, { kind: 'single', concurrency, handler: spec.handler });
+    const retryDelayMs = positiveInt('retryDelayMs', spec.retryDelayMs, 250);
+    return this.addConsumer(
+      spec.queue,
+      prefetch,
+      { kind: 'single', concurrency, handler: spec.handler },
+      retryDelayMs,
+    );
   }
 
   async consumeBatch(spec: BatchConsumeSpec): Promise<Consumer> {
@@ -274,12 +295,13 @@ class BusImpl implements Bus {
       throw new RangeError(`consumeBatch: maxWaitMs must be a non-negative number, got ${spec.maxWaitMs}`);
     }
     const prefetch = positiveInt('prefetch', spec.prefetch, Math.min(65_535, maxBatch * 2));
-    return this.addConsumer(spec.queue, prefetch, {
-      kind: 'batch',
-      maxBatch,
-      maxWaitMs: spec.maxWaitMs,
-      handler: spec.handler,
-    });
+    const retryDelayMs = positiveInt('retryDelayMs', spec.retryDelayMs, 250);
+    return this.addConsumer(
+      spec.queue,
+      prefetch,
+      { kind: 'batch', maxBatch, maxWaitMs: spec.maxWaitMs, handler: spec.handler },
+      retryDelayMs,
+    );
   }
 
   async rpcServe(
@@ -359,6 +381,7 @@ class BusImpl implements Bus {
     queue: QueueSpec,
     prefetch: number,
     mode: ConstructorParameters<typeof ManagedConsumer>[3],
+    retryDelayMs: number,
   ): Promise<Consumer> {
     const consumer = new ManagedConsumer(
       {
@@ -370,12 +393,14 @@ class BusImpl implements Bus {
       queue,
       prefetch,
       mode,
+      retryDelayMs,
     );
     this.consumers.add(consumer);
     const model = this.conConn.model;
     try {
       if (model) await consumer.attach(model); // a bad spec (e.g. inequivalent args) fails here
     } catch (err) {
+      consumer.abandon();
       this.consumers.delete(consumer);
       throw err;
     }

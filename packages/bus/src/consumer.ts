@@ -1,5 +1,5 @@
 import type { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
-import { backoffDelay } from './backoff.js';
+import { abortableSleep, backoffDelay } from './backoff.js';
 import { BatchAccumulator } from './batch-accumulator.js';
 import { type Delivery, previousDeliveries, toDelivery } from './delivery.js';
 import { errorReason, isPermanentError } from './errors.js';
@@ -8,6 +8,7 @@ import type { BusMetrics, DeadLetterCause } from './metrics.js';
 import type { Publisher } from './publisher.js';
 import {
   DEAD_LETTER_EXCHANGE,
+  DEAD_LETTER_QUEUE,
   DEFAULT_DELIVERY_LIMIT,
   declareQueueOn,
   HEADER_DELIVERY_COUNT,
@@ -72,9 +73,18 @@ export class ManagedConsumer implements Consumer {
   private readonly accumulator: BatchAccumulator<Pending> | undefined;
   private batchChain: Promise<void> = Promise.resolve();
   private idleWaiters: Array<() => void> = [];
+  private readonly retryDelayMs: number;
+  private readonly stopSignal = new AbortController();
 
-  constructor(deps: ConsumerDeps, queue: QueueSpec, prefetch: number, mode: ConsumerMode) {
+  constructor(
+    deps: ConsumerDeps,
+    queue: QueueSpec,
+    prefetch: number,
+    mode: ConsumerMode,
+    retryDelayMs = 250,
+  ) {
     this.deps = deps;
+    this.retryDelayMs = retryDelayMs;
     this.queue = queue;
     this.prefetch = prefetch;
     this.mode = mode;
@@ -132,6 +142,7 @@ export class ManagedConsumer implements Consumer {
   async stop(): Promise<void> {
     if (this.stopping) return this.waitIdle();
     this.stopping = true;
+    this.stopSignal.abort();
     if (this.reattachTimer) clearTimeout(this.reattachTimer);
     const ch = this.channel;
     const tag = this.consumerTag;
@@ -142,7 +153,10 @@ export class ManagedConsumer implements Consumer {
         this.log.debug({ err }, 'cancel failed (channel already closed)');
       }
     }
+    // a batch already collected is handled and acked; single messages not yet handed to the handler are
+    // left unacked and return to the queue when the channel closes
     this.accumulator?.flush();
+    this.backlog.length = 0;
     await this.waitIdle();
     this.channel = undefined;
     if (ch) await ch.close().catch(() => undefined);
@@ -170,6 +184,14 @@ export class ManagedConsumer implements Consumer {
     this.notifyIdle();
     this.log.warn({ dropped }, 'consumer channel lost; unacked messages will be redelivered');
     if (this.model && !this.stopping) this.scheduleReattach(this.model);
+  }
+
+  /** The first attach failed and the caller gave up on this consumer: never retry. */
+  abandon(): void {
+    this.stopping = true;
+    this.model = undefined;
+    if (this.reattachTimer) clearTimeout(this.reattachTimer);
+    this.reattachTimer = undefined;
   }
 
   /** Try attach() again later (after a failed attach on reconnect). */
@@ -301,15 +323,20 @@ export class ManagedConsumer implements Consumer {
       else this.nack(p, true);
       return;
     }
+    // Pause before requeueing (the slot stays busy, so a failing dependency slows the consumer down instead
+    // of burning through the delivery limit in milliseconds); stop() cuts the pause short.
+    const delayMs = backoffDelay(failures, { initialDelayMs: this.retryDelayMs, maxDelayMs: 5000 });
     this.log.warn(
       {
         err,
         routingKey: p.msg.fields.routingKey,
         deliveryCount: failures,
         deliveryLimit: this.deliveryLimit,
+        delayMs,
       },
-      'handler failed, message requeued',
+      'handler failed, message will be requeued',
     );
+    await abortableSleep(delayMs, this.stopSignal.signal);
     this.deps.metrics.requeued.inc({ queue: this.label });
     this.nack(p, true);
   }
@@ -337,8 +364,13 @@ export class ManagedConsumer implements Consumer {
     if (typeof props.correlationId === 'string') options.correlationId = props.correlationId;
     if (typeof props.timestamp === 'number') options.timestamp = props.timestamp;
     if (typeof props.type === 'string') options.type = props.type;
+    // A message consumed from a queue bound to the DLX would come straight back through the DLX: send its
+    // copy directly to the dead-letter queue (default exchange) instead.
+    const fromDlx = msg.fields.exchange === DEAD_LETTER_EXCHANGE;
     try {
-      await this.deps.publisher.publish(DEAD_LETTER_EXCHANGE, msg.fields.routingKey, msg.content, options);
+      if (fromDlx) await this.deps.publisher.publish('', DEAD_LETTER_QUEUE, msg.content, options);
+      else
+        await this.deps.publisher.publish(DEAD_LETTER_EXCHANGE, msg.fields.routingKey, msg.content, options);
     } catch (err) {
       this.log.error(
         { err, routingKey: msg.fields.routingKey, reason },

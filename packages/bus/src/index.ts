@@ -9,6 +9,7 @@ export type {
   PublishOptions,
   RpcCallOptions,
   RpcRequest,
+  RpcServeOptions,
 } from './bus.js';
 export { createBus } from './bus.js';
 export type { BatchOutcome, Consumer } from './consumer.js';
