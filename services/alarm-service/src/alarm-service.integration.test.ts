@@ -1,0 +1,291 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Bus, createBus } from '@sensor-streaming/bus';
+import { createTestVhost, type TestVhost } from '@sensor-streaming/bus/testing';
+import { listAlarmTransitions } from '@sensor-streaming/db';
+import { createTestDatabase, type TestDatabase } from '@sensor-streaming/db/testing';
+import {
+  type Alarm,
+  alarmCodec,
+  logBatchCodec,
+  measurementBatchCodec,
+  routingKeys,
+} from '@sensor-streaming/protocol';
+import { createLogger } from '@sensor-streaming/runtime';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AlarmService, createAlarmService } from './alarm-service.js';
+import { loadConfig } from './config.js';
+import type { AlarmNotification } from './notify/notifier.js';
+import { createNoise, logEntry, vibrationBatch } from './testing/signals.js';
+
+const RULES = `
+version: it-1
+rules:
+  - id: spike
+    type: anomaly
+    channel: vibration
+    alpha: 0.01
+    zScore: 6
+    clearZScore: 4
+    warmupSamples: 200
+    clearFor: 2s
+    severity: WARNING
+  - id: burst
+    type: error-burst
+    raise: ">= 5"
+    severity: MAJOR
+  - id: broken
+    type: threshold
+    channel: temperature
+    raise: "hot"
+`;
+
+const logger = createLogger({ service: 'alarm-service-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+let vhost: TestVhost;
+let db: TestDatabase;
+let dir: string;
+let webhook: Server;
+const hooks: AlarmNotification[] = [];
+let probe: Bus;
+const published: Array<{ alarm: Alarm; receivedUs: number; routingKey: string }> = [];
+const services: Array<{ svc: AlarmService; registry: Registry; stopped: boolean }> = [];
+
+async function waitFor<T>(what: string, fn: () => T | undefined | false, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function startService(): Promise<{ svc: AlarmService; registry: Registry; stopped: boolean }> {
+  const registry = new Registry();
+  const config = loadConfig({
+    AMQP_URL: vhost.url,
+    DATABASE_URL: db.url,
+    RULES_FILE: join(dir, 'rules.yaml'),
+    METRICS_PORT: '0',
+    WEBHOOK_URL: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`,
+    TICK_INTERVAL_MS: '100',
+    LEADER_RETRY_MS: '200',
+    CONSUME_WAIT_MS: '5',
+    MODEL_PERSIST_INTERVAL_MS: '60000',
+    SERVICE_NAME: `alarm-it-${services.length}`,
+  });
+  const entry = { svc: createAlarmService({ config, logger, registry }), registry, stopped: false };
+  services.push(entry);
+  return entry.svc.start().then(() => entry);
+}
+
+beforeAll(async () => {
+  [vhost, db, dir] = await Promise.all([
+    createTestVhost('alarm-it'),
+    createTestDatabase({ prefix: 'alarm_it' }),
+    mkdtemp(join(tmpdir(), 'alarm-it-')),
+  ]);
+  await writeFile(join(dir, 'rules.yaml'), RULES);
+  webhook = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => {
+      body += c;
+    });
+    req.on('end', () => {
+      hooks.push(JSON.parse(body) as AlarmNotification);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', r));
+  probe = createBus({ url: vhost.url, connectionName: 'alarm-it-probe', logger });
+  await probe.start();
+  await probe.consume({
+    queue: {
+      name: 'alarm-it-probe',
+      type: 'classic',
+      bindings: ['sensor.*.alarms.*'],
+      exclusive: true,
+      autoDelete: true,
+    },
+    handler: async (d) => {
+      published.push({
+        alarm: alarmCodec.decode(d.body, d.contentType),
+        receivedUs: Date.now() * 1000,
+        routingKey: d.routingKey,
+      });
+    },
+  });
+});
+
+afterAll(async () => {
+  for (const s of services) if (!s.stopped) await s.svc.stop().catch(() => undefined);
+  await probe?.stop();
+  await new Promise((r) => webhook?.close(r));
+  await Promise.all([vhost?.drop(), db?.drop(), dir ? rm(dir, { recursive: true, force: true }) : undefined]);
+});
+
+async function metricValue(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string>,
+): Promise<number> {
+  const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);
+  const v = (m?.values as Array<{ labels: Record<string, string>; value: number }> | undefined)?.find((x) =>
+    Object.entries(labels).every(([k, val]) => x.labels[k] === val),
+  );
+  return v?.value ?? 0;
+}
+
+describe('alarm-service end to end (RabbitMQ + PostgreSQL)', () => {
+  it('with two replicas: a spike fault raises the anomaly alarm within 2 s, once; it clears after the fault, also across a failover', async () => {
+    const [a, b] = await Promise.all([startService(), startService()]);
+    const leader = await waitFor('a leader', () => [a, b].find((s) => s.svc.isLeader));
+    const standby = leader === a ? b : a;
+    expect(standby.svc.isLeader).toBe(false);
+    // the bad rule was rejected with its reason, the others run
+    expect(leader.svc.rules?.rules.map((r) => r.id)).toEqual(['spike', 'burst']);
+    expect(leader.svc.rules?.problems).toEqual([
+      { where: 'broken', reason: expect.stringContaining('raise: must be a comparison') },
+    ]);
+
+    const serial = 'VIB-1';
+    const noise = createNoise(42);
+    const hz = 100;
+    const n = 10; // 100 ms per batch
+    let seq = 0;
+    let nextUs = Date.now() * 1000 - 5e6;
+    const send = async (spikes: number[] = []) => {
+      const batch = vibrationBatch(serial, ++seq, nextUs, n, hz, noise, spikes);
+      nextUs += (n * 1e6) / hz;
+      await probe.publish(routingKeys.data(serial), measurementBatchCodec.encode(batch));
+    };
+    // 5 s of history (500 samples: the model is warm), published at once
+    for (let i = 0; i < 50; i++) await send();
+    const live = async (batches: number, spikeEvery = 0) => {
+      for (let i = 0; i < batches; i++) {
+        while (nextUs > Date.now() * 1000) await new Promise((r) => setTimeout(r, 5));
+        await send(spikeEvery > 0 && i % spikeEvery === 0 ? [5] : []);
+      }
+    };
+    await live(10); // 1 s normal, in real time
+    const firstSpikeUs = nextUs + 5 * 10_000; // sample 5 of the next batch
+    await live(15, 3); // 1.5 s of spikes (every 3rd batch)
+
+    const raised = await waitFor('RAISED', () =>
+      published.find((p) => p.alarm.rule === 'spike' && p.alarm.transition === 'RAISED'),
+    );
+    expect(raised.routingKey).toBe(`sensor.${serial}.alarms.raised`);
+    expect(raised.alarm).toMatchObject({
+      serial,
+      channel: 'vibration',
+      severity: 'WARNING',
+      timeUs: firstSpikeUs,
+    });
+    expect(raised.receivedUs - firstSpikeUs).toBeLessThan(2e6);
+
+    // fail over in the middle of the episode: the standby takes over with the open alarm and the trained model
+    await leader.svc.stop();
+    leader.stopped = true;
+    // the stopping leader saved the trained model (500+ samples) for its successor
+    const { rows } = await db.pool.query('SELECT model, samples FROM alarm_model_state');
+    expect(rows).toEqual([{ model: 'spike', samples: expect.any(String) }]);
+    expect(Number(rows[0].samples)).toBeGreaterThanOrEqual(600);
+    await waitFor('standby takes over', () => standby.svc.isLeader, 5_000);
+    await live(35); // 3.5 s normal: clearFor 2 s
+    const cleared = await waitFor('CLEARED', () =>
+      published.find((p) => p.alarm.rule === 'spike' && p.alarm.transition === 'CLEARED'),
+    );
+    expect(cleared.alarm.alarmId).toBe(raised.alarm.alarmId);
+    expect(cleared.routingKey).toBe(`sensor.${serial}.alarms.cleared`);
+
+    await new Promise((r) => setTimeout(r, 300));
+    expect(published.filter((p) => p.alarm.rule === 'spike').map((p) => p.alarm.transition)).toEqual([
+      'RAISED',
+      'CLEARED',
+    ]);
+    const stored = await listAlarmTransitions(db.pool, { serial });
+    expect(stored.map((t) => [t.transition, t.alarmId])).toEqual([
+      ['RAISED', raised.alarm.alarmId],
+      ['CLEARED', raised.alarm.alarmId],
+    ]);
+    // the webhook got both, with the same alarm
+    const got = await waitFor('webhook calls', () => {
+      const h = hooks.filter((x) => x.alarm.rule === 'spike');
+      return h.length === 2 ? h : undefined;
+    });
+    expect(got.map((h) => [h.event, h.alarm.alarmId])).toEqual([
+      ['alarm.raised', raised.alarm.alarmId],
+      ['alarm.cleared', raised.alarm.alarmId],
+    ]);
+    expect(
+      await metricValue(standby.registry, 'sensor_streaming_alarms_total', { transition: 'CLEARED' }),
+    ).toBe(1);
+  });
+
+  it('an ERROR burst yields the windowed count per error code when the window closes; later entries are counted as late', async () => {
+    const svc = services.find((s) => !s.stopped) ?? (await startService());
+    await waitFor('leader', () => svc.svc.isLeader);
+    const serial = 'LOG-1';
+    const minute = 60e6;
+    const T = Math.floor((Date.now() * 1000) / minute) * minute - 2 * minute; // an aligned past minute
+    const entries = [
+      ...Array.from({ length: 7 }, (_, i) => logEntry(T + i * 5e6, 'ERROR', 'C004_OUT_OF_RANGE')),
+      logEntry(T + 1e6, 'ERROR', 'C007_SIGNAL_LOST'),
+      logEntry(T + 2e6, 'WARN', 'C004_OUT_OF_RANGE'),
+      logEntry(T + 62e6, 'INFO'), // watermark 59 s: the window is still open
+    ];
+    await probe.publish(routingKeys.logs(serial), logBatchCodec.encode({ serial, sequence: 1, entries }));
+    // 2 s late: still inside the 3 s allowed lateness, so it is the 8th C004
+    await probe.publish(
+      routingKeys.logs(serial),
+      logBatchCodec.encode({
+        serial,
+        sequence: 2,
+        entries: [logEntry(T + 58e6, 'ERROR', 'C004_OUT_OF_RANGE')],
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    expect(published.filter((p) => p.alarm.serial === serial)).toEqual([]);
+    await probe.publish(
+      routingKeys.logs(serial),
+      logBatchCodec.encode({ serial, sequence: 3, entries: [logEntry(T + 63e6, 'INFO')] }),
+    );
+    const raised = await waitFor('burst alarm', () => published.find((p) => p.alarm.serial === serial));
+    expect(raised.alarm).toMatchObject({
+      rule: 'burst',
+      channel: 'C004_OUT_OF_RANGE',
+      transition: 'RAISED',
+      value: 8,
+      threshold: 5,
+      windowNs: 60e9,
+      timeUs: T + minute,
+    });
+    // after the window closed: late, not counted, but visible in the metric
+    await probe.publish(
+      routingKeys.logs(serial),
+      logBatchCodec.encode({
+        serial,
+        sequence: 4,
+        entries: [logEntry(T + 59e6, 'ERROR', 'C004_OUT_OF_RANGE')],
+      }),
+    );
+    const late = await (async () => {
+      const end = Date.now() + 5000;
+      for (;;) {
+        const v = await metricValue(svc.registry, 'sensor_streaming_late_events_total', {
+          rule_type: 'error-burst',
+        });
+        if (v >= 1 || Date.now() > end) return v;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    expect(late).toBe(1);
+    expect(
+      published.filter((p) => p.alarm.serial === serial && p.alarm.channel === 'C007_SIGNAL_LOST'),
+    ).toEqual([]);
+  });
+});

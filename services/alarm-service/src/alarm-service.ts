@@ -1,0 +1,343 @@
+import { type Bus, type Consumer, createBus, type Delivery, serviceQueue } from '@sensor-streaming/bus';
+import {
+  checkDatabase,
+  createPool,
+  createSensorIdCache,
+  getSensorProfiles,
+  listOpenAlarms,
+  loadAlarmModelStates,
+  type Pool,
+  saveAlarmModelStates,
+} from '@sensor-streaming/db';
+import {
+  bindingPatterns,
+  type LogBatch,
+  logBatchCodec,
+  type MeasurementBatch,
+  measurementBatchCodec,
+  parseRoutingKey,
+  ProtocolError,
+  type SensorState,
+  sensorStateCodec,
+} from '@sensor-streaming/protocol';
+import type { HealthCheck, Logger } from '@sensor-streaming/runtime';
+import type { Registry } from 'prom-client';
+import { AlarmLifecycle } from './alarm-lifecycle.js';
+import { CommandIssuer } from './command-issuer.js';
+import type { AlarmServiceConfig } from './config.js';
+import type { AnomalyModelParams } from './engine/evaluators.js';
+import { type AlarmDecision, RuleEngine } from './engine/rule-engine.js';
+import { Leadership } from './leadership.js';
+import { type AlarmMetrics, channelLabel, createAlarmMetrics } from './metrics.js';
+import { createNotifier } from './notify/notifier.js';
+import { RuleSource } from './rules/rule-source.js';
+import type { RuleSet } from './rules/rule-types.js';
+
+export interface AlarmServiceDeps {
+  config: AlarmServiceConfig;
+  logger: Logger;
+  registry: Registry;
+}
+
+export interface AlarmService {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readiness: HealthCheck[];
+  /** Re-reads the rules file now (main.ts calls it on SIGHUP). */
+  reloadRules(): Promise<void>;
+  /** True while this replica is the active evaluator. */
+  readonly isLeader: boolean;
+  /** Saves changed anomaly models now (also runs periodically and on stop). */
+  persistModels(): Promise<number>;
+  readonly rules: RuleSet | undefined;
+}
+
+type Incoming =
+  | { kind: 'data'; msg: MeasurementBatch }
+  | { kind: 'logs'; msg: LogBatch }
+  | { kind: 'state'; msg: SensorState };
+
+const PROFILE_RETRY_MS = 5 * 60_000;
+
+function finiteParams(p: Record<string, unknown>, samples: number): AnomalyModelParams | undefined {
+  const { mean, variance, lastTimeUs } = p;
+  if (typeof mean !== 'number' || !Number.isFinite(mean)) return undefined;
+  if (typeof variance !== 'number' || !Number.isFinite(variance) || variance < 0) return undefined;
+  return {
+    mean,
+    variance,
+    count: samples,
+    lastTimeUs: typeof lastTimeUs === 'number' && Number.isFinite(lastTimeUs) ? lastTimeUs : 0,
+  };
+}
+
+/**
+ * Builds the alarm service: rules file, rule engine, alarm lifecycle,
+ * notifications, automatic commands, leader election (one active evaluator),
+ * and the consumer on the quorum queue `alarm-service` bound to
+ * sensor.*.data, sensor.*.logs and sensor.*.state.
+ */
+export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
+  const { config, registry } = deps;
+  const log = deps.logger.child({ module: 'alarm-service' });
+  const metrics: AlarmMetrics = createAlarmMetrics(registry);
+  let stopping = false;
+
+  const pool: Pool = createPool({
+    url: config.databaseUrl,
+    logger: deps.logger.child({ module: 'db' }),
+    max: 6,
+    applicationName: config.serviceName,
+  });
+  const bus: Bus = createBus({
+    url: config.amqpUrl,
+    connectionName: config.serviceName,
+    logger: deps.logger.child({ module: 'bus' }),
+    registry,
+  });
+  const sensorIds = createSensorIdCache(pool);
+  const notifier = createNotifier({
+    ...(config.webhook ? { webhook: config.webhook } : {}),
+    ...(config.smtp ? { smtp: config.smtp } : {}),
+    retry: config.notify,
+    logger: deps.logger,
+    counter: metrics.notifications,
+  });
+  const commands = new CommandIssuer({ bus, pool, sensorIds, metrics, logger: deps.logger });
+  const lifecycle = new AlarmLifecycle({
+    pool,
+    bus,
+    sensorIds,
+    notifier,
+    commands,
+    metrics,
+    logger: deps.logger,
+    stopping: () => stopping,
+  });
+  const queue = serviceQueue(config.queueName, [
+    bindingPatterns.data,
+    bindingPatterns.logs,
+    bindingPatterns.state,
+  ]);
+
+  let engine: RuleEngine | undefined;
+  let consumer: Consumer | undefined;
+  let tickTimer: NodeJS.Timeout | undefined;
+  let persistTimer: NodeJS.Timeout | undefined;
+  let ticking = false;
+  const profileLookups = new Map<string, number>();
+
+  const ruleSource = new RuleSource({
+    file: config.rulesFile,
+    logger: deps.logger,
+    checkIntervalMs: config.rulesCheckIntervalMs,
+    onChange: (set) => engine?.setRules(set),
+  });
+
+  function decode(d: Delivery): Incoming {
+    const key = parseRoutingKey(d.routingKey);
+    let incoming: Incoming;
+    if (key.kind === 'data')
+      incoming = { kind: 'data', msg: measurementBatchCodec.decode(d.body, d.contentType) };
+    else if (key.kind === 'logs')
+      incoming = { kind: 'logs', msg: logBatchCodec.decode(d.body, d.contentType) };
+    else if (key.kind === 'state')
+      incoming = { kind: 'state', msg: sensorStateCodec.decode(d.body, d.contentType) };
+    else throw new ProtocolError('routingKey', `not a data, logs or state key: ${d.routingKey}`);
+    if (incoming.msg.serial !== key.serial) {
+      throw new ProtocolError('serial', `is ${incoming.msg.serial} but the routing key says ${key.serial}`);
+    }
+    return incoming;
+  }
+
+  function kindOf(routingKey: string): string {
+    const k = routingKey.split('.')[2];
+    return k === 'data' || k === 'logs' || k === 'state' ? k : 'other';
+  }
+
+  /** Kind and labels from the sensors table for sensors not yet described by a SensorState. */
+  async function lookupProfiles(e: RuleEngine, items: Incoming[]): Promise<void> {
+    const now = Date.now();
+    const wanted = new Set<string>();
+    for (const it of items) {
+      const s = it.msg.serial;
+      if (it.kind === 'state' || e.knowsSensor(s)) continue;
+      const last = profileLookups.get(s);
+      if (last !== undefined && now - last < PROFILE_RETRY_MS) continue;
+      wanted.add(s);
+    }
+    if (wanted.size === 0) return;
+    for (const s of wanted) profileLookups.set(s, now);
+    try {
+      for (const p of await getSensorProfiles(pool, [...wanted])) {
+        if (p.kind !== '') e.setProfile(p.serial, p.kind, p.labels);
+      }
+    } catch (err) {
+      log.warn({ err, sensors: wanted.size }, 'sensor profile lookup failed; rules by channel only for now');
+    }
+  }
+
+  async function handleBatch(ds: Delivery[]) {
+    const e = engine;
+    if (e === undefined) throw new Error('not the active evaluator'); // requeued
+    const rejected: Array<{ index: number; reason: string }> = [];
+    const items: Incoming[] = [];
+    for (const [index, d] of ds.entries()) {
+      const kind = kindOf(d.routingKey);
+      metrics.received.inc({ kind });
+      try {
+        items.push(decode(d));
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        metrics.rejected.inc({ kind, reason: err.code });
+        rejected.push({ index, reason: err.message });
+        log.warn({ routingKey: d.routingKey, reason: err.message }, 'message rejected');
+      }
+    }
+    await lookupProfiles(e, items);
+    const nowUs = Date.now() * 1000;
+    const decisions: AlarmDecision[] = [];
+    for (const it of items) {
+      if (it.kind === 'data') {
+        metrics.samples.inc({ channel: channelLabel(it.msg.channel) }, it.msg.values.length);
+        decisions.push(...e.onBatch(it.msg, nowUs));
+      } else if (it.kind === 'logs') {
+        decisions.push(...e.onLogs(it.msg, nowUs));
+      } else {
+        decisions.push(...e.onState(it.msg, nowUs));
+      }
+    }
+    await lifecycle.apply(decisions);
+    return { rejected };
+  }
+
+  async function persistModels(): Promise<number> {
+    const e = engine;
+    if (e === undefined) return 0;
+    const models = e.takeDirtyModels();
+    if (models.length === 0) return 0;
+    try {
+      const ids = await sensorIds.resolve(models.map((m) => m.serial));
+      const n = await saveAlarmModelStates(
+        pool,
+        models.map((m) => ({
+          sensorId: ids.get(m.serial) as number,
+          channel: m.channel,
+          model: m.ruleId,
+          params: { mean: m.params.mean, variance: m.params.variance, lastTimeUs: m.params.lastTimeUs },
+          samples: m.params.count,
+        })),
+      );
+      metrics.modelsPersisted.inc(n);
+      log.debug({ models: n }, 'anomaly models saved');
+      return n;
+    } catch (err) {
+      // Marked clean already: the next samples mark them dirty again; a restart loses at most one interval.
+      log.error({ err, models: models.length }, 'saving anomaly models failed');
+      return 0;
+    }
+  }
+
+  async function becomeActive(): Promise<void> {
+    const rules = ruleSource.current;
+    if (rules === undefined) throw new Error('BUG: rules not loaded');
+    const e = new RuleEngine({
+      rules,
+      onLate: (ruleType, n) => metrics.late.inc({ rule_type: ruleType }, n),
+    });
+    const open = await listOpenAlarms(pool);
+    for (const a of open) e.markActive(a.serial, a.rule, a.channel);
+    lifecycle.seed(open);
+    let loaded = 0;
+    for (const m of await loadAlarmModelStates(pool)) {
+      const params = finiteParams(m.params, m.samples);
+      if (params === undefined) {
+        log.warn(
+          { serial: m.serial, channel: m.channel, model: m.model },
+          'ignoring an invalid stored model',
+        );
+        continue;
+      }
+      e.loadModel({ serial: m.serial, channel: m.channel, ruleId: m.model, params });
+      loaded++;
+    }
+    engine = e;
+    profileLookups.clear();
+    consumer = await bus.consumeBatch({
+      queue,
+      prefetch: config.consume.prefetch,
+      maxBatch: config.consume.maxBatch,
+      maxWaitMs: config.consume.maxWaitMs,
+      handler: handleBatch,
+    });
+    tickTimer = setInterval(() => {
+      if (ticking || engine === undefined) return;
+      ticking = true;
+      lifecycle
+        .apply(engine.tick(Date.now() * 1000))
+        .catch((err) => log.error({ err }, 'tick failed'))
+        .finally(() => {
+          ticking = false;
+        });
+    }, config.tickIntervalMs);
+    persistTimer = setInterval(() => void persistModels(), config.modelPersistIntervalMs);
+    metrics.leader.set(1);
+    log.info(
+      { openAlarms: open.length, models: loaded, rulesVersion: rules.version },
+      'evaluating the live stream',
+    );
+  }
+
+  async function standDown(): Promise<void> {
+    metrics.leader.set(0);
+    clearInterval(tickTimer);
+    clearInterval(persistTimer);
+    await consumer?.stop(); // waits for the in-flight batch: its alarms are stored, then it is acked
+    consumer = undefined;
+    await lifecycle.apply([]);
+    await persistModels();
+    engine = undefined;
+  }
+
+  const leadership = new Leadership({
+    pool,
+    key: `sensor-streaming:${config.queueName}`,
+    retryMs: config.leaderRetryMs,
+    logger: deps.logger,
+    onAcquire: becomeActive,
+    onLose: standDown,
+  });
+
+  return {
+    readiness: [
+      { name: 'broker', check: () => bus.isConnected() },
+      { name: 'database', check: () => checkDatabase(pool) },
+    ],
+    get isLeader() {
+      return leadership.isLeader && engine !== undefined;
+    },
+    get rules() {
+      return ruleSource.current;
+    },
+    reloadRules: () => ruleSource.reload('SIGHUP'),
+    persistModels,
+    async start() {
+      await ruleSource.load();
+      await bus.start();
+      await bus.declareQueue(queue);
+      ruleSource.start();
+      leadership.start();
+      log.info({ queue: config.queueName, rulesFile: config.rulesFile }, 'alarm service started');
+    },
+    async stop() {
+      stopping = true;
+      ruleSource.stop();
+      await leadership.stop();
+      await commands.drain();
+      await notifier.stop(3_000);
+      await bus.stop();
+      await pool.end();
+      log.info('alarm service stopped');
+    },
+  };
+}
