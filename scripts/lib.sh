@@ -2,6 +2,8 @@
 # Shared helpers for scripts/*.sh. Source it, do not run it:
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck shell=bash
+# Variables set here are used by the scripts that source this file.
+# shellcheck disable=SC2034
 
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SCRIPT_NAME="$(basename "${0:-script}" .sh)"
@@ -48,6 +50,7 @@ is_debian_like() { [[ -r /etc/debian_version ]] && have_cmd apt-get; }
 # port_open HOST PORT [TIMEOUT_S=1]: true if a TCP connect succeeds (bash /dev/tcp)
 port_open() {
   local host="$1" port="$2" t="${3:-1}"
+  # shellcheck disable=SC2016 # expanded by the inner bash
   timeout "$t" bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$host" "$port" 2>/dev/null
 }
 

@@ -45,7 +45,7 @@ readyz_code() {
 }
 
 start_service() {
-  local svc="$1" port="${PORT[$1]}" logf pidf
+  local svc="$1" port="${PORT[$1]}" logf pidf pid
   logf="$(log_file "$svc")"
   pidf="$(pid_file "$svc")"
   if [[ ! -f "services/$svc/src/main.ts" ]]; then
@@ -63,6 +63,7 @@ start_service() {
     local extra=()
     [[ "$svc" == sensor-simulator ]] && extra=(SENSOR_COUNT="${SENSOR_COUNT:-100}")
     # Own session/process group, so `down` can signal pnpm and node together.
+    # shellcheck disable=SC2016 # expanded by the inner bash
     env METRICS_PORT="$port" "${extra[@]}" setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidf" \
       pnpm --filter "@sensor-streaming/$svc" start </dev/null >>"$logf" 2>&1 &
     local waited=0

@@ -37,7 +37,8 @@ for s in "${steps[@]}"; do
   summary+=("$s ${result[$s]}")
   [[ "${result[$s]}" == ok* ]] || failed=1
 done
-line="$(IFS=','; echo "${summary[*]}" | sed 's/,/, /g')"
+line="$(printf '%s, ' "${summary[@]}")"
+line="${line%, }"
 if ((failed)); then
   printf '\n%sTEST SUITE FAILED%s in %ss: %s\n' "$_C_RED" "$_C_OFF" "$((SECONDS - start))" "$line" >&2
   exit 1
