@@ -99,7 +99,9 @@ export class ManagedConsumer implements Consumer {
         maxBatch: mode.maxBatch,
         maxWaitMs: mode.maxWaitMs,
         onBatch: (items) => {
-          this.batchChain = this.batchChain.then(() => this.processBatch(items));
+          this.batchChain = this.batchChain
+            .then(() => this.processBatch(items))
+            .catch((err: unknown) => this.log.error({ err }, 'bug: batch processing failed'));
         },
       });
     }
