@@ -311,7 +311,9 @@ class BusImpl implements Bus {
     // a plain name: classic durable queue bound with its own name; requests carry an expiration (the caller's
     // timeout) and are not dead-lettered when they expire unanswered
     const spec: QueueSpec =
-      typeof queue === 'string' ? { name: queue, type: 'classic', bindings: [queue], deadLetter: false } : queue;
+      typeof queue === 'string'
+        ? { name: queue, type: 'classic', bindings: [queue], deadLetter: false }
+        : queue;
     return this.consume({
       queue: spec,
       prefetch: 50,

@@ -18,6 +18,11 @@ export interface ManagedConnectionOptions {
   metrics: BusMetrics;
   /** Runs after every (re)connect, before 'up' is emitted (declare topology). A failure closes and retries. */
   onConnect(model: ChannelModel): Promise<void>;
+  /** amqplib's connect; replaceable in unit tests. */
+  connect?: (
+    url: string,
+    socketOptions: { clientProperties: Record<string, unknown>; timeout: number },
+  ) => Promise<ChannelModel>;
 }
 
 /** The URL amqplib gets: the explicit heartbeat overrides any in the URL. */
@@ -94,7 +99,7 @@ export class ManagedConnection extends EventEmitter {
         attempt++;
         let model: ChannelModel | undefined;
         try {
-          model = await connect(url, {
+          model = await (opts.connect ?? connect)(url, {
             clientProperties: { connection_name: opts.name },
             timeout: opts.connectTimeoutMs,
           });
