@@ -27,14 +27,23 @@ describe('buildCommand', () => {
   it('sets issue and expiry times from the TTL and a fresh uuid', () => {
     const a = buildCommand('pump-1', { type: 'sleep' }, { issuedBy: 'iotctl:test', ttlMs: 2000, nowUs });
     const b = buildCommand('pump-1', { type: 'sleep' }, { issuedBy: 'iotctl:test', ttlMs: 2000, nowUs });
-    expect(a).toMatchObject({ serial: 'pump-1', type: 'sleep', issuedAtUs: nowUs, expiresAtUs: nowUs + 2_000_000 });
+    expect(a).toMatchObject({
+      serial: 'pump-1',
+      type: 'sleep',
+      issuedAtUs: nowUs,
+      expiresAtUs: nowUs + 2_000_000,
+    });
     expect(a.commandId).toMatch(/^[0-9a-f-]{36}$/);
     expect(a.commandId).not.toBe(b.commandId);
     expect(a.sampleFrequencyHz).toBeUndefined();
   });
 
   it('carries the frequency only for changesamplefrequency, validated', () => {
-    const c = buildCommand('pump-1', { type: 'changesamplefrequency', sampleFrequencyHz: 50 }, { issuedBy: 'x', nowUs });
+    const c = buildCommand(
+      'pump-1',
+      { type: 'changesamplefrequency', sampleFrequencyHz: 50 },
+      { issuedBy: 'x', nowUs },
+    );
     expect(c.sampleFrequencyHz).toBe(50);
     expect(() => buildCommand('pump-1', { type: 'changesamplefrequency' }, { issuedBy: 'x', nowUs })).toThrow(
       'not a positive number',

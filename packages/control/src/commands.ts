@@ -31,7 +31,8 @@ export interface CommandRequest {
 
 /** Parses an operator-supplied frequency; throws ControlError with a message fit for a terminal. */
 export function parseFrequency(input: unknown): number {
-  const hz = typeof input === 'number' ? input : typeof input === 'string' ? Number(input.trim()) : Number.NaN;
+  const hz =
+    typeof input === 'number' ? input : typeof input === 'string' ? Number(input.trim()) : Number.NaN;
   if (typeof input === 'string' && input.trim() === '') {
     throw new ControlError('CONTROL_BAD_FREQUENCY', 'frequency is empty; give a number of Hz, e.g. --hz 50');
   }
@@ -65,7 +66,10 @@ export function buildCommand(serial: string, request: CommandRequest, opts: Buil
   }
   const ttlMs = opts.ttlMs ?? DEFAULT_COMMAND_TTL_MS;
   if (!Number.isInteger(ttlMs) || ttlMs < 1 || ttlMs > 7 * 24 * 3600_000) {
-    throw new ControlError('CONTROL_BAD_TTL', `command TTL ${ttlMs} ms must be an integer from 1 ms to 7 days`);
+    throw new ControlError(
+      'CONTROL_BAD_TTL',
+      `command TTL ${ttlMs} ms must be an integer from 1 ms to 7 days`,
+    );
   }
   if (opts.issuedBy.trim() === '') throw new ControlError('CONTROL_BAD_COMMAND', 'issuedBy is empty');
   const nowUs = opts.nowUs ?? Date.now() * 1000;
@@ -170,7 +174,11 @@ export function createCommander(bus: Bus): Commander {
     return ackConsumer;
   }
 
-  async function issueOne(serial: string, request: CommandRequest, opts: IssueOptions): Promise<CommandOutcome> {
+  async function issueOne(
+    serial: string,
+    request: CommandRequest,
+    opts: IssueOptions,
+  ): Promise<CommandOutcome> {
     const command = buildCommand(serial, request, {
       issuedBy: opts.issuedBy,
       ...(opts.ttlMs === undefined ? {} : { ttlMs: opts.ttlMs }),
@@ -210,7 +218,12 @@ export function createCommander(bus: Bus): Commander {
           rttMs: null,
         };
       }
-      return { ...base, status: 'FAILED', reason: err instanceof Error ? err.message : String(err), rttMs: null };
+      return {
+        ...base,
+        status: 'FAILED',
+        reason: err instanceof Error ? err.message : String(err),
+        rttMs: null,
+      };
     }
     if (!wait) return { ...base, status: 'PUBLISHED', reason: 'confirmed by the broker', rttMs: null };
     try {

@@ -26,13 +26,22 @@ describe('parseRegistryRequest', () => {
   it('accepts a filtered sensors.list', () => {
     expect(
       parseRegistryRequest(
-        body({ method: 'sensors.list', params: { kind: 'vibration', state: 'ASLEEP', online: true, limit: 10 } }),
+        body({
+          method: 'sensors.list',
+          params: { kind: 'vibration', state: 'ASLEEP', online: true, limit: 10 },
+        }),
       ),
-    ).toEqual({ method: 'sensors.list', params: { kind: 'vibration', state: 'ASLEEP', online: true, limit: 10 } });
+    ).toEqual({
+      method: 'sensors.list',
+      params: { kind: 'vibration', state: 'ASLEEP', online: true, limit: 10 },
+    });
   });
 
   it('defaults missing params to an empty filter', () => {
-    expect(parseRegistryRequest(body({ method: 'sensors.list' }))).toEqual({ method: 'sensors.list', params: {} });
+    expect(parseRegistryRequest(body({ method: 'sensors.list' }))).toEqual({
+      method: 'sensors.list',
+      params: {},
+    });
   });
 
   it('accepts sensors.show and commands.list with a valid serial', () => {

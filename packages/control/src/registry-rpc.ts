@@ -96,7 +96,10 @@ export function parseSelector(text: string): Record<string, string> {
     const key = part.slice(0, eq).trim();
     const value = part.slice(eq + 1).trim();
     if (!SELECTOR_KEY.test(key)) {
-      throw new ControlError('CONTROL_BAD_SELECTOR', `selector key "${key}" must match ${SELECTOR_KEY.source}`);
+      throw new ControlError(
+        'CONTROL_BAD_SELECTOR',
+        `selector key "${key}" must match ${SELECTOR_KEY.source}`,
+      );
     }
     if (!SELECTOR_VALUE.test(value)) {
       throw new ControlError(

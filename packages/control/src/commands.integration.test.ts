@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import { type Bus, commandQueue, createBus } from '@sensor-streaming/bus';
+import { createTestVhost } from '@sensor-streaming/bus/testing';
+import { commandAckCodec, commandCodec, routingKeys } from '@sensor-streaming/protocol';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type CommandOutcome, createCommander } from './commands.js';
+
+const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function newBus(url: string): Promise<Bus> {
+  const bus = createBus({ url, connectionName: `control-test-${randomUUID()}`, logger });
+  cleanups.push(() => bus.stop());
+  await bus.start();
+  return bus;
+}
+
+/** A minimal sensor: consumes its command queue and answers each command with an ack. */
+async function fakeSensor(bus: Bus, serial: string, answer: 'APPLIED' | 'REJECTED'): Promise<string[]> {
+  const seen: string[] = [];
+  await bus.consume({
+    queue: commandQueue(serial, 60_000),
+    handler: async (d) => {
+      const cmd = commandCodec.decode(d.body, d.contentType);
+      seen.push(cmd.commandId);
+      await bus.publish(
+        routingKeys.acks(serial),
+        commandAckCodec.encode({
+          commandId: cmd.commandId,
+          serial,
+          status: answer,
+          reason: answer === 'REJECTED' ? 'frequency out of range' : '',
+          state: cmd.type === 'sleep' ? 'ASLEEP' : 'AWAKE',
+          timeUs: Date.now() * 1000,
+          type: cmd.type,
+        }),
+      );
+    },
+  });
+  return seen;
+}
+
+describe('createCommander against the real broker', () => {
+  it('publishes to each sensor, matches acks by command id and reports round trips', async () => {
+    const vhost = await createTestVhost('control');
+    cleanups.push(() => vhost.drop());
+    const sensorBus = await newBus(vhost.url);
+    const seenA = await fakeSensor(sensorBus, 'pump-a', 'APPLIED');
+    const seenB = await fakeSensor(sensorBus, 'pump-b', 'REJECTED');
+    const bus = await newBus(vhost.url);
+    const commander = createCommander(bus);
+    cleanups.push(() => commander.close());
+
+    const progress: CommandOutcome[] = [];
+    const outcomes = await commander.issue(
+      ['pump-a', 'pump-b', 'ghost'],
+      { type: 'sleep' },
+      { issuedBy: 'test', timeoutMs: 5000, onOutcome: (o) => progress.push(o) },
+    );
+
+    const bySerial = Object.fromEntries(outcomes.map((o) => [o.serial, o]));
+    expect(bySerial['pump-a']).toMatchObject({ status: 'APPLIED', state: 'ASLEEP', type: 'sleep' });
+    expect(bySerial['pump-a']?.rttMs).toBeGreaterThan(0);
+    expect(bySerial['pump-b']).toMatchObject({ status: 'REJECTED', reason: 'frequency out of range' });
+    expect(bySerial.ghost).toMatchObject({ status: 'UNROUTABLE', rttMs: null });
+    expect(seenA).toEqual([bySerial['pump-a']?.commandId]);
+    expect(seenB).toEqual([bySerial['pump-b']?.commandId]);
+    expect(progress).toHaveLength(3);
+  });
+
+  it('reports TIMED_OUT when the queue exists but nobody answers, and leaves the command queued', async () => {
+    const vhost = await createTestVhost('control');
+    cleanups.push(() => vhost.drop());
+    const bus = await newBus(vhost.url);
+    await bus.declareQueue(commandQueue('sleepy', 60_000));
+    const commander = createCommander(bus);
+    cleanups.push(() => commander.close());
+
+    const [outcome] = await commander.issue(
+      ['sleepy'],
+      { type: 'changesamplefrequency', sampleFrequencyHz: 50 },
+      { issuedBy: 'test', timeoutMs: 300 },
+    );
+    expect(outcome).toMatchObject({ serial: 'sleepy', status: 'TIMED_OUT', rttMs: null });
+
+    // The command waits for the sensor: a late consumer still receives it.
+    const received = await new Promise<number | undefined>((resolve) => {
+      void bus.consume({
+        queue: commandQueue('sleepy', 60_000),
+        handler: async (d) => resolve(commandCodec.decode(d.body, d.contentType).sampleFrequencyHz),
+      });
+    });
+    expect(received).toBe(50);
+  });
+
+  it('with wait=false only publishes, and validates everything before publishing anything', async () => {
+    const vhost = await createTestVhost('control');
+    cleanups.push(() => vhost.drop());
+    const bus = await newBus(vhost.url);
+    await bus.declareQueue(commandQueue('quiet', 60_000));
+    const commander = createCommander(bus);
+    cleanups.push(() => commander.close());
+
+    const [outcome] = await commander.issue(['quiet'], { type: 'awake' }, { issuedBy: 'test', wait: false });
+    expect(outcome?.status).toBe('PUBLISHED');
+    await expect(
+      commander.issue(['quiet', 'bad.serial'], { type: 'awake' }, { issuedBy: 'test', wait: false }),
+    ).rejects.toThrow(/serial/);
+    await expect(
+      commander.issue(
+        ['quiet'],
+        { type: 'changesamplefrequency', sampleFrequencyHz: -1 },
+        { issuedBy: 'test' },
+      ),
+    ).rejects.toThrow(/positive/);
+  });
+});
