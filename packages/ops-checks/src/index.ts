@@ -1,0 +1,11 @@
+// Public API of @sensor-streaming/ops-checks: checks of the deployment artefacts
+// (Grafana dashboards, compose.yaml, Dockerfile, kustomize overlays), used by
+// this package's tests and usable from scripts.
+export * from './grafana/dashboard-queries.js';
+export * from './grafana/dashboard-schema.js';
+export * from './grafana/dashboard-validator.js';
+export * from './grafana/grafana-files.js';
+export * from './grafana/grafana-macros.js';
+export * from './grafana/run-dashboard-queries.js';
+export * from './grafana/seed-data.js';
+export * from './repo-root.js';
