@@ -1,7 +1,7 @@
 // The batch pipeline both ingesters share: decode -> resolve sensor ids ->
 // write (one transaction) -> ack / reject. Kept identical in
-// services/measurements-ingester and services/logs-ingester until it moves to
-// a shared package (see the README of this service).
+// services/measurements-ingester and services/logs-ingester (a test checks)
+// until it moves to a shared package.
 import { backoffDelay, type BatchOutcome, type Delivery } from '@sensor-streaming/bus';
 import type { Logger } from '@sensor-streaming/runtime';
 

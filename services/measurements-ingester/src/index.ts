@@ -5,13 +5,8 @@ export {
   PipelineStoppedError,
   RoutingMismatchError,
 } from './batch-pipeline.js';
-export {
-  type IngestConfig,
-  loadConfig,
-  type MeasurementsIngesterConfig,
-  readIngestConfig,
-  SERVICE_NAME,
-} from './config.js';
+export { loadConfig, type MeasurementsIngesterConfig, SERVICE_NAME } from './config.js';
+export { type IngestConfig, type IngestDefaults, readIngestConfig } from './ingest-config.js';
 export {
   createMeasurementsIngester,
   decodeDataDelivery,

@@ -1,0 +1,172 @@
+import {
+  type BatchOutcome,
+  type Bus,
+  type Consumer,
+  createBus,
+  type Delivery,
+  serviceQueue,
+} from '@sensor-streaming/bus';
+import {
+  checkDatabase,
+  createPool,
+  createSensorIdCache,
+  isRowDataError,
+  type Pool,
+  writeSensorLogs,
+} from '@sensor-streaming/db';
+import { bindingPatterns, type LogBatch, logBatchCodec, parseRoutingKey } from '@sensor-streaming/protocol';
+import type { HealthCheck, Logger, RunnableService } from '@sensor-streaming/runtime';
+import type { Registry } from 'prom-client';
+import { type BatchPipeline, createBatchPipeline, RoutingMismatchError } from './batch-pipeline.js';
+import type { LogsIngesterConfig } from './config.js';
+import { createLogsIngestMetrics } from './metrics.js';
+
+export interface LogsIngesterDeps {
+  config: LogsIngesterConfig;
+  logger: Logger;
+  registry: Registry;
+  /** Default: a bus on config.amqpUrl (started and stopped by the ingester). */
+  bus?: Bus;
+  /** Default: a pool on config.databaseUrl (closed by the ingester). */
+  pool?: Pool;
+}
+
+export interface LogsIngester extends RunnableService {
+  readiness: HealthCheck[];
+  /** False while writes fail (database unavailable): batches are held unacked. */
+  isWriting(): boolean;
+}
+
+/** Decodes and validates one `sensor.<serial>.logs` delivery. Throws a permanent error for bad input. */
+export function decodeLogsDelivery(d: Delivery, maxBatchSize: number): { value: LogBatch; serial: string } {
+  const batch = logBatchCodec.decode(d.body, d.contentType, { maxBatchSize });
+  const key = parseRoutingKey(d.routingKey);
+  if (key.kind !== 'logs' || key.serial !== batch.serial) {
+    throw new RoutingMismatchError(
+      `routing key ${d.routingKey} does not carry the logs of serial ${batch.serial} (expected sensor.${batch.serial}.logs)`,
+    );
+  }
+  return { value: batch, serial: batch.serial };
+}
+
+/**
+ * sensor.*.logs -> sensor_logs, with the discipline of measurements-ingester:
+ * batches written with one binary COPY and acked after the commit, duplicates
+ * stored once (the table's content hash key), invalid messages dead-lettered
+ * by index, batches held unacked and retried while PostgreSQL is unavailable.
+ */
+export function createLogsIngester(deps: LogsIngesterDeps): LogsIngester {
+  const { config, registry } = deps;
+  const cfg = config.ingest;
+  const log = deps.logger.child({ module: 'logs-ingester' });
+  const ownBus = deps.bus === undefined;
+  const ownPool = deps.pool === undefined;
+  const bus =
+    deps.bus ??
+    createBus({
+      url: config.amqpUrl,
+      connectionName: config.serviceName,
+      logger: deps.logger.child({ module: 'bus' }),
+      registry,
+    });
+  const pool =
+    deps.pool ??
+    createPool({
+      url: config.databaseUrl,
+      logger: deps.logger.child({ module: 'db' }),
+      max: cfg.dbPoolMax,
+      applicationName: config.serviceName,
+    });
+  const metrics = createLogsIngestMetrics(registry);
+  const sensorIds = createSensorIdCache(pool);
+  const queue = serviceQueue(cfg.queue, [bindingPatterns.logs]);
+
+  const pipeline: BatchPipeline = createBatchPipeline<LogBatch>({
+    logger: log,
+    retry: cfg.retry,
+    decode: (d) => decodeLogsDelivery(d, cfg.maxMessageRows),
+    resolveSensorIds: (serials) => sensorIds.resolve(serials),
+    async write(messages) {
+      await writeSensorLogs(
+        pool,
+        messages.map((m) => ({ sensorId: m.sensorId, entries: m.value.entries })),
+      );
+    },
+    isRowDataError,
+    onWritten(messages, seconds, commitMs) {
+      let entries = 0;
+      const perLevel = new Map<string, number>();
+      const commitUs = commitMs * 1000;
+      for (const m of messages) {
+        let newestUs = Number.NEGATIVE_INFINITY;
+        for (const e of m.value.entries) {
+          perLevel.set(e.level, (perLevel.get(e.level) ?? 0) + 1);
+          if (e.timeUs > newestUs) newestUs = e.timeUs;
+        }
+        entries += m.value.entries.length;
+        if (m.value.entries.length > 0) metrics.lag((commitUs - newestUs) / 1e6);
+      }
+      for (const [level, n] of perLevel) metrics.entriesWritten(level, n);
+      metrics.batchWritten(entries, seconds);
+    },
+    onRejected: (r) => metrics.messageRejected(r.code),
+    onHealthChange(healthy) {
+      if (healthy) log.info({}, 'database writes succeed again; acking resumed');
+      else log.warn({}, 'database writes failing; holding batches unacked (not ready)');
+    },
+  });
+
+  const handler = (ds: Delivery[]): Promise<BatchOutcome> => {
+    metrics.messageReceived(ds.length);
+    return pipeline.handle(ds);
+  };
+
+  let consumers: Consumer[] = [];
+  let started = false;
+
+  return {
+    readiness: [
+      { name: 'broker', check: () => bus.isConnected() },
+      { name: 'database', check: async () => pipeline.isHealthy() && (await checkDatabase(pool)) },
+    ],
+    isWriting: () => pipeline.isHealthy(),
+
+    async start() {
+      if (started) return;
+      started = true;
+      if (ownBus) await bus.start();
+      for (let i = 0; i < cfg.writeConcurrency; i++) {
+        consumers.push(
+          await bus.consumeBatch({
+            queue,
+            prefetch: cfg.prefetch,
+            maxBatch: cfg.maxBatchMessages,
+            maxWaitMs: cfg.maxBatchWaitMs,
+            handler,
+          }),
+        );
+      }
+      log.info(
+        { queue: cfg.queue, consumers: cfg.writeConcurrency, maxBatchMessages: cfg.maxBatchMessages },
+        'consuming sensor logs',
+      );
+    },
+
+    async stop() {
+      if (!started) return;
+      started = false;
+      if (!pipeline.isHealthy()) pipeline.stop();
+      const giveUp = setTimeout(() => pipeline.stop(), cfg.drainTimeoutMs);
+      try {
+        await Promise.all(consumers.map((c) => c.stop()));
+      } finally {
+        clearTimeout(giveUp);
+        pipeline.stop();
+        consumers = [];
+      }
+      if (ownBus) await bus.stop();
+      if (ownPool) await pool.end();
+      log.info({}, 'stopped');
+    },
+  };
+}
