@@ -1,5 +1,5 @@
 import { backoffDelay, commandQueue, queueDeclareOptions } from '@sensor-streaming/bus';
-import { EXCHANGE, isProtocolError } from '@sensor-streaming/protocol';
+import { commandQueueName, EXCHANGE, isProtocolError } from '@sensor-streaming/protocol';
 import type { Logger } from '@sensor-streaming/runtime';
 import { type Channel, type ChannelModel, type ConsumeMessage, connect } from 'amqplib';
 
@@ -25,6 +25,9 @@ export interface CommandConsumerOptions {
    */
   handler(serial: string, body: Buffer, contentType: string | undefined): Promise<void>;
 }
+
+/** Channels used in parallel to declare the command queues. */
+const DECLARE_CHANNELS = 16;
 
 function isPermanent(err: unknown): boolean {
   return (
@@ -130,6 +133,21 @@ export class CommandConsumer {
         await ch.close().catch(() => undefined);
       }
     }
+    // Declare on several channels at once: amqplib runs one RPC at a time per channel, and the broker
+    // handles declarations of different channels in parallel.
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(DECLARE_CHANNELS, serials.length) }, async () => {
+        const ch = await model.createChannel();
+        ch.on('error', (err: Error) => this.#log.warn({ err }, 'command queue declaration failed'));
+        while (next < serials.length) {
+          const spec = commandQueue(serials[next++]!, commandTtlMs);
+          await ch.assertQueue(spec.name, queueDeclareOptions(spec));
+          for (const key of spec.bindings) await ch.bindQueue(spec.name, EXCHANGE, key);
+        }
+        await ch.close();
+      }),
+    );
     const chunks: string[][] = [];
     for (let i = 0; i < serials.length; i += queuesPerChannel)
       chunks.push(serials.slice(i, i + queuesPerChannel));
@@ -139,24 +157,23 @@ export class CommandConsumer {
       chunks.map(async (chunk) => {
         const ch = await model.createChannel();
         ch.on('error', (err: Error) => this.#log.warn({ err }, 'command channel error'));
-        // A channel closed by the broker (e.g. a queue declared elsewhere with other arguments) is fatal
-        // for this connection: reconnect and declare again rather than silently stop consuming.
+        // A channel closed by the broker is fatal for this connection: reconnect and start over rather
+        // than silently stop consuming some queues.
         ch.on('close', () => {
           if (!this.#stopping && this.#model === model) void model.close().catch(() => undefined);
         });
         this.#channels.push(ch);
         await ch.prefetch(prefetch, true);
-        await Promise.all(
-          chunk.map(async (serial) => {
-            const spec = commandQueue(serial, commandTtlMs);
-            await ch.assertQueue(spec.name, queueDeclareOptions(spec));
-            for (const key of spec.bindings) await ch.bindQueue(spec.name, EXCHANGE, key);
-            const { consumerTag } = await ch.consume(spec.name, (msg) => this.#onMessage(ch, serial, msg), {
+        for (const serial of chunk) {
+          const { consumerTag } = await ch.consume(
+            commandQueueName(serial),
+            (msg) => this.#onMessage(ch, serial, msg),
+            {
               noAck: false,
-            });
-            this.#tags.push({ ch, tag: consumerTag });
-          }),
-        );
+            },
+          );
+          this.#tags.push({ ch, tag: consumerTag });
+        }
       }),
     );
   }

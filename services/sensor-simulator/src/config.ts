@@ -194,7 +194,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SimulatorConfi
   const maxBatchSamples = r.int('MAX_BATCH_SAMPLES', 10_000, { min: 1, max: 100_000 });
   const publishConcurrency = r.int('PUBLISH_CONCURRENCY', 2000, { min: 1, max: 100_000 });
   const commandPrefetch = r.int('COMMAND_PREFETCH', 100, { min: 1, max: 10_000 });
-  const sensorsPerCommandChannel = r.int('SENSORS_PER_COMMAND_CHANNEL', 5000, { min: 1, max: 50_000 });
+  const sensorsPerCommandChannel = r.int('SENSORS_PER_COMMAND_CHANNEL', 1000, { min: 1, max: 50_000 });
   const bearingFaultGrowthS = r.duration('BEARING_FAULT_GROWTH_MS', 600_000, { min: 0 }) / 1000;
 
   r.done();

@@ -3,7 +3,6 @@ import { type Bus, createBus } from '@sensor-streaming/bus';
 import {
   commandAckCodec,
   commandCodec,
-  EXCHANGE,
   isProtocolError,
   logBatchCodec,
   measurementBatchCodec,
@@ -11,6 +10,7 @@ import {
   sensorStateCodec,
 } from '@sensor-streaming/protocol';
 import type { HealthCheck, Logger } from '@sensor-streaming/runtime';
+import { connect } from 'amqplib';
 import type { Registry } from 'prom-client';
 import { CommandConsumer } from './command-consumer.js';
 import type { SimulatorConfig } from './config.js';
@@ -20,6 +20,7 @@ import { DEFAULT_SENSOR_OPTIONS, SimulatedSensor } from './sensor.js';
 import {
   createAmqpTransport,
   createMqttTransport,
+  declareMqttForwarding,
   type MessageKind,
   type SensorTransport,
 } from './transport.js';
@@ -339,6 +340,15 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
             })
           : createAmqpTransport(bus);
     }
+    if (transport.name === 'mqtt') {
+      // Before the first MQTT publish (the births), or they would go nowhere.
+      const conn = await connect(config.amqpUrl);
+      try {
+        await declareMqttForwarding(await conn.createChannel());
+      } finally {
+        await conn.close();
+      }
+    }
     await transport.start();
 
     running = true;
@@ -364,13 +374,8 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
       handler: onCommand,
       ...(transport.name === 'mqtt'
         ? {
-            // RabbitMQ's MQTT plugin publishes to amq.topic: forward the sensor topics to our exchange.
-            setup: async (ch) => {
-              await ch.assertExchange(EXCHANGE, 'topic', { durable: true });
-              for (const kind of ['data', 'logs', 'state', 'acks']) {
-                await ch.bindExchange(EXCHANGE, 'amq.topic', `sensor.*.${kind}`);
-              }
-            },
+            // Re-declared after every reconnect of the command connection.
+            setup: declareMqttForwarding,
           }
         : {}),
     });

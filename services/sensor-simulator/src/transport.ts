@@ -1,6 +1,7 @@
 import type { Bus } from '@sensor-streaming/bus';
-import { CONTENT_TYPE_PROTOBUF, routingKeys } from '@sensor-streaming/protocol';
+import { CONTENT_TYPE_PROTOBUF, EXCHANGE, routingKeys } from '@sensor-streaming/protocol';
 import type { Logger } from '@sensor-streaming/runtime';
+import type { Channel } from 'amqplib';
 import mqtt, { type MqttClient } from 'mqtt';
 
 export type MessageKind = 'data' | 'logs' | 'state' | 'acks';
@@ -33,6 +34,17 @@ export function mqttTopic(kind: MessageKind, serial: string): string {
   return `sensor/${serial}/${kind}`;
 }
 
+const MESSAGE_KINDS: readonly MessageKind[] = ['data', 'logs', 'state', 'acks'];
+
+/**
+ * RabbitMQ's MQTT plugin publishes to `amq.topic`; bind our exchange to it for
+ * the sensor topics so MQTT sensors reach the same consumers. Idempotent.
+ */
+export async function declareMqttForwarding(ch: Channel): Promise<void> {
+  await ch.assertExchange(EXCHANGE, 'topic', { durable: true });
+  for (const kind of MESSAGE_KINDS) await ch.bindExchange(EXCHANGE, 'amq.topic', `sensor.*.${kind}`);
+}
+
 export interface MqttTransportOptions {
   url: string;
   /** RabbitMQ MQTT: `<vhost>:<user>` selects a vhost. Defaults to the URL's user info. */
@@ -52,7 +64,16 @@ export interface MqttTransportOptions {
  * topics `sensor/<serial>/<kind>`. Meant for tens to a few thousand sensors;
  * use the AMQP transport for more.
  */
-export function createMqttTransport(opts: MqttTransportOptions): SensorTransport {
+export interface MqttTransport extends SensorTransport {
+  /**
+   * Cuts one sensor's TCP connection without an MQTT DISCONNECT, as a network
+   * failure would: the broker then publishes the sensor's last will. The
+   * client reconnects by itself. For chaos testing.
+   */
+  simulateNetworkFailure(serial: string): void;
+}
+
+export function createMqttTransport(opts: MqttTransportOptions): MqttTransport {
   const clients = new Map<string, MqttClient>();
   const log = opts.logger.child({ component: 'mqtt' });
   const u = new URL(opts.url);
@@ -93,6 +114,11 @@ export function createMqttTransport(opts: MqttTransportOptions): SensorTransport
       const client = clients.get(serial);
       if (client === undefined) throw new Error(`no MQTT connection for sensor ${serial}`);
       await client.publishAsync(mqttTopic(kind, serial), body, { qos: 1 });
+    },
+    simulateNetworkFailure(serial) {
+      const client = clients.get(serial);
+      if (client === undefined) throw new Error(`no MQTT connection for sensor ${serial}`);
+      client.stream.destroy();
     },
     isConnected: () =>
       clients.size === opts.serials.length && [...clients.values()].every((c) => c.connected),
