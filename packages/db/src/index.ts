@@ -15,3 +15,4 @@ export * from './repositories/sensors.js';
 export * from './repositories/logs.js';
 export * from './repositories/measurements.js';
 export * from './repositories/alarms.js';
+export * from './repositories/registry.js';

@@ -1,0 +1,266 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../testing/index.js';
+import {
+  applyCommandAcks,
+  applySensorStates,
+  countSensorsByState,
+  findReconcileCandidates,
+  getRegistrySensor,
+  listRegistryCommands,
+  listRegistrySensors,
+  markCommandsExpired,
+  markCommandsTimedOut,
+  markSilentSensorsOffline,
+  recordCommands,
+  type SensorStateInput,
+} from './registry.js';
+import { upsertSensorsBySerial } from './sensors.js';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+const nowUs = () => Date.now() * 1000;
+
+function state(serial: string, o: Partial<SensorStateInput> = {}): SensorStateInput {
+  return {
+    serial,
+    kind: 'vibration',
+    labels: { site: 'north', machine: 'crane-1' },
+    channels: ['vibration'],
+    firmware: '1.2.3',
+    location: { lat: 59.3, lon: 18.1 },
+    state: 'AWAKE',
+    sampleFrequencyHz: 100,
+    minFrequencyHz: 1,
+    maxFrequencyHz: 1000,
+    uptimeS: 5,
+    reason: 'BIRTH',
+    timeUs: nowUs(),
+    ...o,
+  };
+}
+
+async function changes(serial: string): Promise<Array<{ state: string; reason: string }>> {
+  const { rows } = await db.pool.query(
+    `SELECT c.state, c.reason FROM sensor_state_changes c JOIN sensors s ON s.id = c.sensor_id
+     WHERE s.serial = $1 ORDER BY c.time`,
+    [serial],
+  );
+  return rows;
+}
+
+describe('registry repository', () => {
+  it('fills in a bare row created from data, once, and ignores an older state than the stored one', async () => {
+    const ids = await upsertSensorsBySerial(db.pool, ['reg-bare']);
+    const t = nowUs() - 5_000_000;
+    const [first] = await applySensorStates(db.pool, [state('reg-bare', { timeUs: t })]);
+    expect(first).toEqual({ serial: 'reg-bare', registered: false, wasOffline: true, applied: true });
+    const again = await applySensorStates(db.pool, [state('reg-bare', { timeUs: t })]);
+    expect(again[0]?.applied).toBe(true);
+    const stale = await applySensorStates(db.pool, [
+      state('reg-bare', { timeUs: t - 1_000_000, state: 'ASLEEP', reason: 'CHANGE' }),
+    ]);
+    expect(stale[0]?.applied).toBe(false);
+    const { rows } = await db.pool.query(
+      'SELECT id, kind, reported_state, online, channels, latitude FROM sensors WHERE serial = $1',
+      ['reg-bare'],
+    );
+    expect(rows).toEqual([
+      {
+        id: String(ids.get('reg-bare')),
+        kind: 'vibration',
+        reported_state: 'AWAKE',
+        online: true,
+        channels: ['vibration'],
+        latitude: 59.3,
+      },
+    ]);
+  });
+
+  it('keeps the newest state of a batch, records births/changes/wills but not steady heartbeats', async () => {
+    const t = nowUs() - 10_000_000;
+    const out = await applySensorStates(db.pool, [
+      state('reg-hist', { timeUs: t }),
+      state('reg-hist', { timeUs: t + 1_000_000, reason: 'HEARTBEAT' }),
+      state('reg-hist', { timeUs: t + 2_000_000, reason: 'CHANGE', state: 'ASLEEP' }),
+    ]);
+    expect(out).toEqual([{ serial: 'reg-hist', registered: true, wasOffline: true, applied: true }]);
+    await applySensorStates(db.pool, [
+      state('reg-hist', { timeUs: t + 3_000_000, reason: 'HEARTBEAT', state: 'ASLEEP' }),
+    ]);
+    await applySensorStates(db.pool, [
+      state('reg-hist', { timeUs: t + 4_000_000, reason: 'WILL', state: 'OFFLINE' }),
+    ]);
+    expect((await changes('reg-hist')).map((c) => `${c.state}/${c.reason}`)).toEqual([
+      'AWAKE/BIRTH',
+      'ASLEEP/CHANGE',
+      'OFFLINE/WILL',
+    ]);
+    const sensor = await getRegistrySensor(db.pool, 'reg-hist');
+    expect(sensor?.online).toBe(false);
+    expect(sensor?.reportedState).toBe('OFFLINE');
+  });
+
+  it('marks silent sensors offline in one sweep and counts the fleet by state', async () => {
+    await applySensorStates(db.pool, [
+      state('reg-silent', { timeUs: nowUs() - 60_000_000 }),
+      state('reg-talking', { timeUs: nowUs() }),
+    ]);
+    const off = await markSilentSensorsOffline(db.pool, 30_000);
+    expect(off).toContain('reg-silent');
+    expect(off).not.toContain('reg-talking');
+    expect(await markSilentSensorsOffline(db.pool, 30_000)).toEqual([]);
+    expect((await changes('reg-silent')).at(-1)).toEqual({ state: 'OFFLINE', reason: 'SILENCE' });
+    const counts = await countSensorsByState(db.pool);
+    expect(counts.offline).toBeGreaterThanOrEqual(2);
+    expect(counts.awake).toBeGreaterThanOrEqual(1);
+  });
+
+  it('records commands once, sets desired state, settles them from acks with a round trip', async () => {
+    await applySensorStates(db.pool, [state('reg-cmd')]);
+    const issuedAtUs = nowUs() - 250_000;
+    const id = '5b3f1f7e-6a7c-4f7e-9d38-1c2b3a4d5e6f';
+    const cmd = {
+      commandId: id,
+      serial: 'reg-cmd',
+      type: 'sleep' as const,
+      issuedBy: 'test',
+      issuedAtUs,
+      expiresAtUs: issuedAtUs + 60_000_000,
+    };
+    const first = await recordCommands(
+      db.pool,
+      [cmd, { ...cmd, serial: 'reg-nobody', commandId: crypto.randomUUID() }],
+      [{ serial: 'reg-cmd', state: 'ASLEEP' }],
+    );
+    expect(first).toEqual({ inserted: [id], unknownSerials: ['reg-nobody'] });
+    expect((await recordCommands(db.pool, [cmd], [])).inserted).toEqual([]);
+    expect((await getRegistrySensor(db.pool, 'reg-cmd'))?.desiredState).toBe('ASLEEP');
+    expect(await findReconcileCandidates(db.pool, ['reg-cmd'])).toEqual([]); // pending command
+
+    const [ack] = await applyCommandAcks(db.pool, [
+      { commandId: id, status: 'APPLIED', reason: '', timeUs: issuedAtUs + 40_000, state: 'ASLEEP' },
+    ]);
+    expect(ack).toEqual({
+      commandId: id,
+      known: true,
+      updated: true,
+      type: 'sleep',
+      status: 'APPLIED',
+      rttMs: 40,
+    });
+    const dup = await applyCommandAcks(db.pool, [
+      { commandId: id, status: 'APPLIED', reason: '', timeUs: issuedAtUs + 90_000 },
+    ]);
+    expect(dup[0]).toMatchObject({ known: true, updated: false, status: 'APPLIED' });
+    const unknown = await applyCommandAcks(db.pool, [
+      { commandId: crypto.randomUUID(), status: 'APPLIED', reason: '', timeUs: nowUs() },
+    ]);
+    expect(unknown[0]).toMatchObject({ known: false, updated: false });
+    // still AWAKE while desired ASLEEP and nothing pending: a reconcile candidate
+    expect((await findReconcileCandidates(db.pool, ['reg-cmd'])).map((c) => c.serial)).toEqual(['reg-cmd']);
+    const [history] = await listRegistryCommands(db.pool, 'reg-cmd', 10);
+    expect(history).toMatchObject({
+      commandId: id,
+      status: 'APPLIED',
+      rttMs: 40,
+      issuedBy: 'test',
+      issuedAtUs,
+    });
+  });
+
+  it('a REJECTED frequency is no longer desired; EXPIRED and TIMED_OUT settle pending commands', async () => {
+    await applySensorStates(db.pool, [state('reg-rej')]);
+    const t = nowUs();
+    const freq = crypto.randomUUID();
+    await recordCommands(
+      db.pool,
+      [
+        {
+          commandId: freq,
+          serial: 'reg-rej',
+          type: 'changesamplefrequency',
+          sampleFrequencyHz: 5000,
+          issuedBy: 't',
+          issuedAtUs: t,
+        },
+      ],
+      [{ serial: 'reg-rej', frequencyHz: 5000 }],
+    );
+    await applyCommandAcks(db.pool, [
+      { commandId: freq, status: 'REJECTED', reason: 'out of range', timeUs: t + 1000 },
+    ]);
+    expect((await getRegistrySensor(db.pool, 'reg-rej'))?.desiredFrequencyHz).toBeNull();
+
+    const exp = crypto.randomUUID();
+    const old = crypto.randomUUID();
+    await recordCommands(
+      db.pool,
+      [
+        {
+          commandId: exp,
+          serial: 'reg-rej',
+          type: 'awake',
+          issuedBy: 't',
+          issuedAtUs: t,
+          expiresAtUs: t + 1000,
+        },
+        {
+          commandId: old,
+          serial: 'reg-rej',
+          type: 'sleep',
+          issuedBy: 't',
+          issuedAtUs: t - 120_000_000,
+          expiresAtUs: t - 90_000_000,
+        },
+      ],
+      [],
+    );
+    expect(await markCommandsExpired(db.pool, [exp], 'expired in queue')).toEqual([
+      { commandId: exp, serial: 'reg-rej', type: 'awake' },
+    ]);
+    expect(await markCommandsExpired(db.pool, [exp], 'again')).toEqual([]);
+    const timedOut = await markCommandsTimedOut(db.pool, 60_000);
+    expect(timedOut).toEqual([{ commandId: old, type: 'sleep' }]);
+    const rows = await listRegistryCommands(db.pool, 'reg-rej', 10);
+    expect(Object.fromEntries(rows.map((r) => [r.commandId, r.status]))).toEqual({
+      [freq]: 'REJECTED',
+      [exp]: 'EXPIRED',
+      [old]: 'TIMED_OUT',
+    });
+    // a late ack still tells the truth
+    await applyCommandAcks(db.pool, [{ commandId: old, status: 'APPLIED', reason: '', timeUs: t }]);
+    expect(
+      (await listRegistryCommands(db.pool, 'reg-rej', 10)).find((r) => r.commandId === old)?.status,
+    ).toBe('APPLIED');
+  });
+
+  it('lists sensors by kind, selector (kind matches the column), effective state, online and serials', async () => {
+    await applySensorStates(db.pool, [
+      state('flt-a', { kind: 'environment', labels: { site: 'south' } }),
+      state('flt-b', { kind: 'vibration', labels: { site: 'south' }, state: 'ASLEEP' }),
+      state('flt-c', { kind: 'vibration', labels: { site: 'west' } }),
+    ]);
+    const serials = ['flt-a', 'flt-b', 'flt-c'];
+    const names = (rows: Array<{ serial: string }>) => rows.map((r) => r.serial);
+    expect(names(await listRegistrySensors(db.pool, { serials }))).toEqual(serials);
+    expect(names(await listRegistrySensors(db.pool, { serials, kind: 'vibration' }))).toEqual([
+      'flt-b',
+      'flt-c',
+    ]);
+    expect(
+      names(await listRegistrySensors(db.pool, { serials, selector: { kind: 'vibration', site: 'south' } })),
+    ).toEqual(['flt-b']);
+    expect(names(await listRegistrySensors(db.pool, { serials, state: 'ASLEEP' }))).toEqual(['flt-b']);
+    expect(names(await listRegistrySensors(db.pool, { serials, online: true, limit: 2 }))).toEqual([
+      'flt-a',
+      'flt-b',
+    ]);
+    expect(await getRegistrySensor(db.pool, 'flt-none')).toBeUndefined();
+  });
+});
