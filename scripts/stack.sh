@@ -79,12 +79,13 @@ wait_ready() {
     [[ "$code" == 200 ]] && { ok "$svc ready (http://127.0.0.1:$port/readyz)"; return 0; }
     if ! running_pid "$svc" >/dev/null; then
       tail_log "$svc"
-      die "$svc exited during startup (log: $(log_file "$svc"))"
+      rm -f "$(pid_file "$svc")"
+      die "$svc exited during startup (log: $(log_file "$svc")); services started before it keep running: npm stop"
     fi
     if ((SECONDS >= deadline)); then
       tail_log "$svc"
       stop_service "$svc"
-      die "$svc not ready after ${READY_TIMEOUT_S}s (last /readyz: ${code:-no answer}); stopped it. Log: $(log_file "$svc")"
+      die "$svc not ready after ${READY_TIMEOUT_S}s (last /readyz: ${code:-no answer}); stopped it. Log: $(log_file "$svc"); services started before it keep running: npm stop"
     fi
     sleep 0.5
   done
