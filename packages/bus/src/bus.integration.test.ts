@@ -202,6 +202,7 @@ describe('bus against the real broker', () => {
     await waitFor(() => observed.length === 1, 'expired command on the DLX', 10_000);
     expect(observed[0]?.routingKey).toBe('sensor.s-ttl.commands.sleep');
     expect(observed[0]?.body.toString()).toBe('cmd-1');
+    expect(observed[0]?.headers).not.toHaveProperty('x-sensor-streaming-publish-id'); // internal, hidden
     const deaths = observed[0]?.headers['x-death'] as Array<{ reason: string; queue: string }> | undefined;
     const death = deaths?.[0];
     expect(death?.reason).toBe('expired');

@@ -359,7 +359,8 @@ export class ManagedConsumer implements Consumer {
       [HEADER_DELIVERY_COUNT]: previousDeliveries(msg) + 1,
     };
     if (typeof props.contentType === 'string') headers[HEADER_ORIGINAL_CONTENT_TYPE] = props.contentType;
-    const options: Options.Publish = { headers, persistent: true };
+    // mandatory: if the copy cannot be routed (dead queue missing) the original is requeued, not lost
+    const options: Options.Publish = { headers, persistent: true, mandatory: true };
     if (typeof props.contentType === 'string') options.contentType = props.contentType;
     if (typeof props.contentEncoding === 'string') options.contentEncoding = props.contentEncoding;
     if (typeof props.messageId === 'string') options.messageId = props.messageId;

@@ -27,13 +27,23 @@ export function previousDeliveries(msg: ConsumeMessage): number {
   return msg.fields.redelivered ? 1 : 0;
 }
 
+/** Internal header of mandatory publishes (matches a basic.return to its publish); hidden from handlers. */
+const PUBLISH_ID_HEADER = 'x-sensor-streaming-publish-id';
+
+function publicHeaders(headers: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (!headers) return {};
+  if (!(PUBLISH_ID_HEADER in headers)) return headers;
+  const { [PUBLISH_ID_HEADER]: _internal, ...rest } = headers;
+  return rest;
+}
+
 export function toDelivery(msg: ConsumeMessage, queue: string): Delivery {
   const p = msg.properties;
   const d: Delivery = {
     body: msg.content,
     routingKey: msg.fields.routingKey,
     contentType: typeof p.contentType === 'string' ? p.contentType : undefined,
-    headers: p.headers ?? {},
+    headers: publicHeaders(p.headers),
     redelivered: msg.fields.redelivered,
     deliveryCount: previousDeliveries(msg) + 1,
     exchange: msg.fields.exchange,
