@@ -1,0 +1,126 @@
+import {
+  type BatchOutcome,
+  type Bus,
+  type Delivery,
+  HEADER_REASON,
+  type QueueSpec,
+} from '@sensor-streaming/bus';
+import { markCommandsExpired, type Pool } from '@sensor-streaming/db';
+import {
+  bindingPatterns,
+  type Command,
+  type CommandAck,
+  commandAckCodec,
+  commandCodec,
+  routingKeys,
+} from '@sensor-streaming/protocol';
+import type { Logger } from '@sensor-streaming/runtime';
+import { RegistryMessageError, rejectReason } from './decode.js';
+import type { RegistryMetrics } from './metrics.js';
+
+export const EXPIRED_IN_QUEUE_REASON = "expired in the sensor's queue before delivery";
+
+/**
+ * The queue that receives, from the dead-letter exchange, every command the
+ * broker dead-letters (with its original routing key). Its own dead-lettering
+ * is off: a message dead-lettered from here would come straight back through
+ * the DLX (the bus sends the registry's own rejections directly to the dead
+ * queue instead).
+ */
+export function expiredCommandsQueue(name: string): QueueSpec {
+  return {
+    name,
+    type: 'quorum',
+    bindings: [],
+    deadLetterBindings: [bindingPatterns.commands],
+    deliveryLimit: 5,
+    deadLetter: false,
+  };
+}
+
+/** Why the broker dead-lettered a message, from its `x-death` header (most recent first). */
+export function deathReason(d: Delivery): string | undefined {
+  const deaths = d.headers['x-death'];
+  if (Array.isArray(deaths) && deaths.length > 0) {
+    const reason = (deaths[0] as { reason?: unknown } | null)?.reason;
+    if (reason !== undefined && reason !== null) return String(reason);
+  }
+  const first = d.headers['x-first-death-reason'];
+  return first === undefined || first === null ? undefined : String(first);
+}
+
+export interface ExpiredCommandsOptions {
+  bus: Pick<Bus, 'publish'>;
+  pool: Pool;
+  logger: Logger;
+  metrics: RegistryMetrics;
+  now?: () => number;
+}
+
+/**
+ * Handles commands that expired in a sensor's command queue: marks each
+ * EXPIRED (unless its outcome is already known) and publishes a CommandAck
+ * EXPIRED on sensor.<serial>.acks so a waiting iotctl learns it. Commands
+ * dead-lettered for another reason (a sensor rejecting them, a consumer
+ * dead-lettering a bad one) are not expirations and are only acknowledged.
+ */
+export function createExpiredCommandsHandler(
+  opts: ExpiredCommandsOptions,
+): (ds: Delivery[]) => Promise<BatchOutcome> {
+  const log = opts.logger;
+  const now = opts.now ?? Date.now;
+  return async (ds) => {
+    opts.metrics.received('expired_commands', ds.length);
+    const rejected: Array<{ index: number; reason: string }> = [];
+    const expired: Command[] = [];
+    for (const [index, d] of ds.entries()) {
+      if (d.headers[HEADER_REASON] !== undefined || deathReason(d) !== 'expired') {
+        log.debug(
+          { routingKey: d.routingKey, reason: deathReason(d) },
+          'dead-lettered command was not an expiry',
+        );
+        continue;
+      }
+      try {
+        const command = commandCodec.decode(d.body, d.contentType);
+        if (d.routingKey !== routingKeys.command(command.serial, command.type)) {
+          throw new RegistryMessageError(
+            'REGISTRY_ROUTING_MISMATCH',
+            `routing key ${d.routingKey} does not match the command (${command.serial}, ${command.type})`,
+          );
+        }
+        expired.push(command);
+      } catch (err) {
+        opts.metrics.rejected('expired_commands', 'invalid');
+        rejected.push({ index, reason: rejectReason(err) });
+      }
+    }
+    if (expired.length > 0) {
+      // throws (batch requeued) while the database is unavailable
+      const changed = await markCommandsExpired(
+        opts.pool,
+        expired.map((c) => c.commandId),
+        EXPIRED_IN_QUEUE_REASON,
+      );
+      for (const c of changed) opts.metrics.command(c.type, 'EXPIRED');
+      const timeUs = now() * 1000;
+      await Promise.all(
+        expired.map((c) => {
+          const ack: CommandAck = {
+            commandId: c.commandId,
+            serial: c.serial,
+            status: 'EXPIRED',
+            reason: EXPIRED_IN_QUEUE_REASON,
+            timeUs,
+            type: c.type,
+          };
+          return opts.bus.publish(routingKeys.acks(c.serial), commandAckCodec.encode(ack), {
+            messageId: `expired-${c.commandId}`,
+          });
+        }),
+      );
+      log.info({ count: expired.length, recorded: changed.length }, 'commands expired in sensor queues');
+    }
+    return rejected.length > 0 ? { rejected } : {};
+  };
+}

@@ -1,0 +1,193 @@
+import { type Bus, type Consumer, createBus, serviceQueue } from '@sensor-streaming/bus';
+import { type Commander, createCommander, REGISTRY_RPC_QUEUE } from '@sensor-streaming/control';
+import {
+  checkDatabase,
+  countSensorsByState,
+  createPool,
+  markCommandsTimedOut,
+  markSilentSensorsOffline,
+  type Pool,
+} from '@sensor-streaming/db';
+import { bindingPatterns } from '@sensor-streaming/protocol';
+import type { HealthCheck, Logger, RunnableService } from '@sensor-streaming/runtime';
+import type { Registry } from 'prom-client';
+import type { SensorRegistryConfig } from './config.js';
+import { createExpiredCommandsHandler, expiredCommandsQueue } from './expired-commands.js';
+import { createMessageProcessor, type MessageProcessor } from './message-processor.js';
+import { createRegistryMetrics, type RegistryMetrics } from './metrics.js';
+import { createReconciler, type Reconciler } from './reconciler.js';
+import { createRegistryRpcHandler } from './rpc-handler.js';
+
+export interface SensorRegistryDeps {
+  config: SensorRegistryConfig;
+  logger: Logger;
+  registry: Registry;
+  /** Default: a bus on config.amqpUrl (started and stopped by the registry). */
+  bus?: Bus;
+  /** Default: a pool on config.databaseUrl (closed by the registry). */
+  pool?: Pool;
+}
+
+export interface SweepResult {
+  offline: string[];
+  timedOut: number;
+}
+
+export interface SensorRegistry extends RunnableService {
+  readiness: HealthCheck[];
+  /** One offline + timed-out sweep now (also runs every SWEEP_INTERVAL_MS). */
+  sweep(): Promise<SweepResult>;
+  readonly metrics: RegistryMetrics;
+}
+
+/**
+ * The sensor registry: owns the sensors table (registration, reported and
+ * desired state, liveness), records every command and its outcome, re-sends
+ * the commands that reconcile a sensor with its desired state, and answers
+ * the registry RPC. See README.md for the behaviour in detail.
+ */
+export function createSensorRegistry(deps: SensorRegistryDeps): SensorRegistry {
+  const { config, registry } = deps;
+  const cfg = config.registry;
+  const log = deps.logger.child({ module: 'sensor-registry' });
+  const ownBus = deps.bus === undefined;
+  const ownPool = deps.pool === undefined;
+  const bus =
+    deps.bus ??
+    createBus({
+      url: config.amqpUrl,
+      connectionName: config.serviceName,
+      logger: deps.logger.child({ module: 'bus' }),
+      registry,
+    });
+  const pool =
+    deps.pool ??
+    createPool({
+      url: config.databaseUrl,
+      logger: deps.logger.child({ module: 'db' }),
+      max: cfg.dbPoolMax,
+      applicationName: config.serviceName,
+    });
+  const metrics = createRegistryMetrics(registry);
+  const commander: Commander = createCommander(bus);
+  const reconciler: Reconciler = createReconciler({
+    commander,
+    minIntervalMs: cfg.reconcileMinIntervalMs,
+    ttlMs: cfg.reconcileCommandTtlMs,
+    logger: deps.logger.child({ module: 'reconciler' }),
+    metrics,
+  });
+  const processor: MessageProcessor = createMessageProcessor({
+    pool,
+    logger: log,
+    metrics,
+    retry: cfg.retry,
+    ...(cfg.reconcileEnabled ? { onReconcileCandidates: (c) => reconciler.consider(c) } : {}),
+  });
+  const expiredHandler = createExpiredCommandsHandler({
+    bus,
+    pool,
+    logger: deps.logger.child({ module: 'expired-commands' }),
+    metrics,
+  });
+  const rpcHandler = createRegistryRpcHandler({ db: pool, logger: deps.logger.child({ module: 'rpc' }) });
+
+  const consumers: Consumer[] = [];
+  let started = false;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let sweeping: Promise<unknown> = Promise.resolve();
+
+  async function sweep(): Promise<SweepResult> {
+    const offline = await markSilentSensorsOffline(pool, cfg.offlineAfterMs);
+    if (offline.length > 0) {
+      log.info({ count: offline.length, serials: offline.slice(0, 20) }, 'silent sensors marked offline');
+    }
+    const timedOut = await markCommandsTimedOut(pool, cfg.commandTimeoutGraceMs);
+    for (const c of timedOut) metrics.command(c.type, 'TIMED_OUT');
+    if (timedOut.length > 0) log.info({ count: timedOut.length }, 'commands timed out');
+    await processor.retryUnmatchedAcks();
+    metrics.fleet(await countSensorsByState(pool));
+    reconciler.prune();
+    return { offline, timedOut: timedOut.length };
+  }
+
+  function scheduleSweep(): void {
+    sweepTimer = setTimeout(() => {
+      sweeping = sweep()
+        .catch((err: unknown) => log.warn({ err }, 'sweep failed; retrying at the next interval'))
+        .finally(() => {
+          if (started) scheduleSweep();
+        });
+    }, cfg.sweepIntervalMs);
+  }
+
+  return {
+    metrics,
+    readiness: [
+      { name: 'broker', check: () => bus.isConnected() },
+      { name: 'database', check: async () => processor.isHealthy() && (await checkDatabase(pool)) },
+    ],
+    sweep,
+
+    async start() {
+      if (started) return;
+      started = true;
+      if (ownBus) await bus.start();
+      consumers.push(
+        await bus.consumeBatch({
+          queue: serviceQueue(cfg.queue, [
+            bindingPatterns.state,
+            bindingPatterns.acks,
+            bindingPatterns.commands,
+          ]),
+          prefetch: cfg.prefetch,
+          maxBatch: cfg.maxBatchMessages,
+          maxWaitMs: cfg.maxBatchWaitMs,
+          handler: (ds) => processor.handle(ds),
+        }),
+      );
+      consumers.push(
+        await bus.consumeBatch({
+          queue: expiredCommandsQueue(cfg.expiredCommandsQueue),
+          prefetch: 400,
+          maxBatch: 200,
+          maxWaitMs: 50,
+          handler: expiredHandler,
+        }),
+      );
+      consumers.push(await bus.rpcServe(REGISTRY_RPC_QUEUE, rpcHandler));
+      scheduleSweep();
+      log.info(
+        {
+          queue: cfg.queue,
+          expiredCommandsQueue: cfg.expiredCommandsQueue,
+          rpcQueue: REGISTRY_RPC_QUEUE,
+          offlineAfterMs: cfg.offlineAfterMs,
+          reconcile: cfg.reconcileEnabled ? { minIntervalMs: cfg.reconcileMinIntervalMs } : false,
+        },
+        'sensor registry consuming',
+      );
+    },
+
+    async stop() {
+      if (!started) return;
+      started = false;
+      if (sweepTimer !== undefined) clearTimeout(sweepTimer);
+      // stop taking work; a batch held by an unavailable database goes back to the queue
+      if (!processor.isHealthy()) processor.stop();
+      const giveUp = setTimeout(() => processor.stop(), 5_000);
+      try {
+        await Promise.all(consumers.splice(0).map((c) => c.stop()));
+      } finally {
+        clearTimeout(giveUp);
+        processor.stop();
+      }
+      await sweeping;
+      await reconciler.drain();
+      await commander.close();
+      if (ownBus) await bus.stop();
+      if (ownPool) await pool.end();
+      log.info({}, 'sensor registry stopped');
+    },
+  };
+}
