@@ -62,6 +62,12 @@ interface BoundEvaluator {
   evaluator: SampleEvaluator;
 }
 
+/** What runs for one channel of one sensor: resolved once per rule change, reused for every batch. */
+interface ChannelPlan {
+  silence: Array<{ rule: Rule; latch: AlarmLatch }>;
+  steps: Array<{ rule: Rule; evaluator: SampleEvaluator; sink: Sink }>;
+}
+
 interface SensorCtx {
   profile: SensorProfile;
   kindKnown: boolean;
@@ -69,6 +75,7 @@ interface SensorCtx {
   frequencyHz: number;
   rules: Rule[] | undefined;
   evaluators: Map<string, BoundEvaluator>;
+  plans: Map<string, ChannelPlan>;
   errorCounters: Map<string, { fingerprint: string; counter: ErrorBurstCounter }>;
   latches: Map<string, AlarmLatch>;
   lastArrivalUs: number | undefined;
@@ -77,6 +84,7 @@ interface SensorCtx {
 }
 
 const SEP = '\u0000';
+const NO_OUT: AlarmDecision[] = [];
 const fingerprints = new WeakMap<Rule, string>();
 
 function fingerprint(rule: Rule): string {
@@ -219,24 +227,48 @@ export class RuleEngine {
   onBatch(batch: MeasurementBatch, nowUs: number): AlarmDecision[] {
     const ctx = this.ctx(batch.serial);
     const out: AlarmDecision[] = [];
-    const n = batch.values.length;
-    if (n === 0) return out;
+    if (batch.values.length === 0) return out;
     const times = sampleTimesUs(batch);
     this.trackInterval(ctx, batch, times, nowUs);
-    for (const rule of this.rulesOf(ctx)) {
+    const plan = this.planFor(ctx, batch.channel);
+    const first = times[0] as number;
+    for (const { rule, latch } of plan.silence)
+      this.decideWith(latch, rule, ctx, '', first, 0, 0, false, true, out);
+    this.out = out;
+    try {
+      for (const step of plan.steps) {
+        const late = step.evaluator.process(times, batch.values, step.sink);
+        if (late > 0) this.onLate(step.rule.type, late);
+      }
+    } finally {
+      this.out = NO_OUT;
+    }
+    return out;
+  }
+
+  /** Where the sinks of channel plans write (set for the duration of one onBatch). */
+  private out: AlarmDecision[] = NO_OUT;
+
+  private planFor(ctx: SensorCtx, channel: string): ChannelPlan {
+    const rules = this.rulesOf(ctx);
+    let plan = ctx.plans.get(channel);
+    if (plan !== undefined) return plan;
+    plan = { silence: [], steps: [] };
+    for (const rule of rules) {
       if (rule.type === 'silence') {
-        this.decide(ctx, rule, '', times[0] as number, 0, 0, false, true, out);
+        plan.silence.push({ rule, latch: this.latch(ctx, rule.id, '', rule) });
         continue;
       }
       if (rule.type === 'error-burst') continue;
-      if (rule.channel !== batch.channel && rule.channel !== '*') continue;
-      const ev = this.evaluator(ctx, rule, batch.serial, batch.channel);
+      if (rule.channel !== channel && rule.channel !== '*') continue;
+      const evaluator = this.evaluator(ctx, rule, ctx.profile.serial, channel);
+      const latch = this.latch(ctx, rule.id, channel, rule);
       const sink: Sink = (t, value, threshold, raise, clear) =>
-        this.decide(ctx, rule, batch.channel, t, value, threshold, raise, clear, out);
-      const late = ev.process(times, batch.values, sink);
-      if (late > 0) this.onLate(rule.type, late);
+        this.decideWith(latch, rule, ctx, channel, t, value, threshold, raise, clear, this.out);
+      plan.steps.push({ rule, evaluator, sink });
     }
-    return out;
+    ctx.plans.set(channel, plan);
+    return plan;
   }
 
   onLogs(batch: LogBatch, nowUs: number): AlarmDecision[] {
@@ -322,7 +354,32 @@ export class RuleEngine {
     clear: boolean,
     out: AlarmDecision[],
   ): void {
-    const latch = this.latch(ctx, rule.id, channel, rule);
+    this.decideWith(
+      this.latch(ctx, rule.id, channel, rule),
+      rule,
+      ctx,
+      channel,
+      timeUs,
+      value,
+      threshold,
+      raise,
+      clear,
+      out,
+    );
+  }
+
+  private decideWith(
+    latch: AlarmLatch,
+    rule: Rule,
+    ctx: SensorCtx,
+    channel: string,
+    timeUs: number,
+    value: number,
+    threshold: number,
+    raise: boolean,
+    clear: boolean,
+    out: AlarmDecision[],
+  ): void {
     const d = latch.evaluate(timeUs, raise, clear);
     if (d === undefined) return;
     const windowUs = 'window' in rule ? rule.window.sizeUs : 0;
@@ -364,6 +421,7 @@ export class RuleEngine {
         frequencyHz: 0,
         rules: undefined,
         evaluators: new Map(),
+        plans: new Map(),
         errorCounters: new Map(),
         latches: new Map(),
         lastArrivalUs: undefined,
@@ -378,6 +436,7 @@ export class RuleEngine {
   private rulesOf(ctx: SensorCtx): Rule[] {
     if (ctx.rules === undefined) {
       ctx.rules = resolveRules(this.rules, ctx.profile);
+      ctx.plans.clear();
       for (const rule of ctx.rules) {
         for (const [key, latch] of ctx.latches) {
           if (key.startsWith(`${rule.id}${SEP}`)) latch.configure(rule.raiseForUs, rule.clearForUs);
