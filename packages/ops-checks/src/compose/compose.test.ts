@@ -1,0 +1,199 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { DEFAULT_METRICS_PORTS } from '@sensor-streaming/runtime';
+import { parse as parseYaml } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import {
+  definitionsProblems,
+  type RabbitDefinitions,
+  rabbitPasswordMatches,
+} from '../rabbitmq-definitions.js';
+import { repoRoot } from '../repo-root.js';
+import {
+  bindMounts,
+  type ComposeFile,
+  composeProblems,
+  composeSpecValidator,
+  interpolate,
+  loadCompose,
+  scalingProblems,
+} from './compose-file.js';
+
+const root = repoRoot();
+const doc = loadCompose(root);
+const APP_SERVICES = Object.keys(DEFAULT_METRICS_PORTS);
+const read = (p: string) => readFileSync(path.join(root, p), 'utf8');
+const mountSource = (service: string, target: string) =>
+  bindMounts(doc).find((m) => m.service === service && m.target === target)?.source;
+
+describe('compose.yaml', () => {
+  it('is valid against the Compose Specification JSON schema', () => {
+    expect(composeSpecValidator()(doc)).toEqual([]);
+  });
+
+  it('has no dangling depends_on, missing mounted file, clashing port, unhealthchecked or non-restarting service', () => {
+    expect(composeProblems(doc, root)).toEqual([]);
+  });
+
+  it('runs every service from the one Dockerfile with SERVICE, on its documented METRICS_PORT, after the migrations', () => {
+    for (const name of APP_SERVICES) {
+      const s = doc.services[name];
+      expect(s, name).toBeDefined();
+      expect(s?.build?.args?.SERVICE, name).toBe(name);
+      expect(s?.build?.dockerfile ?? 'Dockerfile').toBe('Dockerfile');
+      expect(read(`services/${name}/package.json`)).toContain(`"@sensor-streaming/${name}"`);
+      expect(s?.environment?.METRICS_PORT, name).toBe(String(DEFAULT_METRICS_PORTS[name]));
+      expect(JSON.stringify(s?.healthcheck?.test)).toMatch(/METRICS_PORT.*\/readyz/);
+      for (const v of ['AMQP_URL', 'LOG_LEVEL'])
+        expect(s?.environment?.[v], `${name} ${v}`).toBeTypeOf('string');
+    }
+    for (const name of APP_SERVICES.filter((n) => n !== 'sensor-simulator')) {
+      expect(doc.services[name]?.depends_on).toMatchObject({
+        migrate: { condition: 'service_completed_successfully' },
+      });
+      expect(doc.services[name]?.environment?.DATABASE_URL).toMatch(
+        /^postgres:\/\/.+@timescaledb:5432\/sensor_streaming$/,
+      );
+    }
+    expect(doc.services.migrate?.command).toEqual(['node', 'packages/db/dist/bin/migrate.js']);
+    expect(read('packages/db/src/bin/migrate.ts').length).toBeGreaterThan(0);
+  });
+
+  it('lets the simulator scale with distinct serials per replica', () => {
+    expect(scalingProblems(doc, 'sensor-simulator')).toEqual([]);
+    const env = doc.services['sensor-simulator']?.environment ?? {};
+    expect(env.SIMULATOR_INDEX_FROM_HOSTNAME).toBe('true');
+    expect(env.SIMULATOR_INDEX).toBeUndefined();
+    // SENSOR_COUNT comes from the caller's environment
+    expect(env.SENSOR_COUNT).toBe('25');
+    expect(
+      loadCompose(root, { SENSOR_COUNT: '7' }).services['sensor-simulator']?.environment?.SENSOR_COUNT,
+    ).toBe('7');
+  });
+
+  it('runs RabbitMQ 3.13 with management, MQTT and Prometheus plugins and the platform topology from definitions', () => {
+    const r = doc.services.rabbitmq!;
+    expect(r.image).toMatch(/^rabbitmq:3\.13(\.\d+)?-management$/);
+    const plugins = read(mountSource('rabbitmq', '/etc/rabbitmq/enabled_plugins')!);
+    for (const p of ['rabbitmq_management', 'rabbitmq_mqtt', 'rabbitmq_prometheus'])
+      expect(plugins).toContain(p);
+    const conf = read(mountSource('rabbitmq', '/etc/rabbitmq/conf.d/20-sensor-streaming.conf')!);
+    const definitionsPath = /^load_definitions\s*=\s*(\S+)/m.exec(conf)?.[1];
+    expect(definitionsPath).toBe('/etc/rabbitmq/definitions.json');
+    expect(conf).toMatch(/^mqtt\.listeners\.tcp\.default\s*=\s*1883$/m);
+    expect(conf).toMatch(/^mqtt\.exchange\s*=\s*sensor_streaming$/m);
+    const definitions = JSON.parse(read(mountSource('rabbitmq', definitionsPath!)!)) as RabbitDefinitions;
+    expect(definitionsProblems(definitions)).toEqual([]);
+    // the services' AMQP_URL credentials are a user of the definitions, with the right password
+    const url = new URL(String(doc.services['sensor-registry']?.environment?.AMQP_URL));
+    const user = definitions.users?.find((u) => u.name === decodeURIComponent(url.username));
+    expect(user, 'AMQP_URL user in definitions').toBeDefined();
+    expect(rabbitPasswordMatches(user!.password_hash, decodeURIComponent(url.password))).toBe(true);
+  });
+
+  it('runs TimescaleDB >= 2.18.1 with pg_stat_statements preloaded', () => {
+    const t = doc.services.timescaledb!;
+    const m = /^timescale\/timescaledb(?:-ha)?:(\d+)\.(\d+)\.(\d+)-pg(\d+)$/.exec(String(t.image));
+    expect(m, String(t.image)).not.toBeNull();
+    const [major, minor, patch, pg] = m!.slice(1).map(Number) as [number, number, number, number];
+    expect(major * 10_000 + minor * 100 + patch).toBeGreaterThanOrEqual(2 * 10_000 + 18 * 100 + 1);
+    expect(pg).toBeGreaterThanOrEqual(15);
+    expect((t.command as string[]).join(' ')).toMatch(
+      /shared_preload_libraries=timescaledb,pg_stat_statements/,
+    );
+  });
+
+  it('has Prometheus scrape every service on its metrics port (every replica) and RabbitMQ', () => {
+    const config = parseYaml(read(mountSource('prometheus', '/etc/prometheus/prometheus.yml')!)) as {
+      scrape_configs: Array<{
+        job_name: string;
+        dns_sd_configs?: Array<{ names: string[]; port: number }>;
+        static_configs?: Array<{ targets: string[] }>;
+      }>;
+    };
+    for (const name of APP_SERVICES) {
+      const job = config.scrape_configs.find((j) => j.job_name === name);
+      expect(job?.dns_sd_configs?.[0], name).toMatchObject({
+        names: [name],
+        port: DEFAULT_METRICS_PORTS[name],
+      });
+    }
+    const targets = config.scrape_configs.flatMap((j) => j.static_configs?.flatMap((s) => s.targets) ?? []);
+    expect(targets).toContain('rabbitmq:15692');
+    expect(config.scrape_configs.map((j) => j.job_name)).toContain('rabbitmq-queues');
+  });
+
+  it('gives Grafana the provisioning, the dashboards where the provider looks, and every variable the datasources use', () => {
+    expect(mountSource('grafana', '/etc/grafana/provisioning')).toBe('./grafana/provisioning');
+    const provider = parseYaml(read('grafana/provisioning/dashboards/sensor-streaming.yaml')) as {
+      providers: Array<{ options: { path: string } }>;
+    };
+    expect(mountSource('grafana', provider.providers[0]!.options.path)).toBe('./grafana/dashboards');
+    const datasources = read('grafana/provisioning/datasources/sensor-streaming.yaml');
+    const used = [...datasources.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]!);
+    expect(used.length).toBeGreaterThan(3);
+    for (const v of used) expect(doc.services.grafana?.environment?.[v], v).toBeTypeOf('string');
+  });
+});
+
+describe('composeProblems catches', () => {
+  const mutate = (change: (d: ComposeFile) => void): string[] => {
+    const copy = structuredClone(doc);
+    change(copy);
+    return composeProblems(copy, root);
+  };
+
+  it('a depends_on target that does not exist', () => {
+    expect(
+      mutate((d) => (d.services['logs-ingester']!.depends_on = { rabit: { condition: 'service_started' } })),
+    ).toContain('service logs-ingester: depends_on rabit, which is not a service');
+  });
+
+  it('a service without healthcheck or restart, and a one-shot that restarts', () => {
+    const problems = mutate((d) => {
+      delete d.services['alarm-service']!.healthcheck;
+      delete d.services['alarm-service']!.restart;
+      d.services.migrate!.restart = 'on-failure';
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'service alarm-service: has no healthcheck',
+        'service alarm-service: has no restart policy',
+        expect.stringMatching(/^service migrate: is a one-shot/),
+      ]),
+    );
+  });
+
+  it('a missing mounted file, a clashing host port and a non-string environment value', () => {
+    const problems = mutate((d) => {
+      d.services.prometheus!.volumes = [
+        './deploy/compose/prometheus/missing.yml:/etc/prometheus/prometheus.yml:ro',
+      ];
+      d.services.grafana!.ports = ['9090:3000'];
+      d.services['sensor-registry']!.environment!.METRICS_PORT = 9101;
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'service prometheus: bind mount source ./deploy/compose/prometheus/missing.yml does not exist',
+        'service grafana: host port 9090 also published by prometheus',
+        'service sensor-registry: environment METRICS_PORT is a number, not a string (quote it)',
+      ]),
+    );
+  });
+
+  it('the schema rejects an unknown service key and a bad depends_on condition', () => {
+    const copy = structuredClone(doc) as ComposeFile & { services: Record<string, Record<string, unknown>> };
+    copy.services.grafana!.restart_policy = 'always';
+    copy.services.grafana!.depends_on = { prometheus: { condition: 'service_ready' } };
+    expect(composeSpecValidator()(copy).join('\n')).toMatch(/additional properties[\s\S]*allowed values/);
+  });
+});
+
+describe('interpolate', () => {
+  it('follows Compose: defaults, required, $$ escapes', () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Compose's own ${VAR} syntax
+    expect(interpolate('${A:-x} ${B-y} $C $$D', { B: '', C: 'c' })).toBe('x  c $D');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Compose's own ${VAR} syntax
+    expect(() => interpolate('${A:?set A}', {})).toThrow(/required variable A: set A/);
+  });
+});
