@@ -58,7 +58,7 @@ export function createMeasurementsIngestMetrics(registry: Registry): Measurement
     name: 'sensor_streaming_e2e_lag_seconds',
     help: 'Commit time minus the time of the newest sample of each message.',
     labelNames: ['kind'],
-    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    buckets: [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2.5, 5, 10, 30, 60, 300],
     registers,
   });
 
