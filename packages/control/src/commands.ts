@@ -10,6 +10,8 @@ import {
   type CommandType,
   commandAckCodec,
   commandCodec,
+  DEAD_LETTER_EXCHANGE,
+  DEAD_LETTER_REASON_HEADER,
   type PowerState,
   routingKeys,
 } from '@sensor-streaming/protocol';
@@ -124,19 +126,64 @@ interface Pending {
   settle(outcome: CommandOutcome): void;
 }
 
+/** The reason of the most recent dead-lettering in an `x-death` header ('expired', 'rejected', ...). */
+function deathReason(headers: Record<string, unknown>): string {
+  const ours = headers[DEAD_LETTER_REASON_HEADER];
+  if (typeof ours === 'string' && ours !== '') return ours;
+  const deaths = headers['x-death'];
+  if (Array.isArray(deaths) && deaths.length > 0) {
+    const first = deaths[0] as { reason?: unknown };
+    if (typeof first?.reason === 'string') return first.reason;
+  }
+  return 'unknown';
+}
+
 /**
  * The one command path: iotctl, the registry's reconciler and the alarm
  * service's automatic actions all publish through it. Each command goes to
  * `sensor.<serial>.commands.<type>` with `mandatory` (a sensor with no command
  * queue is reported UNROUTABLE, not silently dropped) and a per-message TTL
- * (an expired command is dead-lettered and reported EXPIRED by the registry).
- * Acks are matched by command id on one private queue bound to `sensor.*.acks`.
+ * (an expired command is dead-lettered; the registry records it EXPIRED).
+ * Acks are matched by command id on one private queue bound to `sensor.*.acks`
+ * and, on the dead-letter exchange, to `sensor.*.commands.*`, so a waiting
+ * caller also learns that its command expired unseen (EXPIRED) without the registry.
  */
 export function createCommander(bus: Bus): Commander {
   const pending = new Map<string, Pending>();
   let ackConsumer: Promise<Consumer> | undefined;
 
+  /**
+   * A command of ours dead-lettered by its sensor's queue: `expired` (TTL passed while the sensor was away)
+   * is EXPIRED; anything else (the sensor rejected the message itself) is REJECTED.
+   */
+  function onDeadLettered(delivery: Delivery): void {
+    let command: Command;
+    try {
+      command = commandCodec.decode(delivery.body, delivery.contentType);
+    } catch {
+      return;
+    }
+    const waiting = pending.get(command.commandId);
+    if (waiting === undefined) return;
+    const reason = deathReason(delivery.headers);
+    waiting.settle({
+      serial: command.serial,
+      commandId: command.commandId,
+      type: command.type,
+      status: reason === 'expired' ? 'EXPIRED' : 'REJECTED',
+      reason:
+        reason === 'expired'
+          ? 'the command expired in the sensor queue before the sensor took it'
+          : `the sensor queue dead-lettered the command (${reason})`,
+      rttMs: Math.round((performance.now() - waiting.startedAt) * 100) / 100,
+    });
+  }
+
   function onAck(delivery: Delivery): Promise<void> {
+    if (delivery.exchange === DEAD_LETTER_EXCHANGE) {
+      onDeadLettered(delivery);
+      return Promise.resolve();
+    }
     let ack: CommandAck;
     try {
       ack = commandAckCodec.decode(delivery.body, delivery.contentType);
@@ -165,6 +212,9 @@ export function createCommander(bus: Bus): Commander {
         name: `control.acks.${randomUUID()}`,
         type: 'classic',
         bindings: [bindingPatterns.acks],
+        // our own commands that expire (or are refused) in a sensor queue come back through the DLX
+        deadLetterBindings: [bindingPatterns.commands],
+        deadLetter: false,
         exclusive: true,
         autoDelete: true,
       },

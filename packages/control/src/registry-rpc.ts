@@ -1,4 +1,4 @@
-import type { Bus } from '@sensor-streaming/bus';
+import { type Bus, RpcRemoteError, RpcTimeoutError, UnroutableError } from '@sensor-streaming/bus';
 import {
   assertSerial,
   CONTENT_TYPE_JSON,
@@ -220,10 +220,22 @@ export function createRegistryClient(bus: Bus, opts: { timeoutMs?: number } = {}
         contentType: CONTENT_TYPE_JSON,
       });
     } catch (err) {
-      if (err instanceof Error && /timed? ?out/i.test(`${err.name} ${err.message}`)) {
+      if (err instanceof RpcTimeoutError) {
         throw new ControlError(
           'CONTROL_REGISTRY_UNAVAILABLE',
           `the sensor registry did not answer within ${timeoutMs} ms (is sensor-registry running?)`,
+        );
+      }
+      if (err instanceof UnroutableError) {
+        throw new ControlError(
+          'CONTROL_REGISTRY_UNAVAILABLE',
+          `nobody serves ${REGISTRY_RPC_QUEUE} on this broker/vhost (is sensor-registry running?)`,
+        );
+      }
+      if (err instanceof RpcRemoteError) {
+        throw new ControlError(
+          err.remoteCode ?? 'CONTROL_REGISTRY_FAILED',
+          `sensor registry: ${err.message}`,
         );
       }
       throw err;
@@ -237,7 +249,19 @@ export function createRegistryClient(bus: Bus, opts: { timeoutMs?: number } = {}
     if (!isRecord(parsed) || typeof parsed.ok !== 'boolean') {
       throw new ControlError('CONTROL_BAD_RESPONSE', 'the sensor registry answered without an ok field');
     }
-    if (!parsed.ok) throw new ControlError(parsed.error.code, parsed.error.message);
+    if (!parsed.ok) {
+      const error: unknown = (parsed as { error?: unknown }).error;
+      if (!isRecord(error) || typeof error.message !== 'string') {
+        throw new ControlError(
+          'CONTROL_BAD_RESPONSE',
+          'the sensor registry answered ok:false without an error',
+        );
+      }
+      throw new ControlError(
+        typeof error.code === 'string' ? error.code : 'CONTROL_REGISTRY_FAILED',
+        error.message,
+      );
+    }
     return parsed.result;
   }
   return {

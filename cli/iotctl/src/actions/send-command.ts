@@ -1,0 +1,51 @@
+import type { CommandOutcome, CommandRequest, IssueOptions, SensorFilter } from '@sensor-streaming/control';
+import { CliError, EXIT_FAILURE, EXIT_OK } from '../cli-error.js';
+import { type Context, out, withSession } from '../context.js';
+import { formatOutcome, formatSummary } from '../format/outcomes.js';
+import { json } from '../format/text.js';
+import type { Targets } from '../options.js';
+import type { Session } from '../session.js';
+
+export interface SendCommandInput {
+  request: CommandRequest;
+  targets: Targets;
+  /** false: publish only (--no-wait). */
+  wait: boolean;
+  timeoutMs: number;
+  ttlMs?: number;
+  json: boolean;
+}
+
+/** Serials for --all / --selector come from the registry; explicit serials are used as given. */
+export async function resolveTargets(session: Session, targets: Targets): Promise<string[]> {
+  if (targets.kind === 'serials') return targets.serials;
+  const filter: SensorFilter = targets.kind === 'selector' ? { selector: targets.selector } : {};
+  const sensors = await session.registry.listSensors(filter);
+  if (sensors.length === 0) {
+    throw new CliError(
+      'IOTCTL_NO_TARGETS',
+      targets.kind === 'all'
+        ? 'the registry knows no sensors'
+        : `no sensor matches the selector ${Object.entries(targets.selector)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(',')}`,
+    );
+  }
+  return sensors.map((s) => s.serial);
+}
+
+/** sleep / awake / changesamplefrequency: publish, wait for the acks, one line per sensor. */
+export async function sendCommand(ctx: Context, input: SendCommandInput): Promise<number> {
+  return withSession(ctx, async (session) => {
+    const serials = await resolveTargets(session, input.targets);
+    const width = Math.max(...serials.map((s) => s.length));
+    const opts: IssueOptions = { issuedBy: ctx.issuedBy, wait: input.wait, timeoutMs: input.timeoutMs };
+    if (input.ttlMs !== undefined) opts.ttlMs = input.ttlMs;
+    if (!input.json) opts.onOutcome = (o) => out(ctx, formatOutcome(o, width, ctx.style));
+    const outcomes: CommandOutcome[] = await session.commander().issue(serials, input.request, opts);
+    if (input.json) out(ctx, json(outcomes));
+    else out(ctx, formatSummary(input.request.type, outcomes));
+    const wanted = input.wait ? 'APPLIED' : 'PUBLISHED';
+    return outcomes.every((o) => o.status === wanted) ? EXIT_OK : EXIT_FAILURE;
+  });
+}

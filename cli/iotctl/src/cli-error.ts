@@ -1,0 +1,56 @@
+import { ControlError } from '@sensor-streaming/control';
+import { isProtocolError } from '@sensor-streaming/protocol';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/** The operator typed something invalid (bad serial, bad frequency, conflicting flags): exit 2. */
+export class UsageError extends Error {
+  readonly code = 'IOTCTL_USAGE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** An expected failure (broker unreachable, registry not answering, unknown sensor): exit 1, one line. */
+export class CliError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+/** ControlError codes that mean "the input was wrong", not "the system failed". */
+const USAGE_CONTROL_CODES = new Set([
+  'CONTROL_BAD_FREQUENCY',
+  'CONTROL_BAD_SELECTOR',
+  'CONTROL_BAD_TTL',
+  'CONTROL_BAD_COMMAND',
+  'CONTROL_BAD_REQUEST',
+]);
+
+export interface ErrorReport {
+  exitCode: number;
+  /** What to write on stderr (one line for expected errors, the stack for bugs). */
+  text: string;
+}
+
+/** How an error thrown by a command is shown and what the process exits with. */
+export function reportError(err: unknown): ErrorReport {
+  if (err instanceof UsageError) return { exitCode: EXIT_USAGE, text: `iotctl: ${err.message}\n` };
+  if (err instanceof ControlError) {
+    return {
+      exitCode: USAGE_CONTROL_CODES.has(err.code) ? EXIT_USAGE : EXIT_FAILURE,
+      text: `iotctl: ${err.message}\n`,
+    };
+  }
+  if (isProtocolError(err)) return { exitCode: EXIT_USAGE, text: `iotctl: ${err.message}\n` };
+  if (err instanceof CliError) return { exitCode: EXIT_FAILURE, text: `iotctl: ${err.message}\n` };
+  const stack = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
+  return { exitCode: EXIT_FAILURE, text: `iotctl: bug: ${stack}\n` };
+}

@@ -1,0 +1,299 @@
+import { createRequire } from 'node:module';
+import {
+  type AlarmListParams,
+  assertAlarmId,
+  type CommandRequest,
+  DEFAULT_ACK_TIMEOUT_MS,
+  parseSeverity,
+  type SensorFilter,
+} from '@sensor-streaming/control';
+import type { CommandType } from '@sensor-streaming/protocol';
+import { Command, CommanderError, Option } from 'commander';
+import { ackAlarm, listAlarms } from './actions/alarms.js';
+import { commandHistory, listSensors, showSensor } from './actions/sensors.js';
+import { sendCommand } from './actions/send-command.js';
+import { status } from './actions/status.js';
+import { EXIT_OK, EXIT_USAGE, reportError, UsageError } from './cli-error.js';
+import type { Context } from './context.js';
+import { decideColor } from './format/text.js';
+import { type Io, processIo } from './io.js';
+import {
+  issuedBy,
+  parseAmqpUrl,
+  parseHz,
+  parseKind,
+  parseLimit,
+  parseMs,
+  parseSelectorFlag,
+  parseSerials,
+  parseState,
+  parseTargets,
+} from './options.js';
+import { openSession } from './session.js';
+
+interface GlobalOptions {
+  amqpUrl?: string;
+  connectTimeout: string;
+  rpcTimeout: string;
+  color: boolean;
+  verbose?: boolean;
+}
+
+function version(): string {
+  try {
+    return (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** Builds the context of one command run from the global options (validated here: usage errors exit 2). */
+function contextFor(cmd: Command, io: Io): Context {
+  const g = cmd.optsWithGlobals<GlobalOptions>();
+  const amqpUrl = parseAmqpUrl(g.amqpUrl, io.env);
+  const connectTimeoutMs = parseMs('--connect-timeout', g.connectTimeout, 1, 600_000);
+  const rpcTimeoutMs = parseMs('--rpc-timeout', g.rpcTimeout, 1, 600_000);
+  const log = g.verbose === true ? (line: string) => void io.stderr.write(`${line}\n`) : undefined;
+  const session = { amqpUrl, connectTimeoutMs, rpcTimeoutMs, ...(log === undefined ? {} : { log }) };
+  return {
+    io,
+    style: { color: decideColor(g.color, io.stdout.isTTY, io.env) },
+    issuedBy: issuedBy(io.env),
+    session,
+    connect: () => openSession(session),
+    nowMs: () => Date.now(),
+  };
+}
+
+interface CommandFlags {
+  sensor: string[];
+  all?: boolean;
+  selector?: string;
+  timeout: string;
+  ttl?: string;
+  wait: boolean;
+  json?: boolean;
+  hz?: string;
+}
+
+function addCommand(
+  program: Command,
+  io: Io,
+  type: CommandType,
+  description: string,
+  setExit: (n: number) => void,
+) {
+  const cmd = program
+    .command(type)
+    .description(description)
+    .argument('[serial...]', 'sensor serials')
+    .option('-s, --sensor <serial>', 'a target sensor (repeatable)', collect, [])
+    .option('--all', 'every sensor the registry knows')
+    .option('--selector <selector>', 'sensors whose labels match, e.g. kind=vibration,site=north')
+    .option('--timeout <ms>', 'how long to wait for each ack', String(DEFAULT_ACK_TIMEOUT_MS))
+    .option('--ttl <ms>', 'command time to live: it expires unapplied after this (default 60000)')
+    .option('--no-wait', 'only publish (exit 0 once the broker confirmed every command)')
+    .option('--json', 'print the outcomes as JSON');
+  if (type === 'changesamplefrequency') {
+    cmd.addOption(new Option('--hz <n>', 'new sample frequency in Hz').conflicts('f'));
+    cmd.addOption(new Option('-f <n>', 'same as --hz').hideHelp());
+  }
+  cmd.action(async (positional: string[], flags: CommandFlags & { f?: string }) => {
+    const ctx = contextFor(cmd, io);
+    const targets = parseTargets({
+      positional,
+      sensor: flags.sensor,
+      all: flags.all,
+      selector: flags.selector,
+    });
+    const request: CommandRequest =
+      type === 'changesamplefrequency' ? { type, sampleFrequencyHz: parseHz(flags.hz ?? flags.f) } : { type };
+    const timeoutMs = parseMs('--timeout', flags.timeout, 1, 3_600_000);
+    const ttlMs = flags.ttl === undefined ? undefined : parseMs('--ttl', flags.ttl, 1, 7 * 24 * 3_600_000);
+    setExit(
+      await sendCommand(ctx, {
+        request,
+        targets,
+        wait: flags.wait,
+        timeoutMs,
+        ...(ttlMs === undefined ? {} : { ttlMs }),
+        json: flags.json === true,
+      }),
+    );
+  });
+}
+
+/** The commander program; `setExit` receives each action's exit code. */
+export function buildProgram(io: Io, setExit: (code: number) => void): Command {
+  const program = new Command('iotctl')
+    .description('Operate the sensor-streaming fleet: sensors, commands, status and alarms')
+    .version(version())
+    .option('--amqp-url <url>', 'RabbitMQ URL (default: $AMQP_URL, else amqp://guest:guest@127.0.0.1:5672)')
+    .option('--connect-timeout <ms>', 'give up connecting to the broker after this long', '5000')
+    .option('--rpc-timeout <ms>', 'how long to wait for the registry or the alarm service', '5000')
+    .option('--no-color', 'no colors (also off when stdout is not a terminal, or NO_COLOR is set)')
+    .option('--verbose', 'bus diagnostics on stderr')
+    .exitOverride()
+    .showSuggestionAfterError()
+    .configureOutput({
+      writeOut: (s) => void io.stdout.write(s),
+      writeErr: (s) => void io.stderr.write(s),
+      outputError: (s, write) => write(`iotctl: ${s.replace(/^error: /, '')}`),
+    });
+
+  addCommand(program, io, 'sleep', 'put sensors to sleep (they stop sampling, stay connected)', setExit);
+  addCommand(program, io, 'awake', 'wake sensors (they resume at their current frequency)', setExit);
+  addCommand(program, io, 'changesamplefrequency', 'change the sample frequency (--hz <n>)', setExit);
+
+  const sensors = program.command('sensors').description('the registered sensors');
+  const list = sensors
+    .command('list')
+    .description('list sensors')
+    .option('--kind <kind>', 'only this kind')
+    .option('--state <state>', 'only awake, asleep or offline')
+    .option('--online', 'only online sensors')
+    .option('--offline', 'only offline sensors')
+    .option('--selector <selector>', 'label selector, e.g. site=north,machine=crane-1')
+    .option('--limit <n>', 'at most this many')
+    .option('--json', 'print JSON');
+  list.action(
+    async (flags: {
+      kind?: string;
+      state?: string;
+      online?: boolean;
+      offline?: boolean;
+      selector?: string;
+      limit?: string;
+      json?: boolean;
+    }) => {
+      const ctx = contextFor(list, io);
+      if (flags.online && flags.offline) throw new UsageError('give --online or --offline, not both');
+      const filter: SensorFilter = {};
+      if (flags.kind !== undefined) filter.kind = parseKind(flags.kind);
+      if (flags.state !== undefined) filter.state = parseState(flags.state);
+      if (flags.online) filter.online = true;
+      if (flags.offline) filter.online = false;
+      if (flags.selector !== undefined) filter.selector = parseSelectorFlag(flags.selector);
+      if (flags.limit !== undefined) filter.limit = parseLimit('--limit', flags.limit, 100_000);
+      setExit(await listSensors(ctx, filter, flags.json === true));
+    },
+  );
+  const show = sensors
+    .command('show')
+    .description('one sensor with its recent commands')
+    .argument('<serial>')
+    .option('--commands <n>', 'recent commands shown', '10')
+    .option('--json', 'print JSON');
+  show.action(async (serial: string, flags: { commands: string; json?: boolean }) => {
+    const ctx = contextFor(show, io);
+    const [s] = parseSerials([serial]);
+    setExit(await showSensor(ctx, s!, parseLimit('--commands', flags.commands, 1000), flags.json === true));
+  });
+
+  const history = program
+    .command('commands')
+    .description('the command history of a sensor')
+    .argument('<serial>')
+    .option('--limit <n>', 'at most this many', '20')
+    .option('--json', 'print JSON');
+  history.action(async (serial: string, flags: { limit: string; json?: boolean }) => {
+    const ctx = contextFor(history, io);
+    const [s] = parseSerials([serial]);
+    setExit(await commandHistory(ctx, s!, parseLimit('--limit', flags.limit, 10_000), flags.json === true));
+  });
+
+  const statusCmd = program
+    .command('status')
+    .description('live view of the fleet (a plain table when stdout is not a terminal)')
+    .option('--refresh <ms>', 'refresh interval', '1000')
+    .option(
+      '--timeout <ms>',
+      'how long to wait for the ack of a command sent from the view',
+      String(DEFAULT_ACK_TIMEOUT_MS),
+    )
+    .option('--json', 'print one JSON snapshot');
+  statusCmd.action(async (flags: { refresh: string; timeout: string; json?: boolean }) => {
+    const ctx = contextFor(statusCmd, io);
+    setExit(
+      await status(ctx, {
+        refreshMs: parseMs('--refresh', flags.refresh, 100, 3_600_000),
+        timeoutMs: parseMs('--timeout', flags.timeout, 1, 3_600_000),
+        json: flags.json === true,
+      }),
+    );
+  });
+
+  const alarms = program
+    .command('alarms')
+    .description('active and recent alarms; `alarms ack <id>` acknowledges one')
+    .option('--serial <serial>', 'only this sensor')
+    .option('--severity <severity>', 'only info, warning, major or critical')
+    .option('--active', 'only alarms not cleared yet')
+    .option('--limit <n>', 'at most this many', '100')
+    .option('--follow', 'then stream new transitions until Ctrl-C')
+    .option('--json', 'print JSON (one object per line with --follow)');
+  alarms.action(
+    async (flags: {
+      serial?: string;
+      severity?: string;
+      active?: boolean;
+      limit: string;
+      follow?: boolean;
+      json?: boolean;
+    }) => {
+      const ctx = contextFor(alarms, io);
+      const params: AlarmListParams = { limit: parseLimit('--limit', flags.limit, 10_000) };
+      if (flags.serial !== undefined) params.serial = parseSerials([flags.serial])[0]!;
+      if (flags.severity !== undefined) {
+        try {
+          params.severity = parseSeverity(flags.severity, '--severity');
+        } catch (err) {
+          throw new UsageError(err instanceof Error ? err.message : String(err));
+        }
+      }
+      if (flags.active) params.active = true;
+      setExit(await listAlarms(ctx, { params, json: flags.json === true, follow: flags.follow === true }));
+    },
+  );
+  const ack = alarms
+    .command('ack')
+    .description('acknowledge an alarm')
+    .argument('<alarm-id>')
+    .option('--json', 'print JSON');
+  ack.action(async (id: string, flags: { json?: boolean }) => {
+    const ctx = contextFor(ack, io);
+    let alarmId: string;
+    try {
+      alarmId = assertAlarmId(id, 'alarm id');
+    } catch (err) {
+      throw new UsageError(
+        err instanceof Error ? err.message.replace(/^alarm id: /, 'alarm id ') : String(err),
+      );
+    }
+    setExit(await ackAlarm(ctx, alarmId, flags.json === true));
+  });
+
+  return program;
+}
+
+/** Runs iotctl with `argv` (as in process.argv) and returns the exit code; never calls process.exit. */
+export async function runCli(argv: readonly string[], io: Io = processIo()): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = buildProgram(io, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync([...argv]);
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT_OK;
+      return EXIT_USAGE;
+    }
+    const report = reportError(err);
+    io.stderr.write(report.text);
+    return report.exitCode;
+  }
+}

@@ -1,0 +1,31 @@
+import type { Io } from './io.js';
+import type { Session, SessionOptions } from './session.js';
+import type { Style } from './format/text.js';
+
+/** What every action gets: where to write, how to style, how to reach the platform. */
+export interface Context {
+  io: Io;
+  style: Style;
+  issuedBy: string;
+  session: Omit<SessionOptions, 'log'> & { log?: SessionOptions['log'] };
+  connect(): Promise<Session>;
+  nowMs(): number;
+}
+
+export function out(ctx: Context, text: string): void {
+  ctx.io.stdout.write(text);
+}
+
+export function err(ctx: Context, text: string): void {
+  ctx.io.stderr.write(text);
+}
+
+/** Runs `fn` with a connected session and always closes it, so the process can exit. */
+export async function withSession<T>(ctx: Context, fn: (s: Session) => Promise<T>): Promise<T> {
+  const session = await ctx.connect();
+  try {
+    return await fn(session);
+  } finally {
+    await session.close();
+  }
+}

@@ -1,0 +1,106 @@
+import type { CommandRecord, SensorDetail, SensorSummary } from '@sensor-streaming/control';
+import { ago, type Column, hz, ms, renderTable, type Style, stateColor, statusColor } from './text.js';
+
+export interface FleetCounts {
+  total: number;
+  awake: number;
+  asleep: number;
+  offline: number;
+}
+
+/** A sensor that is not online counts as offline whatever it last reported. */
+export function effectiveState(s: SensorSummary): 'AWAKE' | 'ASLEEP' | 'OFFLINE' | 'UNKNOWN' {
+  if (!s.online || s.reportedState === 'OFFLINE') return 'OFFLINE';
+  return s.reportedState ?? 'UNKNOWN';
+}
+
+export function countFleet(sensors: readonly SensorSummary[]): FleetCounts {
+  const c: FleetCounts = { total: sensors.length, awake: 0, asleep: 0, offline: 0 };
+  for (const s of sensors) {
+    const st = effectiveState(s);
+    if (st === 'AWAKE') c.awake++;
+    else if (st === 'ASLEEP') c.asleep++;
+    else if (st === 'OFFLINE') c.offline++;
+  }
+  return c;
+}
+
+export function formatCounts(c: FleetCounts): string {
+  return `${c.total} sensors: ${c.awake} awake, ${c.asleep} asleep, ${c.offline} offline`;
+}
+
+function labels(l: Record<string, string>): string {
+  const parts = Object.entries(l)
+    .filter(([k]) => k !== 'kind')
+    .map(([k, v]) => `${k}=${v}`);
+  return parts.length === 0 ? '-' : parts.join(',');
+}
+
+export function sensorColumns(nowMs: number): Column<SensorSummary>[] {
+  return [
+    { header: 'SERIAL', value: (s) => s.serial },
+    { header: 'KIND', value: (s) => s.kind },
+    {
+      header: 'STATE',
+      value: (s) => effectiveState(s),
+      color: (s) => stateColor(s.reportedState, s.online),
+    },
+    {
+      header: 'DESIRED',
+      value: (s) => s.desiredState ?? '-',
+    },
+    { header: 'HZ', value: (s) => hz(s.reportedFrequencyHz), align: 'right' },
+    { header: 'SAMPLES/S', value: (s) => hz(s.samplesPerSecond), align: 'right' },
+    { header: 'LAST SEEN', value: (s) => ago(s.lastSeenAt, nowMs) },
+    { header: 'LABELS', value: (s) => labels(s.labels) },
+  ];
+}
+
+export function formatSensorTable(sensors: readonly SensorSummary[], style: Style, nowMs: number): string {
+  if (sensors.length === 0) return 'no sensors match\n';
+  return renderTable(sensors, sensorColumns(nowMs), style);
+}
+
+export function commandColumns(): Column<CommandRecord>[] {
+  return [
+    { header: 'ISSUED AT', value: (c) => c.issuedAt },
+    { header: 'TYPE', value: (c) => c.type },
+    { header: 'HZ', value: (c) => hz(c.sampleFrequencyHz), align: 'right' },
+    { header: 'STATUS', value: (c) => c.status, color: (c) => statusColor(c.status) },
+    { header: 'RTT', value: (c) => ms(c.rttMs), align: 'right' },
+    { header: 'ISSUED BY', value: (c) => c.issuedBy },
+    { header: 'COMMAND ID', value: (c) => c.commandId },
+    { header: 'REASON', value: (c) => c.reason ?? '' },
+  ];
+}
+
+export function formatCommandTable(commands: readonly CommandRecord[], style: Style): string {
+  if (commands.length === 0) return 'no commands recorded\n';
+  return renderTable(commands, commandColumns(), style);
+}
+
+export function formatSensorDetail(d: SensorDetail, style: Style, nowMs: number): string {
+  const s = d.sensor;
+  const loc = s.location === null ? '-' : `${s.location.lat.toFixed(5)}, ${s.location.lon.toFixed(5)}`;
+  const range =
+    s.minFrequencyHz === null || s.maxFrequencyHz === null
+      ? '-'
+      : `${hz(s.minFrequencyHz)}..${hz(s.maxFrequencyHz)} Hz`;
+  const rows: Array<[string, string]> = [
+    ['serial', s.serial],
+    ['kind', s.kind],
+    ['online', s.online ? 'yes' : 'no'],
+    ['state', `${effectiveState(s)} (desired ${s.desiredState ?? '-'})`],
+    ['frequency', `${hz(s.reportedFrequencyHz)} Hz (desired ${hz(s.desiredFrequencyHz)} Hz, range ${range})`],
+    ['samples/s', hz(s.samplesPerSecond)],
+    ['channels', s.channels.join(', ') || '-'],
+    ['firmware', s.firmware || '-'],
+    ['location', loc],
+    ['labels', labels(s.labels)],
+    ['last seen', s.lastSeenAt === null ? 'never' : `${s.lastSeenAt} (${ago(s.lastSeenAt, nowMs)})`],
+    ['registered', s.registeredAt],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const head = rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
+  return `${head}\n\nrecent commands:\n${formatCommandTable(d.commands, style)}`;
+}

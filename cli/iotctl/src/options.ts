@@ -1,0 +1,129 @@
+import { userInfo } from 'node:os';
+import { parseFrequency, parseSelector } from '@sensor-streaming/control';
+import { isValidSerial, type PowerState } from '@sensor-streaming/protocol';
+import { DEFAULT_AMQP_URL } from '@sensor-streaming/runtime';
+import { UsageError } from './cli-error.js';
+
+/** Checks operator-typed serials; the first bad one is named. Duplicates are dropped, order kept. */
+export function parseSerials(values: readonly string[]): string[] {
+  for (const s of values) {
+    if (!isValidSerial(s)) {
+      throw new UsageError(
+        `invalid serial ${JSON.stringify(s)}: a serial is 1 to 64 letters, digits, '_' or '-' (no dots)`,
+      );
+    }
+  }
+  return [...new Set(values)];
+}
+
+/** A whole number of milliseconds from a flag. */
+export function parseMs(flag: string, value: string, min = 1, max = 24 * 3600_000): number {
+  const n = Number(value.trim());
+  if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(
+      `${flag} must be a whole number of milliseconds from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return n;
+}
+
+export function parseLimit(flag: string, value: string, max: number): number {
+  const n = Number(value.trim());
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    throw new UsageError(`${flag} must be a whole number from 1 to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+const STATES: readonly PowerState[] = ['AWAKE', 'ASLEEP', 'OFFLINE'];
+
+export function parseState(value: string): PowerState {
+  const s = value.trim().toUpperCase();
+  if (!STATES.includes(s as PowerState)) {
+    throw new UsageError(
+      `--state must be one of ${STATES.map((x) => x.toLowerCase()).join(', ')}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return s as PowerState;
+}
+
+const KIND = /^[A-Za-z0-9_-]{1,64}$/;
+export function parseKind(value: string): string {
+  if (!KIND.test(value))
+    throw new UsageError(`--kind must match ${KIND.source}, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** `--hz` / `-f`: a positive number of Hz in the platform range (usage error otherwise). */
+export function parseHz(value: string | undefined): number {
+  if (value === undefined) throw new UsageError('changesamplefrequency needs --hz <n> (or -f <n>)');
+  try {
+    return parseFrequency(value);
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+export type Targets =
+  | { kind: 'serials'; serials: string[] }
+  | { kind: 'all' }
+  | { kind: 'selector'; selector: Record<string, string> };
+
+/** Exactly one way of naming the targets: serials (positional or -s), --all, or --selector. */
+export function parseTargets(opts: {
+  positional: readonly string[];
+  sensor?: readonly string[] | undefined;
+  all?: boolean | undefined;
+  selector?: string | undefined;
+}): Targets {
+  const serials = [...opts.positional, ...(opts.sensor ?? [])];
+  const ways = [serials.length > 0, opts.all === true, opts.selector !== undefined].filter(Boolean).length;
+  if (ways === 0)
+    throw new UsageError('name the sensors: <serial...>, -s <serial>, --all or --selector key=value');
+  if (ways > 1) throw new UsageError('give serials, --all or --selector, not several of them');
+  if (opts.all === true) return { kind: 'all' };
+  if (opts.selector !== undefined) {
+    try {
+      return { kind: 'selector', selector: parseSelector(opts.selector) };
+    } catch (err) {
+      throw new UsageError(`--selector: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return { kind: 'serials', serials: parseSerials(serials) };
+}
+
+export function parseSelectorFlag(value: string): Record<string, string> {
+  try {
+    return parseSelector(value);
+  } catch (err) {
+    throw new UsageError(`--selector: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** `iotctl:<os user>` (USER/USERNAME when the OS lookup fails, e.g. an unknown uid in a container). */
+export function issuedBy(env: NodeJS.ProcessEnv): string {
+  let name: string | undefined;
+  try {
+    name = userInfo().username;
+  } catch {
+    name = undefined;
+  }
+  name = name || env.USER || env.USERNAME || 'unknown';
+  return `iotctl:${name}`;
+}
+
+export function parseAmqpUrl(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  const raw = flag ?? env.AMQP_URL ?? DEFAULT_AMQP_URL;
+  const source =
+    flag !== undefined ? '--amqp-url' : env.AMQP_URL !== undefined ? 'AMQP_URL' : 'the default URL';
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new UsageError(`${source} is not a URL`);
+  }
+  if (u.protocol !== 'amqp:' && u.protocol !== 'amqps:') {
+    throw new UsageError(`${source} must start with amqp:// or amqps://, got ${u.protocol}//`);
+  }
+  return raw;
+}
