@@ -21,7 +21,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(opts: { registry?: Registry } = {}): Promise<{ vhost: TestVhost; bus: Bus }> {
+async function setup(opts: { registry?: Registry; stopTimeoutMs?: number } = {}): Promise<{
+  vhost: TestVhost;
+  bus: Bus;
+}> {
   const vhost = await createTestVhost('bus');
   cleanups.push(() => vhost.drop());
   const bus = createBus({
@@ -30,6 +33,7 @@ async function setup(opts: { registry?: Registry } = {}): Promise<{ vhost: TestV
     logger,
     registry: opts.registry ?? new Registry(),
     reconnect: { initialDelayMs: 50, maxDelayMs: 500 },
+    ...(opts.stopTimeoutMs === undefined ? {} : { stopTimeoutMs: opts.stopTimeoutMs }),
   });
   cleanups.push(() => bus.stop());
   await bus.start();
@@ -138,10 +142,11 @@ describe('bus against the real broker', () => {
     const gate = new Promise<void>((r) => {
       release = r;
     });
+    cleanups.push(async () => release());
     await bus.consumeBatch({
       queue: serviceQueue('it-batch', ['sensor.*.data']),
       maxBatch: 5,
-      maxWaitMs: 200,
+      maxWaitMs: 1500,
       handler: async (ds: Delivery[]) => {
         batches.push(ds.map((d) => d.body.toString()));
         await gate;
@@ -149,7 +154,7 @@ describe('bus against the real broker', () => {
         return { rejected: bad >= 0 ? [{ index: bad, reason: 'value out of range: values[3]' }] : [] };
       },
     });
-    for (let i = 0; i < 5; i++) await bus.publish('sensor.s3.data', Buffer.from(`m${i}`));
+    await Promise.all([0, 1, 2, 3, 4].map((i) => bus.publish('sensor.s3.data', Buffer.from(`m${i}`))));
     await waitFor(() => batches.length === 1, 'first batch');
     expect(batches[0]).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
     // nothing is acked or dead-lettered while the handler runs
@@ -216,6 +221,7 @@ describe('bus against the real broker', () => {
     const gate = new Promise<void>((r) => {
       release = r;
     });
+    cleanups.push(async () => release());
     const handled: string[] = [];
     const consumer = await bus.consume({
       queue: serviceQueue('it-stop', ['sensor.*.data']),
@@ -253,6 +259,25 @@ describe('bus against the real broker', () => {
     expect(await queueMessageCount(vhost.url, 'it-bus-stop')).toBe(500);
     await expect(bus.publish('sensor.s1.logs', Buffer.from('late'))).rejects.toBeInstanceOf(BusClosedError);
     expect(bus.isConnected()).toBe(false);
+  });
+
+  it('Bus.stop() does not wait past its deadline for a handler that never settles', async () => {
+    const { vhost, bus } = await setup({ stopTimeoutMs: 500 });
+    let started = false;
+    await bus.consume({
+      queue: serviceQueue('it-hung', ['sensor.*.data']),
+      handler: () => {
+        started = true;
+        return new Promise<void>(() => undefined);
+      },
+    });
+    await bus.publish('sensor.s1.data', Buffer.from('x'));
+    await waitFor(() => started, 'handler started');
+    const t0 = Date.now();
+    await bus.stop();
+    expect(Date.now() - t0).toBeLessThan(5000);
+    // the unacked message went back to the queue
+    await waitFor(async () => (await queueMessageCount(vhost.url, 'it-hung')) === 1, 'message requeued');
   });
 
   it('a failure in a queue fed by the DLX goes to the dead queue without looping back', async () => {

@@ -235,7 +235,22 @@ class BusImpl implements Bus {
     const wasRunning = this.state === 'running';
     this.state = 'stopping';
     const t0 = Date.now();
-    await Promise.all([...this.consumers].map((c) => c.stop()));
+    // a handler that never settles must not hold shutdown forever: after the deadline, close anyway (its
+    // unacked messages return to the queue)
+    let timer: NodeJS.Timeout | undefined;
+    const consumersStopped = await Promise.race([
+      Promise.all([...this.consumers].map((c) => c.stop())).then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), this.stopTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!consumersStopped) {
+      this.log.warn(
+        { timeoutMs: this.stopTimeoutMs },
+        'consumer handlers still running at the stop deadline',
+      );
+    }
     this.rpc.close();
     await this.publisher.stop(this.stopTimeoutMs);
     const left = Math.max(1000, this.stopTimeoutMs - (Date.now() - t0));
