@@ -38,15 +38,26 @@ export function expiredCommandsQueue(name: string): QueueSpec {
   };
 }
 
-/** Why the broker dead-lettered a message, from its `x-death` header (most recent first). */
-export function deathReason(d: Delivery): string | undefined {
+const SENSOR_COMMAND_QUEUE = /^sensor\.[A-Za-z0-9_-]{1,64}\.commands$/;
+
+/** Why and where the broker last dead-lettered a message, from its `x-death` header (most recent first). */
+export function death(d: Delivery): { reason: string; queue: string } | undefined {
   const deaths = d.headers['x-death'];
-  if (Array.isArray(deaths) && deaths.length > 0) {
-    const reason = (deaths[0] as { reason?: unknown } | null)?.reason;
-    if (reason !== undefined && reason !== null) return String(reason);
-  }
-  const first = d.headers['x-first-death-reason'];
-  return first === undefined || first === null ? undefined : String(first);
+  if (!Array.isArray(deaths) || deaths.length === 0) return undefined;
+  const last = deaths[0] as { reason?: unknown; queue?: unknown } | null;
+  if (last === null || typeof last !== 'object') return undefined;
+  return { reason: String(last.reason ?? ''), queue: String(last.queue ?? '') };
+}
+
+/**
+ * True for a command the broker dead-lettered because it expired in a sensor's
+ * command queue (not one expired elsewhere, e.g. in the registry's own queue,
+ * and not one a consumer dead-lettered with a reason header).
+ */
+export function expiredInSensorQueue(d: Delivery): boolean {
+  if (d.headers[HEADER_REASON] !== undefined) return false;
+  const last = death(d);
+  return last !== undefined && last.reason === 'expired' && SENSOR_COMMAND_QUEUE.test(last.queue);
 }
 
 export interface ExpiredCommandsOptions {
@@ -74,11 +85,8 @@ export function createExpiredCommandsHandler(
     const rejected: Array<{ index: number; reason: string }> = [];
     const expired: Command[] = [];
     for (const [index, d] of ds.entries()) {
-      if (d.headers[HEADER_REASON] !== undefined || deathReason(d) !== 'expired') {
-        log.debug(
-          { routingKey: d.routingKey, reason: deathReason(d) },
-          'dead-lettered command was not an expiry',
-        );
+      if (!expiredInSensorQueue(d)) {
+        log.debug({ routingKey: d.routingKey, death: death(d) }, 'dead-lettered command was not an expiry');
         continue;
       }
       try {

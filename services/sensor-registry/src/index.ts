@@ -7,9 +7,10 @@ export {
 } from './decode.js';
 export {
   createExpiredCommandsHandler,
-  deathReason,
+  death,
   EXPIRED_IN_QUEUE_REASON,
   expiredCommandsQueue,
+  expiredInSensorQueue,
 } from './expired-commands.js';
 export { createMessageProcessor, desiredFromCommands, type MessageProcessor } from './message-processor.js';
 export { createRegistryMetrics, type RegistryMetrics } from './metrics.js';

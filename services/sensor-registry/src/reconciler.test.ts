@@ -33,7 +33,9 @@ describe('reconcileRequests', () => {
   });
 
   it('sends nothing when they agree (float noise included) or the frequency is outside the range', () => {
-    expect(reconcileRequests(candidate({ desiredState: 'AWAKE', desiredFrequencyHz: 100 + 1e-12 }))).toEqual([]);
+    expect(reconcileRequests(candidate({ desiredState: 'AWAKE', desiredFrequencyHz: 100 + 1e-12 }))).toEqual(
+      [],
+    );
     expect(reconcileRequests(candidate({ desiredState: null, desiredFrequencyHz: 5000 }))).toEqual([]);
     expect(reconcileRequests(candidate({ desiredState: null, desiredFrequencyHz: 0.5 }))).toEqual([]);
     expect(reconcileRequests(candidate({ reportedState: 'OFFLINE' }))).toEqual([]);
