@@ -3,13 +3,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Bus, createBus } from '@sensor-streaming/bus';
+import { type Bus, commandQueue, createBus } from '@sensor-streaming/bus';
 import { createTestVhost, type TestVhost } from '@sensor-streaming/bus/testing';
 import { listAlarmTransitions } from '@sensor-streaming/db';
 import { createTestDatabase, type TestDatabase } from '@sensor-streaming/db/testing';
 import {
   type Alarm,
   alarmCodec,
+  type Command,
+  commandCodec,
   logBatchCodec,
   measurementBatchCodec,
   routingKeys,
@@ -17,6 +19,7 @@ import {
 import { createLogger } from '@sensor-streaming/runtime';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AlarmRpcError, createAlarmClient } from './alarm-rpc.js';
 import { type AlarmService, createAlarmService } from './alarm-service.js';
 import { loadConfig } from './config.js';
 import type { AlarmNotification } from './notify/notifier.js';
@@ -38,6 +41,14 @@ rules:
     type: error-burst
     raise: ">= 5"
     severity: MAJOR
+  - id: shake
+    type: vibration
+    channel: shaft
+    machineClass: I
+    zone: D
+    window: 1s
+    severity: CRITICAL
+    command: { type: changesamplefrequency, sampleFrequencyHz: 1000, ttl: 30s }
   - id: broken
     type: threshold
     channel: temperature
@@ -147,7 +158,7 @@ describe('alarm-service end to end (RabbitMQ + PostgreSQL)', () => {
     const standby = leader === a ? b : a;
     expect(standby.svc.isLeader).toBe(false);
     // the bad rule was rejected with its reason, the others run
-    expect(leader.svc.rules?.rules.map((r) => r.id)).toEqual(['spike', 'burst']);
+    expect(leader.svc.rules?.rules.map((r) => r.id)).toEqual(['spike', 'burst', 'shake']);
     expect(leader.svc.rules?.problems).toEqual([
       { where: 'broken', reason: expect.stringContaining('raise: must be a comparison') },
     ]);
@@ -158,13 +169,15 @@ describe('alarm-service end to end (RabbitMQ + PostgreSQL)', () => {
     const n = 10; // 100 ms per batch
     let seq = 0;
     let nextUs = Date.now() * 1000 - 5e6;
+    let firstSpikePublishedUs = 0;
     const send = async (spikes: number[] = []) => {
       const batch = vibrationBatch(serial, ++seq, nextUs, n, hz, noise, spikes);
       nextUs += (n * 1e6) / hz;
+      if (spikes.length > 0 && firstSpikePublishedUs === 0) firstSpikePublishedUs = Date.now() * 1000;
       await probe.publish(routingKeys.data(serial), measurementBatchCodec.encode(batch));
     };
     // 5 s of history (500 samples: the model is warm), published at once
-    for (let i = 0; i < 50; i++) await send();
+    await Promise.all(Array.from({ length: 50 }, () => send()));
     const live = async (batches: number, spikeEvery = 0) => {
       for (let i = 0; i < batches; i++) {
         while (nextUs > Date.now() * 1000) await new Promise((r) => setTimeout(r, 5));
@@ -185,7 +198,13 @@ describe('alarm-service end to end (RabbitMQ + PostgreSQL)', () => {
       severity: 'WARNING',
       timeUs: firstSpikeUs,
     });
-    expect(raised.receivedUs - firstSpikeUs).toBeLessThan(2e6);
+    // Within 2 s of the faulty sample being sent. (On a loaded CI box the test's own publisher can fall
+    // behind real time; that delay is not the service's, so it is measured from the send.)
+    console.log(
+      `spike alarm: ${(raised.receivedUs - firstSpikePublishedUs) / 1000} ms after the faulty batch was sent, ` +
+        `${(raised.receivedUs - firstSpikeUs) / 1000} ms after the sample time`,
+    );
+    expect(raised.receivedUs - firstSpikePublishedUs).toBeLessThan(2e6);
 
     // fail over in the middle of the episode: the standby takes over with the open alarm and the trained model
     await leader.svc.stop();
@@ -287,5 +306,77 @@ describe('alarm-service end to end (RabbitMQ + PostgreSQL)', () => {
     expect(
       published.filter((p) => p.alarm.serial === serial && p.alarm.channel === 'C007_SIGNAL_LOST'),
     ).toEqual([]);
+  });
+});
+
+describe('alarm-service actions and operator RPC', () => {
+  it('issues the rule command through the command path on raise; operators list and acknowledge over RPC', async () => {
+    const svc = services.find((s) => !s.stopped) ?? (await startService());
+    await waitFor('leader', () => svc.svc.isLeader);
+    const serial = 'VIB-2';
+    const commands: Array<{ cmd: Command; routingKey: string }> = [];
+    await probe.declareQueue(commandQueue(serial, 60_000));
+    await probe.consume({
+      queue: commandQueue(serial, 60_000),
+      handler: async (d) => {
+        commands.push({ cmd: commandCodec.decode(d.body, d.contentType), routingKey: d.routingKey });
+      },
+    });
+    const t0 = Math.floor(Date.now() / 1000) * 1e6 - 2e6; // a whole second, 2 s ago
+    const shaking = vibrationBatch(serial, 1, t0, 100, 100, createNoise(1));
+    shaking.channel = 'shaft';
+    shaking.values = shaking.values.map((_, i) => (i % 2 === 0 ? 8 : -8)); // RMS 8 mm/s > 4.5 (class I, zone D)
+    const next = { ...shaking, sequence: 2, firstSampleTimeUs: t0 + 1e6, values: [0] }; // closes [t0, t0 + 1 s)
+    for (const b of [shaking, next])
+      await probe.publish(routingKeys.data(serial), measurementBatchCodec.encode(b));
+
+    const raised = await waitFor('shake alarm', () => published.find((p) => p.alarm.rule === 'shake'));
+    expect(raised.alarm).toMatchObject({
+      serial,
+      channel: 'shaft',
+      severity: 'CRITICAL',
+      value: 8,
+      threshold: 4.5,
+      timeUs: t0 + 1e6,
+    });
+    const cmd = await waitFor('command', () => commands[0]);
+    expect(cmd.routingKey).toBe(`sensor.${serial}.commands.changesamplefrequency`);
+    expect(cmd.cmd).toMatchObject({
+      serial,
+      type: 'changesamplefrequency',
+      sampleFrequencyHz: 1000,
+      issuedBy: 'alarm-service:shake',
+    });
+    expect((cmd.cmd.expiresAtUs ?? 0) - cmd.cmd.issuedAtUs).toBe(30e6);
+    const { rows } = await db.pool.query(
+      'SELECT serial, type, issued_by, params FROM commands WHERE id = $1',
+      [cmd.cmd.commandId],
+    );
+    expect(rows).toEqual([
+      {
+        serial,
+        type: 'changesamplefrequency',
+        issued_by: 'alarm-service:shake',
+        params: { sampleFrequencyHz: 1000 },
+      },
+    ]);
+
+    const client = createAlarmClient(probe);
+    const active = await client.list({ active: true, serial });
+    expect(active.map((a) => [a.alarmId, a.rule, a.severity, a.active])).toEqual([
+      [raised.alarm.alarmId, 'shake', 'CRITICAL', true],
+    ]);
+    expect(await client.ack(raised.alarm.alarmId, 'iotctl:alice')).toMatchObject({
+      status: 'ACKNOWLEDGED',
+      alarm: { acknowledgedBy: 'iotctl:alice', active: true },
+    });
+    expect((await client.ack(raised.alarm.alarmId, 'iotctl:bob')).status).toBe('ALREADY_ACKNOWLEDGED');
+    const missing = await client
+      .ack('6f1c1d5e-2b1a-4c3d-9e8f-0a1b2c3d4e5f', 'iotctl:alice')
+      .catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(AlarmRpcError);
+    expect((missing as AlarmRpcError).code).toBe('ALARM_NOT_FOUND');
+    const tr = await client.transitions({ serial });
+    expect(tr.map((t) => t.transition)).toEqual(['RAISED', 'ACKNOWLEDGED']);
   });
 });

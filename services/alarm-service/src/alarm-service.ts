@@ -23,6 +23,7 @@ import {
 import type { HealthCheck, Logger } from '@sensor-streaming/runtime';
 import type { Registry } from 'prom-client';
 import { AlarmLifecycle } from './alarm-lifecycle.js';
+import { ALARM_RPC_QUEUE, createAlarmRpcHandler } from './alarm-rpc.js';
 import { CommandIssuer } from './command-issuer.js';
 import type { AlarmServiceConfig } from './config.js';
 import type { AnomalyModelParams } from './engine/evaluators.js';
@@ -122,6 +123,7 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
 
   let engine: RuleEngine | undefined;
   let consumer: Consumer | undefined;
+  let rpc: Consumer | undefined;
   let tickTimer: NodeJS.Timeout | undefined;
   let persistTimer: NodeJS.Timeout | undefined;
   let ticking = false;
@@ -326,12 +328,14 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
       await bus.start();
       await bus.declareQueue(queue);
       ruleSource.start();
+      rpc = await bus.rpcServe(ALARM_RPC_QUEUE, createAlarmRpcHandler(pool));
       leadership.start();
       log.info({ queue: config.queueName, rulesFile: config.rulesFile }, 'alarm service started');
     },
     async stop() {
       stopping = true;
       ruleSource.stop();
+      await rpc?.stop();
       await leadership.stop();
       await commands.drain();
       await notifier.stop(3_000);
