@@ -1,0 +1,172 @@
+/**
+ * Focused JSON schemas for the two operator resources no npm package ships a
+ * schema for: RabbitmqCluster (RabbitMQ Cluster Operator, rabbitmq.com/v1beta1)
+ * and Cluster (CloudNativePG, postgresql.cnpg.io/v1). They cover the fields
+ * this repository uses, with the operators' types, and refuse unknown fields
+ * at those levels (a typo is caught rather than ignored).
+ */
+
+const quantity = { anyOf: [{ type: 'string', pattern: '^[0-9.]+([KMGTPE]i?|m)?$' }, { type: 'integer' }] };
+const resources = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    requests: { type: 'object', additionalProperties: quantity },
+    limits: { type: 'object', additionalProperties: quantity },
+  },
+};
+const metadata = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 } },
+};
+
+export const rabbitmqClusterSchema = {
+  type: 'object',
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  properties: {
+    apiVersion: { const: 'rabbitmq.com/v1beta1' },
+    kind: { const: 'RabbitmqCluster' },
+    metadata,
+    spec: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        replicas: { type: 'integer', minimum: 0 },
+        image: { type: 'string' },
+        imagePullSecrets: { type: 'array' },
+        service: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            type: { enum: ['ClusterIP', 'LoadBalancer', 'NodePort'] },
+            annotations: { type: 'object' },
+            ipFamilyPolicy: { type: 'string' },
+          },
+        },
+        persistence: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { storageClassName: { type: 'string' }, storage: quantity },
+        },
+        resources,
+        affinity: { type: 'object' },
+        tolerations: { type: 'array' },
+        terminationGracePeriodSeconds: { type: 'integer', minimum: 0 },
+        delayStartSeconds: { type: 'integer', minimum: 0 },
+        skipPostDeploySteps: { type: 'boolean' },
+        autoEnableAllFeatureFlags: { type: 'boolean' },
+        tls: { type: 'object' },
+        secretBackend: { type: 'object' },
+        rabbitmq: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            additionalPlugins: {
+              type: 'array',
+              maxItems: 100,
+              items: { type: 'string', pattern: '^\\w+$', maxLength: 100 },
+            },
+            additionalConfig: { type: 'string', maxLength: 2000 },
+            advancedConfig: { type: 'string', maxLength: 100000 },
+            envConfig: { type: 'string', maxLength: 100000 },
+            erlangInetConfig: { type: 'string', maxLength: 2000 },
+          },
+        },
+        override: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { statefulSet: { type: 'object' }, service: { type: 'object' } },
+        },
+      },
+    },
+  },
+} as const;
+
+const stringMap = { type: 'object', additionalProperties: { type: 'string' } };
+const localRef = {
+  type: 'object',
+  required: ['name'],
+  additionalProperties: false,
+  properties: { name: { type: 'string' } },
+};
+
+export const cnpgClusterSchema = {
+  type: 'object',
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  properties: {
+    apiVersion: { const: 'postgresql.cnpg.io/v1' },
+    kind: { const: 'Cluster' },
+    metadata,
+    spec: {
+      type: 'object',
+      required: ['instances', 'storage'],
+      additionalProperties: false,
+      properties: {
+        description: { type: 'string' },
+        instances: { type: 'integer', minimum: 1 },
+        imageName: { type: 'string' },
+        imagePullPolicy: { enum: ['Always', 'Never', 'IfNotPresent'] },
+        imagePullSecrets: { type: 'array' },
+        primaryUpdateStrategy: { enum: ['unsupervised', 'supervised'] },
+        primaryUpdateMethod: { enum: ['switchover', 'restart'] },
+        enableSuperuserAccess: { type: 'boolean' },
+        superuserSecret: localRef,
+        postgresql: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            // CloudNativePG's parameters are map[string]string: numbers must be quoted
+            parameters: stringMap,
+            shared_preload_libraries: { type: 'array', items: { type: 'string' } },
+            pg_hba: { type: 'array', items: { type: 'string' } },
+            pg_ident: { type: 'array', items: { type: 'string' } },
+          },
+        },
+        bootstrap: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            initdb: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                database: { type: 'string' },
+                owner: { type: 'string' },
+                secret: localRef,
+                encoding: { type: 'string' },
+                localeCollate: { type: 'string' },
+                localeCType: { type: 'string' },
+                dataChecksums: { type: 'boolean' },
+                postInitSQL: { type: 'array', items: { type: 'string' } },
+                postInitApplicationSQL: { type: 'array', items: { type: 'string' } },
+                postInitTemplateSQL: { type: 'array', items: { type: 'string' } },
+              },
+            },
+            recovery: { type: 'object' },
+            pg_basebackup: { type: 'object' },
+          },
+        },
+        storage: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { size: quantity, storageClass: { type: 'string' }, pvcTemplate: { type: 'object' } },
+        },
+        walStorage: { type: 'object' },
+        resources,
+        affinity: { type: 'object' },
+        monitoring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            enablePodMonitor: { type: 'boolean' },
+            customQueriesConfigMap: { type: 'array' },
+            customQueriesSecret: { type: 'array' },
+          },
+        },
+        backup: { type: 'object' },
+        managed: { type: 'object' },
+      },
+    },
+  },
+} as const;
