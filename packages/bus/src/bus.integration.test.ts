@@ -174,6 +174,39 @@ describe('bus against the real broker', () => {
     expect(batches[1]).toEqual(['late']);
   });
 
+  it('consumeBatch retries a batch whose handler failed transiently, then acks it', async () => {
+    const registry = new Registry();
+    const { vhost, bus } = await setup({ registry });
+    const sum = async (name: string) =>
+      (await registry.getSingleMetric(name)?.get())?.values.reduce((s, v) => s + v.value, 0);
+    const calls: Array<{ bodies: string[]; counts: number[] }> = [];
+    await bus.consumeBatch({
+      queue: serviceQueue('it-batch-retry', ['sensor.*.data']),
+      maxBatch: 3,
+      maxWaitMs: 1500,
+      retryDelayMs: 50,
+      handler: async (ds) => {
+        calls.push({ bodies: ds.map((d) => d.body.toString()), counts: ds.map((d) => d.deliveryCount) });
+        if (calls.length === 1) throw new Error('connection to database lost');
+        return {};
+      },
+    });
+    await Promise.all(['a', 'b', 'c'].map((b) => bus.publish('sensor.s4.data', Buffer.from(b))));
+    await waitFor(() => calls.length >= 2 && calls.flatMap((c) => c.bodies).length >= 6, 'retried batch');
+    expect(calls[0]).toEqual({ bodies: ['a', 'b', 'c'], counts: [1, 1, 1] });
+    expect(
+      calls
+        .slice(1)
+        .flatMap((c) => c.bodies)
+        .sort(),
+    ).toEqual(['a', 'b', 'c']);
+    expect(calls.slice(1).flatMap((c) => c.counts)).toEqual([2, 2, 2]);
+    await waitFor(async () => (await sum('bus_messages_acked_total')) === 3, 'three acks');
+    expect(await sum('bus_messages_requeued_total')).toBe(3);
+    expect(await queueMessageCount(vhost.url, 'it-batch-retry')).toBe(0);
+    expect(await queueMessageCount(vhost.url, DEAD_LETTER_QUEUE)).toBe(0);
+  });
+
   it('serves RPC round trips and times out when nobody answers in time', async () => {
     const { bus } = await setup();
     await bus.rpcServe('rpc.registry.get', async (req) => {

@@ -198,7 +198,7 @@ export class ManagedConsumer implements Consumer {
 
   /** Try attach() again later (after a failed attach on reconnect). */
   retryLater(model: ChannelModel): void {
-    this.model = model;
+    if (this.model !== model) return; // a newer connection took over
     this.scheduleReattach(model);
   }
 
@@ -276,8 +276,12 @@ export class ManagedConsumer implements Consumer {
     try {
       outcome = await this.mode.handler(live.map((p) => p.delivery));
     } catch (err) {
-      // the whole batch failed
-      await Promise.all(live.map((p) => this.fail(p, err)));
+      // the whole batch failed: log once, then each message is requeued or dead-lettered on its own count
+      this.log.warn(
+        { err, size: live.length, permanent: isPermanentError(err) },
+        'batch handler failed for the whole batch',
+      );
+      await Promise.all(live.map((p) => this.fail(p, err, true)));
       return;
     }
     const rejected = new Map<number, string>();
@@ -312,7 +316,7 @@ export class ManagedConsumer implements Consumer {
   }
 
   /** A handler failed for this message: dead-letter now (permanent / limit reached) or requeue. */
-  private async fail(p: Pending, err: unknown): Promise<void> {
+  private async fail(p: Pending, err: unknown, quiet = false): Promise<void> {
     const reason = errorReason(err);
     const failures = previousDeliveries(p.msg) + 1;
     if (isPermanentError(err)) {
@@ -328,16 +332,18 @@ export class ManagedConsumer implements Consumer {
     // Pause before requeueing (the slot stays busy, so a failing dependency slows the consumer down instead
     // of burning through the delivery limit in milliseconds); stop() cuts the pause short.
     const delayMs = backoffDelay(failures, { initialDelayMs: this.retryDelayMs, maxDelayMs: 5000 });
-    this.log.warn(
-      {
-        err,
-        routingKey: p.msg.fields.routingKey,
-        deliveryCount: failures,
-        deliveryLimit: this.deliveryLimit,
-        delayMs,
-      },
-      'handler failed, message will be requeued',
-    );
+    if (!quiet) {
+      this.log.warn(
+        {
+          err,
+          routingKey: p.msg.fields.routingKey,
+          deliveryCount: failures,
+          deliveryLimit: this.deliveryLimit,
+          delayMs,
+        },
+        'handler failed, message will be requeued',
+      );
+    }
     await abortableSleep(delayMs, this.stopSignal.signal);
     this.deps.metrics.requeued.inc({ queue: this.label });
     this.nack(p, true);
