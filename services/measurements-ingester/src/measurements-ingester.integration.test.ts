@@ -256,6 +256,30 @@ describe('measurements-ingester', () => {
     }
   });
 
+  it('gives the held messages back to RabbitMQ when stopped during an outage', async () => {
+    const admin = createPool({ url: testServerUrl(), logger: silentLogger, max: 1 });
+    try {
+      const { ingester: ing } = ingester({ SHUTDOWN_DRAIN_MS: '300' });
+      await ing.start();
+      await admin.query(`ALTER DATABASE "${db.name}" ALLOW_CONNECTIONS false`);
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [
+        db.name,
+      ]);
+      for (let seq = 1; seq <= 5; seq++) await publish(batch('held-1', seq));
+      await waitFor(async () => !ing.isWriting(), 'writes to fail');
+
+      const started = Date.now();
+      await ing.stop();
+
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(await queueMessageCount(vhost.url, 'measurements-ingester')).toBe(5);
+      expect(await queueMessageCount(vhost.url, DEAD_LETTER_QUEUE)).toBe(0);
+    } finally {
+      await admin.query(`ALTER DATABASE "${db.name}" ALLOW_CONNECTIONS true`).catch(() => undefined);
+      await admin.end();
+    }
+  });
+
   it('loses nothing when a replica is stopped mid-stream (competing consumers take over)', async () => {
     const a = ingester({ MAX_BATCH_MESSAGES: '5', MAX_BATCH_WAIT_MS: '10', WRITE_CONCURRENCY: '1' });
     const b = ingester({ MAX_BATCH_MESSAGES: '5', MAX_BATCH_WAIT_MS: '10', WRITE_CONCURRENCY: '1' });

@@ -323,6 +323,7 @@ async function main(): Promise<void> {
       `ingest: ${Math.round(sustained)} e2e, ${Math.round(copyRate)} copy, ratio ${(sustained / copyRate).toFixed(2)}, ` +
         `naive ${Math.round(naiveRate)}, p99 lag ${Math.round(p99 * 1000)} ms`,
     );
+    await removeFile(logFile);
   } finally {
     if (child) {
       child.kill('SIGTERM');
