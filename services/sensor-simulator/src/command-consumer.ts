@@ -47,7 +47,6 @@ export class CommandConsumer {
   readonly #log: Logger;
   #model: ChannelModel | undefined;
   #channels: Channel[] = [];
-  #tags: Array<{ ch: Channel; tag: string }> = [];
   #stopping = false;
   #attempt = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -116,7 +115,6 @@ export class CommandConsumer {
     if (this.#model !== model) return;
     this.#model = undefined;
     this.#channels = [];
-    this.#tags = [];
     this.#connected = false;
     if (this.#stopping) return;
     this.#log.warn('command connection lost; reconnecting (unacked commands will be redelivered)');
@@ -152,7 +150,6 @@ export class CommandConsumer {
     for (let i = 0; i < serials.length; i += queuesPerChannel)
       chunks.push(serials.slice(i, i + queuesPerChannel));
     this.#channels = [];
-    this.#tags = [];
     await Promise.all(
       chunks.map(async (chunk) => {
         const ch = await model.createChannel();
@@ -165,14 +162,9 @@ export class CommandConsumer {
         this.#channels.push(ch);
         await ch.prefetch(prefetch, true);
         for (const serial of chunk) {
-          const { consumerTag } = await ch.consume(
-            commandQueueName(serial),
-            (msg) => this.#onMessage(ch, serial, msg),
-            {
-              noAck: false,
-            },
-          );
-          this.#tags.push({ ch, tag: consumerTag });
+          await ch.consume(commandQueueName(serial), (msg) => this.#onMessage(ch, serial, msg), {
+            noAck: false,
+          });
         }
       }),
     );
@@ -180,6 +172,7 @@ export class CommandConsumer {
 
   #onMessage(ch: Channel, serial: string, msg: ConsumeMessage | null): void {
     if (msg === null) return; // consumer cancelled by the broker (queue deleted): reconnect re-declares
+    if (this.#stopping) return; // requeued when the connection closes
     this.#inFlight++;
     this.#opts
       .handler(serial, msg.content, msg.properties.contentType as string | undefined)
@@ -209,9 +202,9 @@ export class CommandConsumer {
     this.#timer = undefined;
     this.#firstConnect?.reject(new Error('command consumer stopped before it connected'));
     this.#firstConnect = undefined;
-    // Cancel every consumer, then let the handlers already running finish so their acks reach the broker.
-    await Promise.all(this.#tags.map(({ ch, tag }) => ch.cancel(tag).catch(() => undefined)));
-    this.#tags = [];
+    // Deliveries from now on are left unacked: closing the connection hands them back to the broker
+    // (one close instead of thousands of basic.cancel round trips). Handlers already running finish
+    // first, so their acks still go out.
     if (this.#inFlight > 0) await new Promise<void>((r) => this.#idle.push(r));
     const model = this.#model;
     this.#model = undefined;

@@ -359,10 +359,8 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
     if (failedBirths > 0)
       log.warn({ failedBirths }, 'some births were not confirmed; heartbeats will follow');
 
-    loopStart = performance.now();
-    tickNo = 0;
-    schedule();
-
+    // Command queues before the flush loop: declaring thousands of queues competes with the data
+    // stream for the broker. Samples due meanwhile go out on the first ticks (the clock catches up).
     commands = new CommandConsumer({
       url: config.amqpUrl,
       connectionName: `${config.serviceName}-${config.simulatorIndex}.commands`,
@@ -380,6 +378,9 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
         : {}),
     });
     await commands.start();
+    loopStart = performance.now();
+    tickNo = 0;
+    schedule();
     log.info({ sensors: order.length, flushIntervalMs: config.flushIntervalMs }, 'simulator started');
   }
 
