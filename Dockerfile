@@ -37,6 +37,7 @@ COPY --from=build --chown=node:node /src/services ./services
 COPY --from=build --chown=node:node /src/cli ./cli
 COPY --from=build --chown=node:node /src/migrations ./migrations
 COPY --chmod=0755 deploy/docker/iotctl /usr/local/bin/iotctl
+COPY --chmod=0755 deploy/docker/simulator-index /usr/local/bin/simulator-index
 RUN test -d "services/${SERVICE}" || { echo "SERVICE=${SERVICE}: no such directory services/${SERVICE}" >&2; exit 1; }
 USER node
 # Documentation only: each service listens on its METRICS_PORT (9101-9105).

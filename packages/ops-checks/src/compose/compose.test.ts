@@ -61,11 +61,13 @@ describe('compose.yaml', () => {
 
   it('lets the simulator scale with distinct serials per replica', () => {
     expect(scalingProblems(doc, 'sensor-simulator')).toEqual([]);
-    const env = doc.services['sensor-simulator']?.environment ?? {};
-    expect(env.SIMULATOR_INDEX_FROM_HOSTNAME).toBe('true');
-    expect(env.SIMULATOR_INDEX).toBeUndefined();
+    const s = doc.services['sensor-simulator']!;
+    // no ordinal in Compose: the entrypoint derives SIMULATOR_INDEX (see simulator-index below)
+    expect(s.entrypoint).toEqual(['simulator-index']);
+    expect(s.environment?.SIMULATOR_INDEX).toBeUndefined();
+    expect(s.environment?.SIMULATOR_INDEX_FROM_HOSTNAME).toBeUndefined();
     // SENSOR_COUNT comes from the caller's environment
-    expect(env.SENSOR_COUNT).toBe('25');
+    expect(s.environment?.SENSOR_COUNT).toBe('25');
     expect(
       loadCompose(root, { SENSOR_COUNT: '7' }).services['sensor-simulator']?.environment?.SENSOR_COUNT,
     ).toBe('7');
