@@ -60,11 +60,24 @@ export function expiredInSensorQueue(d: Delivery): boolean {
   return last !== undefined && last.reason === 'expired' && SENSOR_COMMAND_QUEUE.test(last.queue);
 }
 
+function expiredIn(d: Delivery, queue: string | undefined): boolean {
+  if (queue === undefined || d.headers[HEADER_REASON] !== undefined) return false;
+  const last = death(d);
+  return last !== undefined && last.reason === 'expired' && last.queue === queue;
+}
+
 export interface ExpiredCommandsOptions {
   bus: Pick<Bus, 'publish'>;
   pool: Pool;
   logger: Logger;
   metrics: RegistryMetrics;
+  /**
+   * The registry's own queue: a command whose per-message TTL ran out there
+   * (registry down or backlogged) was never recorded; it is handed to
+   * `recordLate` (the main queue's handler) instead of being lost.
+   */
+  registryQueue?: string;
+  recordLate?: (ds: Delivery[]) => Promise<BatchOutcome>;
   now?: () => number;
 }
 
@@ -84,7 +97,12 @@ export function createExpiredCommandsHandler(
     opts.metrics.received('expired_commands', ds.length);
     const rejected: Array<{ index: number; reason: string }> = [];
     const expired: Command[] = [];
+    const late: number[] = [];
     for (const [index, d] of ds.entries()) {
+      if (opts.recordLate !== undefined && expiredIn(d, opts.registryQueue)) {
+        late.push(index);
+        continue;
+      }
       if (!expiredInSensorQueue(d)) {
         log.debug({ routingKey: d.routingKey, death: death(d) }, 'dead-lettered command was not an expiry');
         continue;
@@ -101,6 +119,14 @@ export function createExpiredCommandsHandler(
       } catch (err) {
         opts.metrics.rejected('expired_commands', 'invalid');
         rejected.push({ index, reason: rejectReason(err) });
+      }
+    }
+    if (late.length > 0 && opts.recordLate !== undefined) {
+      log.warn({ count: late.length }, "commands expired in the registry's own queue; recording them late");
+      const outcome = await opts.recordLate(late.map((i) => ds[i]!));
+      for (const r of outcome.rejected ?? []) {
+        const index = late[r.index];
+        if (index !== undefined) rejected.push({ index, reason: r.reason });
       }
     }
     if (expired.length > 0) {

@@ -89,6 +89,8 @@ export function createSensorRegistry(deps: SensorRegistryDeps): SensorRegistry {
     pool,
     logger: deps.logger.child({ module: 'expired-commands' }),
     metrics,
+    registryQueue: cfg.queue,
+    recordLate: (ds) => processor.handle(ds),
   });
   const rpcHandler = createRegistryRpcHandler({ db: pool, logger: deps.logger.child({ module: 'rpc' }) });
 
