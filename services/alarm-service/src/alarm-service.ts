@@ -133,6 +133,7 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     file: config.rulesFile,
     logger: deps.logger,
     checkIntervalMs: config.rulesCheckIntervalMs,
+    watch: config.rulesWatch,
     onChange: (set) => engine?.setRules(set),
   });
 
@@ -184,9 +185,10 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     if (e === undefined) throw new Error('not the active evaluator'); // requeued
     const rejected: Array<{ index: number; reason: string }> = [];
     const items: Incoming[] = [];
+    const received: Record<string, number> = {};
     for (const [index, d] of ds.entries()) {
       const kind = kindOf(d.routingKey);
-      metrics.received.inc({ kind });
+      received[kind] = (received[kind] ?? 0) + 1;
       try {
         items.push(decode(d));
       } catch (err) {
@@ -196,12 +198,15 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
         log.warn({ routingKey: d.routingKey, reason: err.message }, 'message rejected');
       }
     }
+    for (const [kind, n] of Object.entries(received)) metrics.received.inc({ kind }, n);
     await lookupProfiles(e, items);
     const nowUs = Date.now() * 1000;
     const decisions: AlarmDecision[] = [];
+    const samples = new Map<string, number>();
     for (const it of items) {
       if (it.kind === 'data') {
-        metrics.samples.inc({ channel: channelLabel(it.msg.channel) }, it.msg.values.length);
+        const ch = channelLabel(it.msg.channel);
+        samples.set(ch, (samples.get(ch) ?? 0) + it.msg.values.length);
         decisions.push(...e.onBatch(it.msg, nowUs));
       } else if (it.kind === 'logs') {
         decisions.push(...e.onLogs(it.msg, nowUs));
@@ -209,6 +214,7 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
         decisions.push(...e.onState(it.msg, nowUs));
       }
     }
+    for (const [channel, n] of samples) metrics.samples.inc({ channel }, n);
     await lifecycle.apply(decisions);
     return { rejected };
   }

@@ -13,6 +13,8 @@ export interface AlarmServiceConfig extends CommonConfig {
   queueName: string;
   /** RULES_FILE: YAML (.yaml/.yml) or JSON (.json). */
   rulesFile: string;
+  /** RULES_WATCH: reload on file change events (fs.watch); default true. */
+  rulesWatch: boolean;
   /** RULES_CHECK_INTERVAL_MS: periodic re-read besides fs.watch and SIGHUP. */
   rulesCheckIntervalMs: number;
   /** MODEL_PERSIST_INTERVAL_MS: how often changed anomaly models are saved. */
@@ -44,6 +46,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AlarmServiceCo
     ...common,
     queueName: r.string('ALARM_QUEUE', 'alarm-service', { pattern: /^[A-Za-z0-9_.-]{1,200}$/ }),
     rulesFile,
+    rulesWatch: r.bool('RULES_WATCH', true),
     rulesCheckIntervalMs: r.duration('RULES_CHECK_INTERVAL_MS', 5_000, { min: 100 }),
     modelPersistIntervalMs: r.duration('MODEL_PERSIST_INTERVAL_MS', 30_000, { min: 100 }),
     tickIntervalMs: r.duration('TICK_INTERVAL_MS', 1_000, { min: 10, max: 60_000 }),

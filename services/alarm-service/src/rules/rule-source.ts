@@ -11,6 +11,8 @@ export interface RuleSourceOptions {
   logger: Logger;
   /** Periodic re-read (in case fs.watch misses an edit, e.g. on network filesystems or ConfigMap symlink swaps). */
   checkIntervalMs: number;
+  /** Watch the file's directory for changes (default true). */
+  watch?: boolean;
   onChange(set: RuleSet): void;
 }
 
@@ -48,6 +50,12 @@ export class RuleSource {
   }
 
   start(): void {
+    if (this.opts.watch !== false) this.watch();
+    this.timer = setInterval(() => void this.reload('periodic check'), this.opts.checkIntervalMs);
+    this.timer.unref();
+  }
+
+  private watch(): void {
     try {
       // Watch the directory: editors and Kubernetes ConfigMaps replace the file rather than write it.
       this.watcher = watch(dirname(this.opts.file), (_event, name) => {
@@ -59,8 +67,6 @@ export class RuleSource {
     } catch (err) {
       this.log.warn({ err }, 'cannot watch the rules file; relying on periodic checks and SIGHUP');
     }
-    this.timer = setInterval(() => void this.reload('periodic check'), this.opts.checkIntervalMs);
-    this.timer.unref();
   }
 
   stop(): void {
