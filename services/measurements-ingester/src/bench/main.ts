@@ -32,6 +32,8 @@ function loadBenchConfig(env: NodeJS.ProcessEnv) {
     probeSamples: r.int('BENCH_PROBE_SAMPLES', 3_000_000, { min: 10_000 }),
     naiveSamples: r.int('BENCH_NAIVE_SAMPLES', 20_000, { min: 100 }),
     naiveMaxSeconds: r.int('BENCH_NAIVE_MAX_SECONDS', 20, { min: 1 }),
+    /** Seconds from the start after which no new rate step begins (keeps the whole run near 6 minutes). */
+    stepBudgetSeconds: r.int('BENCH_STEP_BUDGET_SECONDS', 230, { min: 10 }),
   };
   r.done();
   return c;
@@ -107,7 +109,8 @@ async function main(): Promise<void> {
 
   try {
     const mainTs = fileURLToPath(new URL('../main.ts', import.meta.url));
-    child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', mainTs], {
+    const extraNodeArgs = (process.env.BENCH_INGESTER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    child = spawn(process.execPath, [...extraNodeArgs, '--conditions=source', '--import', 'tsx', mainTs], {
       env: {
         ...process.env,
         AMQP_URL: vhost.url,
@@ -173,9 +176,15 @@ async function main(): Promise<void> {
 
     // 2. Step the rate up; the highest step that holds for stepSeconds without the queue growing.
     const round = (x: number) => Math.max(5_000, Math.round(x / 5_000) * 5_000);
-    const fractions = [0.7, 0.85, 1.0, 1.15];
+    // Up while steps hold (bounded by the time budget), down if the first one already fails.
+    const fractions = [0.7, 0.85, 1.0, 1.15, 1.3, 1.5];
+    const stepBudgetEnd = t0 + cfg.stepBudgetSeconds * 1000;
     let best: StepRow | undefined;
     for (let i = 0; i < fractions.length; i++) {
+      if (i > 0 && best !== undefined && performance.now() + (cfg.stepSeconds + 5) * 1000 > stepBudgetEnd) {
+        progress('step budget used up: stopping the ramp');
+        break;
+      }
       const rate = round(capacity * (fractions[i] as number));
       await gen.run(rate, 3); // settle at the new rate
       const d0 = await depth();
