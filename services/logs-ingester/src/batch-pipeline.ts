@@ -186,7 +186,9 @@ export function createBatchPipeline<T>(opts: BatchPipelineOptions<T>): BatchPipe
               });
             }
             const delayMs = backoffDelay(failures, opts.retry);
-            log.warn(
+            // Everything but bad rows is retried here (an outage must not use up the delivery limit);
+            // an error that persists is logged as one, whatever its cause.
+            (failures > 5 ? log.error.bind(log) : log.warn.bind(log))(
               { err, failures, delayMs, messages: deliveries.length },
               'write failed; holding the batch unacked and retrying',
             );
