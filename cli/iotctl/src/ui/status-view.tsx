@@ -134,35 +134,58 @@ export function StatusView(props: StatusViewProps) {
     [sendCommand],
   );
 
+  // The input handler reads and writes this ref, not the render's closure: keys can arrive before React
+  // has re-subscribed the handler of the latest render (and several keys between two renders).
+  const live = useRef<{ list: SensorSummary[]; selected: string | null; mode: Mode }>({
+    list: [],
+    selected: null,
+    mode: { kind: 'browse' },
+  });
+  live.current.list = list;
+
   useInput(
     (input, key) => {
-      if (mode.kind === 'frequency') {
-        if (key.escape) setMode({ kind: 'browse' });
+      const state = live.current;
+      const pos = Math.max(
+        0,
+        state.list.findIndex((s) => s.serial === state.selected),
+      );
+      const target = state.list[pos];
+      const setModeNow = (m: Mode): void => {
+        state.mode = m;
+        setMode(m);
+      };
+      const select = (i: number): void => {
+        const serial = state.list[Math.max(0, Math.min(state.list.length - 1, i))]?.serial ?? null;
+        state.selected = serial;
+        setSelected(serial);
+      };
+      const m = state.mode;
+      if (m.kind === 'frequency') {
+        if (key.escape) setModeNow({ kind: 'browse' });
         else if (key.return) {
-          if (current === undefined) return setMode({ kind: 'browse' });
+          if (target === undefined) return setModeNow({ kind: 'browse' });
           try {
-            const hzValue = parseFrequency(mode.text);
-            setMode({ kind: 'browse' });
-            send(current.serial, { type: 'changesamplefrequency', sampleFrequencyHz: hzValue });
+            const hzValue = parseFrequency(m.text);
+            setModeNow({ kind: 'browse' });
+            send(target.serial, { type: 'changesamplefrequency', sampleFrequencyHz: hzValue });
           } catch (err) {
-            setMode({ ...mode, error: err instanceof Error ? err.message : String(err) });
+            setModeNow({ ...m, error: err instanceof Error ? err.message : String(err) });
           }
-        } else if (key.backspace || key.delete)
-          setMode({ ...mode, text: mode.text.slice(0, -1), error: null });
-        else if (/^[0-9.]+$/.test(input)) setMode({ ...mode, text: mode.text + input, error: null });
+        } else if (key.backspace || key.delete) setModeNow({ ...m, text: m.text.slice(0, -1), error: null });
+        else if (/^[0-9.]+$/.test(input)) setModeNow({ ...m, text: m.text + input, error: null });
         return;
       }
       if (input === 'q') {
         exit();
         return;
       }
-      if (list.length === 0) return;
-      if (key.upArrow || input === 'k') setSelected(list[Math.max(0, index - 1)]!.serial);
-      else if (key.downArrow || input === 'j')
-        setSelected(list[Math.min(list.length - 1, index + 1)]!.serial);
-      else if (input === 's' && current) send(current.serial, { type: 'sleep' });
-      else if (input === 'a' && current) send(current.serial, { type: 'awake' });
-      else if (input === 'f' && current) setMode({ kind: 'frequency', text: '', error: null });
+      if (target === undefined) return;
+      if (key.upArrow || input === 'k') select(pos - 1);
+      else if (key.downArrow || input === 'j') select(pos + 1);
+      else if (input === 's') send(target.serial, { type: 'sleep' });
+      else if (input === 'a') send(target.serial, { type: 'awake' });
+      else if (input === 'f') setModeNow({ kind: 'frequency', text: '', error: null });
     },
     { isActive: isRawModeSupported },
   );
