@@ -192,10 +192,18 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
       try {
         items.push(decode(d));
       } catch (err) {
-        if (!(err instanceof ProtocolError)) throw err;
-        metrics.rejected.inc({ kind, reason: err.code });
-        rejected.push({ index, reason: err.message });
-        log.warn({ routingKey: d.routingKey, reason: err.message }, 'message rejected');
+        // Bad input never blocks the queue: dead-letter this message only, with the reason.
+        const reason = err instanceof ProtocolError ? err.code : 'DECODE_FAILED';
+        const message = err instanceof Error ? err.message : String(err);
+        metrics.rejected.inc({ kind, reason });
+        rejected.push({ index, reason: message });
+        if (err instanceof ProtocolError)
+          log.warn({ routingKey: d.routingKey, reason: message }, 'message rejected');
+        else
+          log.error(
+            { routingKey: d.routingKey, err },
+            'message could not be decoded (not a validation error)',
+          );
       }
     }
     for (const [kind, n] of Object.entries(received)) metrics.received.inc({ kind }, n);
