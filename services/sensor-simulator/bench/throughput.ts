@@ -212,7 +212,19 @@ async function main(): Promise<void> {
       `  publish failures ${final.publishFailures}, skipped flush ticks ${final.ticksSkipped}, stop ${fmt(stopS, 2)} s`,
     );
   } finally {
-    await vhost.drop();
+    // Deleting a vhost with 10,000 queues can outlast one management API request: retry.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await vhost.drop();
+        break;
+      } catch (err) {
+        if (attempt >= 5) {
+          console.error(`could not delete vhost ${vhost.vhost}; delete it by hand:`, err);
+          break;
+        }
+        await sleep(5000);
+      }
+    }
   }
 }
 

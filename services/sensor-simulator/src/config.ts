@@ -37,6 +37,8 @@ export interface SimulatorConfig extends CommonConfig {
   sensorsPerCommandChannel: number;
   /** Bearing faults grow from 0 to full severity over this many seconds. */
   bearingFaultGrowthS: number;
+  /** Seconds of samples a sensor keeps due while the broker is away; older ones are dropped. */
+  maxBacklogS: number;
 }
 
 /** The trailing integer of a host name: `sensor-simulator-3` -> 3 (StatefulSet ordinal, compose replica). */
@@ -196,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SimulatorConfi
   const commandPrefetch = r.int('COMMAND_PREFETCH', 100, { min: 1, max: 10_000 });
   const sensorsPerCommandChannel = r.int('SENSORS_PER_COMMAND_CHANNEL', 1000, { min: 1, max: 50_000 });
   const bearingFaultGrowthS = r.duration('BEARING_FAULT_GROWTH_MS', 600_000, { min: 0 }) / 1000;
+  const maxBacklogS = r.duration('MAX_BACKLOG_MS', 300_000, { min: 1000, max: 86_400_000 }) / 1000;
 
   r.done();
   return {
@@ -216,5 +219,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SimulatorConfi
     commandPrefetch,
     sensorsPerCommandChannel,
     bearingFaultGrowthS,
+    maxBacklogS,
   };
 }

@@ -234,3 +234,30 @@ describe('SimulatedSensor state', () => {
     });
   });
 });
+
+describe('SimulatedSensor backlog', () => {
+  it('keeps at most maxBacklogS of samples due when nothing was collected, and logs the drop', () => {
+    const s = new SimulatedSensor(
+      {
+        serial: 'sim-0-1',
+        kind: 'vibration',
+        site: SITES[0]!,
+        machine: 'pump-01',
+        firmware: 'x',
+        frequencyHz: 10,
+        faults: [],
+        seed: 1,
+      },
+      T0,
+      { ...DEFAULT_SENSOR_OPTIONS, maxBacklogS: 60 },
+    );
+    const bs = s.collect(T0 + 600 * S);
+    expect(count(bs)).toBe(600);
+    expect(bs[0]!.firstSampleTimeUs).toBe(T0 + 540 * S);
+    expect(
+      s
+        .takeLogs(T0 + 600 * S)!
+        .entries.some((e) => e.errorCode === 'C011_BUFFER_OVERFLOW' && /5400 sample/.test(e.message)),
+    ).toBe(true);
+  });
+});

@@ -42,8 +42,11 @@ export interface SensorSpec {
 export interface SensorOptions {
   /** A flush never puts more samples than this in one MeasurementBatch (it splits instead). */
   maxBatchSamples: number;
-  /** Samples older than this backlog (e.g. while the broker was unreachable) are dropped, with a log. */
-  maxBacklogSamples: number;
+  /**
+   * Seconds of samples kept due while nothing is collected (e.g. the broker is
+   * unreachable); older ones are dropped, with a WARN log.
+   */
+  maxBacklogS: number;
   /** How many recent command ids are remembered for duplicate detection. */
   recentCommands: number;
   /** Buffered log entries beyond this are dropped (oldest first). */
@@ -55,7 +58,7 @@ export interface SensorOptions {
 
 export const DEFAULT_SENSOR_OPTIONS: SensorOptions = {
   maxBatchSamples: 10_000,
-  maxBacklogSamples: 600_000,
+  maxBacklogS: 300,
   recentCommands: 64,
   maxLogEntries: 1_000,
   faultTiming: DEFAULT_FAULT_TIMING,
@@ -213,7 +216,8 @@ export class SimulatedSensor {
   /** Samples due before `untilUs` (none while asleep), as one or more batches per channel. */
   collect(untilUs: number): MeasurementBatch[] {
     if (this.#state !== 'AWAKE') return [];
-    const dropped = this.#clock.dropBacklog(untilUs, this.#opts.maxBacklogSamples);
+    const keep = Math.max(1, Math.ceil(this.#frequencyHz * this.#opts.maxBacklogS));
+    const dropped = this.#clock.dropBacklog(untilUs, keep);
     if (dropped > 0) {
       this.log(
         untilUs,

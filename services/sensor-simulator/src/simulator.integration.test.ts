@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { type Bus, createBus } from '@sensor-streaming/bus';
-import { createTestVhost, drainQueue, type TestVhost, waitFor } from '@sensor-streaming/bus/testing';
+import {
+  closeConnectionsByName,
+  createTestVhost,
+  drainQueue,
+  type TestVhost,
+  waitFor,
+} from '@sensor-streaming/bus/testing';
 import {
   type Command,
   type CommandAck,
@@ -35,6 +41,7 @@ interface Seen {
   acks: CommandAck[];
 }
 
+const serviceName = `simtest-${randomUUID().slice(0, 8)}`;
 let vhost: TestVhost;
 let observer: Bus;
 const seen: Seen = { data: [], logs: [], states: [], acks: [] };
@@ -50,6 +57,7 @@ function simulator(env: Record<string, string> = {}): Simulator {
     HEARTBEAT_INTERVAL_MS: '1000',
     FAULT_SERIALS: 'sim-0-7:errorburst+spike',
     METRICS_PORT: '0',
+    SERVICE_NAME: serviceName,
     ...env,
   });
   const sim = createSimulator({ config, logger, registry: new Registry() });
@@ -184,6 +192,32 @@ describe('sensor-simulator against the real broker', () => {
       const prev = sampleTimesUs(vib[i - 1]!);
       expect(vib[i]!.firstSampleTimeUs - prev[prev.length - 1]!).toBeCloseTo(50_000, -1);
     }
+  });
+
+  it('loses no sample when its broker connections are cut: the sample clock catches up after reconnecting', async () => {
+    const serial = 'sim-0-1';
+    const before = Date.now() * 1000;
+    // the bus's publish/consume connections and the command connection (all named `<service>-0.*`)
+    expect(await closeConnectionsByName(`${serviceName}-0`, { expect: 3 })).toBeGreaterThanOrEqual(2);
+    await waitFor(
+      async () => (await sim.readiness[0]!.check()) && (await sim.readiness[1]!.check()),
+      'reconnected',
+      20_000,
+    );
+    const after = Date.now() * 1000;
+    await waitFor(() => timesOf(serial).some((t) => t > after + 500_000), 'data after the reconnect', 15_000);
+    const channel = dataOf(serial)[0]!.channel;
+    const times = [
+      ...new Set(
+        dataOf(serial)
+          .filter((b) => b.channel === channel)
+          .flatMap((b) => sampleTimesUs(b)),
+      ),
+    ]
+      .filter((t) => t > before - 1_000_000 && t < after + 500_000)
+      .sort((a, b) => a - b);
+    expect(times.length).toBeGreaterThan(20);
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeLessThanOrEqual(50_001);
   });
 
   it('sleep: APPLIED ack, then no sample timed after the ack; awake resumes; changesamplefrequency 50 Hz shows in the data', async () => {

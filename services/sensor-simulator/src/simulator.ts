@@ -200,6 +200,13 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
   }
 
   async function tick(slot: number): Promise<void> {
+    // While the broker is away, leave the samples due (the clock keeps up to maxBacklogS of them) rather
+    // than overflow the publish buffer and lose them; they go out once it is back.
+    if (!transport!.isConnected()) {
+      stats.ticksSkipped++;
+      metrics.ticksSkipped.inc();
+      return;
+    }
     const started = performance.now();
     const now = nowUs();
     const out: Outgoing[] = [];
@@ -310,6 +317,7 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
       ...DEFAULT_SENSOR_OPTIONS,
       maxBatchSamples: config.maxBatchSamples,
       bearingFaultGrowthS: config.bearingFaultGrowthS,
+      maxBacklogS: config.maxBacklogS,
     };
     for (const [i, spec] of specs.entries()) {
       const s = new SimulatedSensor(spec, bootUs, opts);
