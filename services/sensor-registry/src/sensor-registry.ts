@@ -96,6 +96,8 @@ export function createSensorRegistry(deps: SensorRegistryDeps): SensorRegistry {
 
   const consumers: Consumer[] = [];
   let started = false;
+  let consuming = false;
+  let starting: Promise<void> | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
   let sweeping: Promise<unknown> = Promise.resolve();
 
@@ -123,57 +125,67 @@ export function createSensorRegistry(deps: SensorRegistryDeps): SensorRegistry {
     }, cfg.sweepIntervalMs);
   }
 
+  async function startConsuming(): Promise<void> {
+    if (ownBus) await bus.start();
+    consumers.push(
+      await bus.consumeBatch({
+        queue: serviceQueue(cfg.queue, [
+          bindingPatterns.state,
+          bindingPatterns.acks,
+          bindingPatterns.commands,
+        ]),
+        prefetch: cfg.prefetch,
+        maxBatch: cfg.maxBatchMessages,
+        maxWaitMs: cfg.maxBatchWaitMs,
+        handler: (ds) => processor.handle(ds),
+      }),
+    );
+    consumers.push(
+      await bus.consumeBatch({
+        queue: expiredCommandsQueue(cfg.expiredCommandsQueue),
+        prefetch: 400,
+        maxBatch: 200,
+        maxWaitMs: 50,
+        handler: expiredHandler,
+      }),
+    );
+    consumers.push(await bus.rpcServe(REGISTRY_RPC_QUEUE, rpcHandler));
+    scheduleSweep();
+    log.info(
+      {
+        queue: cfg.queue,
+        expiredCommandsQueue: cfg.expiredCommandsQueue,
+        rpcQueue: REGISTRY_RPC_QUEUE,
+        offlineAfterMs: cfg.offlineAfterMs,
+        reconcile: cfg.reconcileEnabled ? { minIntervalMs: cfg.reconcileMinIntervalMs } : false,
+      },
+      'sensor registry consuming',
+    );
+    consuming = started;
+  }
+
   return {
     metrics,
     readiness: [
+      { name: 'consumers', check: () => consuming },
       { name: 'broker', check: () => bus.isConnected() },
       { name: 'database', check: async () => processor.isHealthy() && (await checkDatabase(pool)) },
     ],
     sweep,
 
-    async start() {
-      if (started) return;
+    start() {
+      if (started) return starting ?? Promise.resolve();
       started = true;
-      if (ownBus) await bus.start();
-      consumers.push(
-        await bus.consumeBatch({
-          queue: serviceQueue(cfg.queue, [
-            bindingPatterns.state,
-            bindingPatterns.acks,
-            bindingPatterns.commands,
-          ]),
-          prefetch: cfg.prefetch,
-          maxBatch: cfg.maxBatchMessages,
-          maxWaitMs: cfg.maxBatchWaitMs,
-          handler: (ds) => processor.handle(ds),
-        }),
-      );
-      consumers.push(
-        await bus.consumeBatch({
-          queue: expiredCommandsQueue(cfg.expiredCommandsQueue),
-          prefetch: 400,
-          maxBatch: 200,
-          maxWaitMs: 50,
-          handler: expiredHandler,
-        }),
-      );
-      consumers.push(await bus.rpcServe(REGISTRY_RPC_QUEUE, rpcHandler));
-      scheduleSweep();
-      log.info(
-        {
-          queue: cfg.queue,
-          expiredCommandsQueue: cfg.expiredCommandsQueue,
-          rpcQueue: REGISTRY_RPC_QUEUE,
-          offlineAfterMs: cfg.offlineAfterMs,
-          reconcile: cfg.reconcileEnabled ? { minIntervalMs: cfg.reconcileMinIntervalMs } : false,
-        },
-        'sensor registry consuming',
-      );
+      starting = startConsuming();
+      return starting;
     },
 
     async stop() {
       if (!started) return;
       started = false;
+      consuming = false;
+      // a start still in progress finishes first (or fails): then everything it opened is stopped
+      await starting?.catch(() => undefined);
       if (sweepTimer !== undefined) clearTimeout(sweepTimer);
       // stop taking work; a batch held by an unavailable database goes back to the queue
       if (!processor.isHealthy()) processor.stop();
