@@ -12,7 +12,7 @@
  * --sink queue|none (default queue: a bounded queue bound to sensor.*.data, so the broker routes
  * and enqueues every batch as it would for an ingester; none: data is unroutable and dropped).
  */
-import { randomUUID } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createBus } from '@sensor-streaming/bus';

@@ -261,3 +261,15 @@ describe('SimulatedSensor backlog', () => {
     ).toBe(true);
   });
 });
+
+describe('SimulatedSensor start of sampling', () => {
+  it('starts the sample clock when sampling starts, unless samples were already taken', () => {
+    const s = sensor();
+    s.startSampling(T0 + 100 * S);
+    const bs = s.collect(T0 + 101 * S);
+    expect(bs[0]!.firstSampleTimeUs).toBe(T0 + 100 * S);
+    expect(count(bs)).toBe(100);
+    s.startSampling(T0 + 200 * S); // already sampling: no effect
+    expect(s.collect(T0 + 102 * S)[0]!.firstSampleTimeUs).toBe(T0 + 101 * S);
+  });
+});

@@ -213,6 +213,16 @@ export class SimulatedSensor {
     }
   }
 
+  /**
+   * Restarts the sample clock at `atUs` if no sample was taken yet, so that a
+   * process that needed long to start (declaring thousands of command queues)
+   * does not publish the samples of its start-up in one burst.
+   */
+  startSampling(atUs: number): void {
+    if (this.#state === 'AWAKE' && this.#clock.taken === 0)
+      this.#clock.restart(Math.round(atUs), this.#frequencyHz);
+  }
+
   /** Samples due before `untilUs` (none while asleep), as one or more batches per channel. */
   collect(untilUs: number): MeasurementBatch[] {
     if (this.#state !== 'AWAKE') return [];

@@ -368,7 +368,7 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
       log.warn({ failedBirths }, 'some births were not confirmed; heartbeats will follow');
 
     // Command queues before the flush loop: declaring thousands of queues competes with the data
-    // stream for the broker. Samples due meanwhile go out on the first ticks (the clock catches up).
+    // stream for the broker. Sampling starts once they are consumed.
     commands = new CommandConsumer({
       url: config.amqpUrl,
       connectionName: `${config.serviceName}-${config.simulatorIndex}.commands`,
@@ -386,6 +386,8 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
         : {}),
     });
     await commands.start();
+    const samplingUs = nowUs();
+    for (const s of order) s.startSampling(samplingUs);
     loopStart = performance.now();
     tickNo = 0;
     schedule();
