@@ -14,6 +14,8 @@ export interface DashboardQuery {
   /** rawSql for SQL targets and variables, expr for Prometheus. */
   text: string;
   kind: 'sql' | 'prometheus' | 'other';
+  /** SQL targets: Grafana's result format (table, time_series, logs). */
+  format?: string;
 }
 
 export const SQL_DATASOURCE_TYPES = new Set(['grafana-postgresql-datasource', 'postgres']);
@@ -66,6 +68,7 @@ export function collectQueries(d: DashboardFile): DashboardQuery[] {
         datasource: ds,
         text: typeof text === 'string' ? text : '',
         kind,
+        ...(typeof t.format === 'string' ? { format: t.format } : {}),
       });
     }
   }

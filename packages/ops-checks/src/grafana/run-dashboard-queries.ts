@@ -13,6 +13,8 @@ export interface QueryOutcome {
   /** The statement as sent, after variables and macros. */
   sql: string;
   rows: number;
+  /** Grafana's result format of a panel target. */
+  format?: string;
   /** The rows themselves (absent when the query failed). */
   data?: unknown[];
   error?: string;
@@ -53,21 +55,16 @@ export async function runDashboardQueries(
     timescaledb: o.timescaledb,
     variables,
   });
-  const run = async (where: string, text: string): Promise<unknown[] | undefined> => {
+  const run = async (where: string, text: string, format?: string): Promise<unknown[] | undefined> => {
     let sql = text;
+    const base = { dashboard: String(d.json.uid), where, ...(format ? { format } : {}) };
     try {
       sql = expandGrafanaSql(text, expandOpts());
       const result = await db.query(sql);
-      outcomes.push({
-        dashboard: String(d.json.uid),
-        where,
-        sql,
-        rows: result.rows.length,
-        data: result.rows,
-      });
+      outcomes.push({ ...base, sql, rows: result.rows.length, data: result.rows });
       return result.rows;
     } catch (err) {
-      outcomes.push({ dashboard: String(d.json.uid), where, sql, rows: 0, error: (err as Error).message });
+      outcomes.push({ ...base, sql, rows: 0, error: (err as Error).message });
       return undefined;
     }
   };
@@ -96,7 +93,28 @@ export async function runDashboardQueries(
 
   for (const q of collectQueries(d)) {
     if (q.kind !== 'sql' || q.where.startsWith('variable ')) continue;
-    await run(q.where, q.text);
+    await run(q.where, q.text, q.format);
   }
   return outcomes;
+}
+
+const isNumeric = (v: unknown): boolean =>
+  typeof v === 'number' ||
+  typeof v === 'bigint' ||
+  (typeof v === 'string' && /^-?\d+(\.\d+)?(e[-+]?\d+)?$/i.test(v));
+
+/**
+ * Grafana's time_series format needs a column named "time" holding a time and
+ * at least one numeric value column (string columns become series labels): a
+ * query that returns rows without them renders "no data" or an error.
+ */
+export function timeSeriesShapeProblem(o: QueryOutcome): string | undefined {
+  if (o.format !== 'time_series' || !o.data?.length) return undefined;
+  const row = o.data[0] as Record<string, unknown>;
+  const t = row.time;
+  if (!(t instanceof Date) && typeof t !== 'number')
+    return `${o.dashboard} ${o.where}: no time column named "time"`;
+  const values = Object.entries(row).filter(([k, v]) => k !== 'time' && (v === null || isNumeric(v)));
+  if (values.length === 0) return `${o.dashboard} ${o.where}: time_series result has no numeric value column`;
+  return undefined;
 }
