@@ -8,6 +8,7 @@ export * from './grafana/dashboard-schema.js';
 export * from './grafana/dashboard-validator.js';
 export * from './grafana/grafana-files.js';
 export * from './grafana/grafana-macros.js';
+export * from './grafana/promql.js';
 export * from './grafana/run-dashboard-queries.js';
 export * from './grafana/seed-data.js';
 export * from './kubernetes/crd-schemas.js';

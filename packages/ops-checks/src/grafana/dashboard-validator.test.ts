@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { collectQueries } from './dashboard-queries.js';
 import { referencedVariables, validateDashboards } from './dashboard-validator.js';
 import { type DashboardFile, loadDashboards, loadProvisionedDatasources } from './grafana-files.js';
+import { promqlProblems } from './promql.js';
 
 const dashboards = loadDashboards();
 const datasources = loadProvisionedDatasources();
@@ -71,6 +72,26 @@ describe('the dashboards in grafana/dashboards', () => {
       }
     }
     expect(metrics.length).toBeGreaterThan(20);
+  });
+});
+
+describe('Prometheus queries', () => {
+  it('all parse as PromQL', () => {
+    const exprs = dashboards.flatMap((d) => collectQueries(d)).filter((q) => q.kind === 'prometheus');
+    expect(exprs.length).toBeGreaterThan(20);
+    expect(
+      exprs.flatMap((q) => promqlProblems(q.text).map((p) => `${q.dashboard} ${q.where}: ${p}`)),
+    ).toEqual([]);
+  });
+
+  it('a syntax error or an unknown variable is reported', () => {
+    expect(promqlProblems('sum(rate(sensor_streaming_samples_written_total[$__rate_interval])')).not.toEqual(
+      [],
+    );
+    expect(promqlProblems('rate(x[$window])')).toEqual(['unknown variable in "rate(x[$window])"']);
+    expect(
+      promqlProblems('histogram_quantile(0.99, sum by (le) (rate(x_bucket[$__rate_interval])))'),
+    ).toEqual([]);
   });
 });
 

@@ -26,7 +26,19 @@ export type Overlay = (typeof OVERLAYS)[number];
 
 /** Runs `kubectl kustomize <dir>` and parses every rendered object. */
 export function kustomize(dir: string): K8sObject[] {
-  const out = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  let out: string;
+  try {
+    out = execFileSync('kubectl', ['kustomize', dir], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    if (e.code === 'ENOENT')
+      throw new Error('kubectl is not installed: these checks render with `kubectl kustomize`');
+    throw new Error(`kubectl kustomize ${dir} failed: ${e.stderr ?? e.message}`);
+  }
   return parseAllDocuments(out)
     .map((d) => {
       if (d.errors.length > 0) throw new Error(`kustomize ${dir}: ${d.errors[0]?.message}`);
