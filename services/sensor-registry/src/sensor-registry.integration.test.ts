@@ -289,12 +289,13 @@ describe('sensor-registry', () => {
     const [waited] = await commander.issue(
       [serial],
       { type: 'sleep' },
-      { issuedBy: 'iotctl:test', timeoutMs: 8000 },
+      { issuedBy: 'iotctl:test', timeoutMs: 15_000 },
     );
     expect(waited).toMatchObject({ serial, status: 'EXPIRED' });
     await waitFor(
       () => acks.some((a) => a.commandId === waited!.commandId),
       'the registry publishes the ack',
+      15_000,
     );
     expect(acks.find((a) => a.commandId === waited!.commandId)).toMatchObject({
       serial,
