@@ -21,7 +21,7 @@ RUN pnpm fetch
 COPY . .
 RUN pnpm install --frozen-lockfile --offline \
  && pnpm exec tsc -b \
- && pnpm install --frozen-lockfile --offline --prod \
+ && pnpm install --frozen-lockfile --offline --prod --config.confirmModulesPurge=false \
  && rm -rf packages/ops-checks \
  && find . -path ./node_modules -prune -o -name '*.tsbuildinfo' -print -delete
 
