@@ -9,6 +9,8 @@
  *   pnpm --filter @sensor-streaming/sensor-simulator bench -- --sensors 10000 --hz 10 --seconds 30
  *
  * Options: --sensors N, --hz F, --seconds S, --flush-ms MS, --kinds MIX (default vibration),
+ * --transport bus|null (null: batches are generated and encoded but not sent, to measure the
+ * simulator's own ceiling apart from the broker; commands still go through RabbitMQ),
  * --sink queue|none (default queue: a bounded queue bound to sensor.*.data, so the broker routes
  * and enqueues every batch as it would for an ingester; none: data is unroutable and dropped).
  */
@@ -23,6 +25,7 @@ import { connect } from 'amqplib';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../src/config.js';
 import { createSimulator } from '../src/simulator.js';
+import type { SensorTransport } from '../src/transport.js';
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -34,6 +37,7 @@ const { values: args } = parseArgs({
     kinds: { type: 'string', default: 'vibration' },
     sink: { type: 'string', default: 'queue' },
     'baseline-seconds': { type: 'string', default: '5' },
+    transport: { type: 'string', default: 'bus' },
   },
 });
 const SENSORS = Number(args.sensors);
@@ -130,7 +134,7 @@ async function main(): Promise<void> {
     });
     console.log(
       `sensor-simulator throughput: ${fmt(SENSORS)} sensors (${args.kinds}) at ${HZ} Hz, flush ${args['flush-ms']} ms, ` +
-        `${SECONDS} s, sink=${args.sink}, publish concurrency ${config.publishConcurrency}, node ${process.version}`,
+        `${SECONDS} s, transport=${args.transport}, sink=${args.sink}, publish concurrency ${config.publishConcurrency}, node ${process.version}`,
     );
 
     const base = await baseline(vhost.url, config.publishConcurrency, Number(args['baseline-seconds']));
@@ -138,7 +142,20 @@ async function main(): Promise<void> {
       `baseline: raw publish of pre-encoded batches through the bus: ${fmt(base.msgsPerS)} msgs/s, ${fmt(base.cpuUsPerMsg, 1)} µs CPU/msg`,
     );
 
-    const sim = createSimulator({ config, logger, registry: new Registry() });
+    const nullTransport: SensorTransport = {
+      name: 'amqp',
+      start: () => Promise.resolve(),
+      publish: () => Promise.resolve(),
+      isConnected: () => true,
+      canPublish: () => true,
+      stop: () => Promise.resolve(),
+    };
+    const sim = createSimulator({
+      config,
+      logger,
+      registry: new Registry(),
+      ...(args.transport === 'null' ? { transport: nullTransport } : {}),
+    });
     const t0 = performance.now();
     await sim.start();
     const startS = (performance.now() - t0) / 1000;

@@ -186,27 +186,23 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
     return { kind: 'state', serial: s.serial, body: sensorStateCodec.encode(st), samples: 0, channel: '' };
   }
 
-  /** Everything sensor `s` has to say at `now`: data, logs, heartbeat when due. */
-  function gather(index: number, now: number, out: Outgoing[], heartbeats = true): void {
+  /** Everything sensor `index` has to say at `now`: data, logs, heartbeat when due (none in the final flush). */
+  function gather(index: number, now: number, out: Outgoing[], final = false): void {
     const s = order[index]!;
+    // While its connection is down, a sensor's samples stay due (the clock keeps up to maxBacklogS of
+    // them) rather than overflow the publish buffer and get lost; they go out once it is back.
+    if (!final && !transport!.canPublish(s.serial)) return;
     dataMessages(s.collect(now), out);
     const logs = s.takeLogs(now);
     if (logs)
       out.push({ kind: 'logs', serial: s.serial, body: logBatchCodec.encode(logs), samples: 0, channel: '' });
-    if (heartbeats && now >= nextHeartbeatUs[index]!) {
+    if (!final && now >= nextHeartbeatUs[index]!) {
       nextHeartbeatUs[index] = now + config.heartbeatIntervalMs * 1000;
       out.push(stateMessage(s, 'HEARTBEAT', now));
     }
   }
 
   async function tick(slot: number): Promise<void> {
-    // While the broker is away, leave the samples due (the clock keeps up to maxBacklogS of them) rather
-    // than overflow the publish buffer and lose them; they go out once it is back.
-    if (!transport!.isConnected()) {
-      stats.ticksSkipped++;
-      metrics.ticksSkipped.inc();
-      return;
-    }
     const started = performance.now();
     const now = nowUs();
     const out: Outgoing[] = [];
@@ -412,7 +408,7 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
         // 3. flush what is due, then the OFFLINE wills
         const now = nowUs();
         const out: Outgoing[] = [];
-        for (let i = 0; i < order.length; i++) gather(i, now, out, false);
+        for (let i = 0; i < order.length; i++) gather(i, now, out, true);
         for (const s of order) out.push(stateMessage(s, 'WILL', now));
         const failed = await publishAll(out);
         log.info({ messages: out.length, failed }, 'final flush and OFFLINE wills published');

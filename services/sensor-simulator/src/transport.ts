@@ -13,6 +13,8 @@ export interface SensorTransport {
   /** Resolves once the broker has the message (AMQP confirm, MQTT PUBACK). */
   publish(kind: MessageKind, serial: string, body: Buffer): Promise<void>;
   isConnected(): boolean;
+  /** Whether this sensor's messages can go out now (else its samples stay due for later). */
+  canPublish(serial: string): boolean;
   /** Closes the connection(s); publish the OFFLINE wills first. */
   stop(): Promise<void>;
 }
@@ -25,6 +27,7 @@ export function createAmqpTransport(bus: Bus): SensorTransport {
     publish: (kind, serial, body) =>
       bus.publish(routingKeys[kind](serial), body, { contentType: CONTENT_TYPE_PROTOBUF }),
     isConnected: () => bus.isConnected(),
+    canPublish: () => bus.isConnected(),
     stop: () => Promise.resolve(),
   };
 }
@@ -115,6 +118,7 @@ export function createMqttTransport(opts: MqttTransportOptions): MqttTransport {
       if (client === undefined) throw new Error(`no MQTT connection for sensor ${serial}`);
       await client.publishAsync(mqttTopic(kind, serial), body, { qos: 1 });
     },
+    canPublish: (serial) => clients.get(serial)?.connected === true,
     simulateNetworkFailure(serial) {
       const client = clients.get(serial);
       if (client === undefined) throw new Error(`no MQTT connection for sensor ${serial}`);
