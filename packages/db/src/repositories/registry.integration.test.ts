@@ -106,6 +106,26 @@ describe('registry repository', () => {
     expect(sensor?.reportedState).toBe('OFFLINE');
   });
 
+  it('orders a session restart by the sensor clock: a WILL after the next BIRTH is ignored', async () => {
+    const t = nowUs() - 5_000_000;
+    // same batch, the next session's BIRTH delivered before the old session's WILL
+    await applySensorStates(db.pool, [
+      state('reg-restart', { timeUs: t + 2_000_000, reason: 'BIRTH' }),
+      state('reg-restart', { timeUs: t + 1_000_000, reason: 'WILL', state: 'OFFLINE' }),
+    ]);
+    expect((await getRegistrySensor(db.pool, 'reg-restart'))?.online).toBe(true);
+    // a later batch: a WILL older than what was seen changes nothing and is not history
+    const late = await applySensorStates(db.pool, [
+      state('reg-restart', { timeUs: t + 1_500_000, reason: 'WILL', state: 'OFFLINE' }),
+    ]);
+    expect(late[0]?.applied).toBe(false);
+    expect((await getRegistrySensor(db.pool, 'reg-restart'))?.online).toBe(true);
+    expect((await changes('reg-restart')).map((c) => `${c.state}/${c.reason}`)).toEqual([
+      'OFFLINE/WILL',
+      'AWAKE/BIRTH',
+    ]);
+  });
+
   it('marks silent sensors offline in one sweep and counts the fleet by state', async () => {
     await applySensorStates(db.pool, [
       state('reg-silent', { timeUs: nowUs() - 60_000_000 }),

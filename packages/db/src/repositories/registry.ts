@@ -47,14 +47,15 @@ export interface SensorStateOutcome {
 /**
  * Registers or updates the sensors of a batch of SensorState messages and
  * records their state changes, in one statement. Per serial the newest message
- * (by time) updates the row; an older message than the one stored never
- * overwrites it. A row created earlier by an ingester (serial only) is filled
- * in, never duplicated. `last_seen_at` is the message time, capped at now; a
- * WILL (the broker speaking for a dead connection, possibly with an old time)
- * counts as now and marks the sensor OFFLINE. Every BIRTH, CHANGE and WILL,
- * and any message whose state or frequency differs from the stored one (or
- * that brings an offline sensor back), goes to sensor_state_changes
- * (idempotent on (sensor_id, time)).
+ * (by time) updates the row; a message older than the stored one changes
+ * nothing (a sensor's messages are ordered by its own clock, so a WILL
+ * processed after the BIRTH of the next session is ignored; an MQTT will
+ * prepared at connect time is too, and the silence sweep marks that sensor
+ * OFFLINE instead). A row created earlier by an ingester (serial only) is
+ * filled in, never duplicated. `last_seen_at` is the message time, capped at
+ * now. Every newer BIRTH, CHANGE and WILL, and any newer message whose state
+ * or frequency differs from the previous one (or that brings an offline
+ * sensor back), goes to sensor_state_changes (idempotent on (sensor_id, time)).
  */
 export async function applySensorStates(
   db: Queryable,
@@ -92,12 +93,12 @@ export async function applySensorStates(
          state text, hz float8, min_hz float8, max_hz float8, uptime_s float8, reason text, time_us bigint, ord bigint)
      ), input AS (
        SELECT raw.*,
-              CASE WHEN reason = 'WILL' THEN now() ELSE LEAST(now(), ${ts('time_us')}) END AS seen_at
+              LEAST(now(), ${ts('time_us')}) AS seen_at
        FROM raw
      ), newest AS (
        SELECT DISTINCT ON (serial) * FROM input ORDER BY serial, seen_at DESC, ord DESC
      ), prev AS (
-       SELECT s.id, s.serial, s.online, s.reported_state, s.reported_frequency_hz
+       SELECT s.id, s.serial, s.online, s.reported_state, s.reported_frequency_hz, s.last_seen_at
        FROM sensors s JOIN newest USING (serial)
      ), upserted AS (
        INSERT INTO sensors AS s (serial, kind, labels, channels, firmware, latitude, longitude, altitude_m,
@@ -139,6 +140,7 @@ export async function applySensorStates(
          FROM input i
          JOIN ids USING (serial)
          LEFT JOIN prev p USING (serial)
+         WHERE p.last_seen_at IS NULL OR i.seen_at >= p.last_seen_at
          WINDOW w AS (PARTITION BY i.serial ORDER BY i.seen_at, i.ord)
        ) c
        WHERE reason <> 'HEARTBEAT' OR differs
