@@ -1,5 +1,5 @@
 import { type Bus, RpcRemoteError, RpcTimeoutError, UnroutableError } from '@sensor-streaming/bus';
-import { type AlarmSeverity, assertSerial, CONTENT_TYPE_JSON } from '@sensor-streaming/protocol';
+import { type AlarmSeverity, CONTENT_TYPE_JSON, isValidSerial } from '@sensor-streaming/protocol';
 import { ControlError } from './control-error.js';
 
 /** The alarm service serves its queries on this queue (routed by its own name on the exchange, like the registry). */
@@ -93,7 +93,10 @@ export function parseAlarmRequest(body: Buffer): AlarmRequest {
         if (typeof p.active !== 'boolean') bad('params.active', 'must be a boolean');
         params.active = p.active;
       }
-      if (p.serial !== undefined) params.serial = assertSerial(p.serial, 'params.serial');
+      if (p.serial !== undefined) {
+        if (!isValidSerial(p.serial)) bad('params.serial', 'must be a serial ([A-Za-z0-9_-]{1,64})');
+        params.serial = p.serial;
+      }
       if (p.severity !== undefined) {
         if (typeof p.severity !== 'string' || !ALARM_SEVERITIES.includes(p.severity as AlarmSeverity)) {
           bad('params.severity', `must be one of ${ALARM_SEVERITIES.join(', ')}`);
