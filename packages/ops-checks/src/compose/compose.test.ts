@@ -1,3 +1,4 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_METRICS_PORTS } from '@sensor-streaming/runtime';
@@ -26,9 +27,26 @@ const read = (p: string) => readFileSync(path.join(root, p), 'utf8');
 const mountSource = (service: string, target: string) =>
   bindMounts(doc).find((m) => m.service === service && m.target === target)?.source;
 
+// Docker Compose itself, where a compose binary is installed (no engine is needed for `config`).
+const composeCommand = ((): string[] | undefined => {
+  for (const cmd of [['docker', 'compose'], ['docker-compose']]) {
+    if (spawnSync(cmd[0]!, [...cmd.slice(1), 'version'], { stdio: 'ignore' }).status === 0) return cmd;
+  }
+  return undefined;
+})();
+
 describe('compose.yaml', () => {
   it('is valid against the Compose Specification JSON schema', () => {
     expect(composeSpecValidator()(doc)).toEqual([]);
+  });
+
+  it.skipIf(!composeCommand)('is accepted by `docker compose config` (when Compose is installed)', () => {
+    const [cmd, ...args] = composeCommand!;
+    const out = execFileSync(cmd!, [...args, '-f', path.join(root, 'compose.yaml'), 'config', '-q'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    expect(out).toBe('');
   });
 
   it('has no dangling depends_on, missing mounted file, clashing port, unhealthchecked or non-restarting service', () => {
