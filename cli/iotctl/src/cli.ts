@@ -62,7 +62,7 @@ function contextFor(cmd: Command, io: Io): Context {
     style: { color: decideColor(g.color, io.stdout.isTTY, io.env) },
     issuedBy: issuedBy(io.env),
     session,
-    connect: () => openSession(session),
+    connect: (o = {}) => openSession({ ...session, ...o }),
     nowMs: () => Date.now(),
   };
 }

@@ -8,7 +8,8 @@ export interface Context {
   style: Style;
   issuedBy: string;
   session: Omit<SessionOptions, 'log'> & { log?: SessionOptions['log'] };
-  connect(): Promise<Session>;
+  /** Connects (bounded); `publishTimeoutMs` overrides how long a publish may wait for its confirm. */
+  connect(opts?: { publishTimeoutMs?: number }): Promise<Session>;
   nowMs(): number;
 }
 
@@ -21,8 +22,12 @@ export function err(ctx: Context, text: string): void {
 }
 
 /** Runs `fn` with a connected session and always closes it, so the process can exit. */
-export async function withSession<T>(ctx: Context, fn: (s: Session) => Promise<T>): Promise<T> {
-  const session = await ctx.connect();
+export async function withSession<T>(
+  ctx: Context,
+  opts: { publishTimeoutMs?: number },
+  fn: (s: Session) => Promise<T>,
+): Promise<T> {
+  const session = await ctx.connect(opts);
   try {
     return await fn(session);
   } finally {

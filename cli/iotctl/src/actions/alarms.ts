@@ -21,7 +21,7 @@ function matches(a: Alarm, p: AlarmListParams): boolean {
 
 /** `iotctl alarms`: list (from the alarm service), then with --follow stream new transitions until interrupted. */
 export async function listAlarms(ctx: Context, input: AlarmsInput): Promise<number> {
-  return withSession(ctx, async (session) => {
+  return withSession(ctx, {}, async (session) => {
     if (!input.follow) {
       const alarms = await session.alarms.listAlarms(input.params);
       out(ctx, input.json ? json(alarms) : formatAlarmTable(alarms, ctx.style, ctx.nowMs()));
@@ -80,7 +80,7 @@ export async function listAlarms(ctx: Context, input: AlarmsInput): Promise<numb
 }
 
 export async function ackAlarm(ctx: Context, alarmId: string, asJson: boolean): Promise<number> {
-  return withSession(ctx, async (session) => {
+  return withSession(ctx, {}, async (session) => {
     const record = await session.alarms.ackAlarm(alarmId, ctx.issuedBy);
     if (asJson) out(ctx, json(record));
     else

@@ -36,7 +36,9 @@ export async function resolveTargets(session: Session, targets: Targets): Promis
 
 /** sleep / awake / changesamplefrequency: publish, wait for the acks, one line per sensor. */
 export async function sendCommand(ctx: Context, input: SendCommandInput): Promise<number> {
-  return withSession(ctx, async (session) => {
+  // a slow broker confirms within the ack timeout or the target is reported FAILED (never a hang)
+  const publishTimeoutMs = Math.max(5000, input.timeoutMs);
+  return withSession(ctx, { publishTimeoutMs }, async (session) => {
     const serials = await resolveTargets(session, input.targets);
     const width = Math.max(...serials.map((s) => s.length));
     const opts: IssueOptions = { issuedBy: ctx.issuedBy, wait: input.wait, timeoutMs: input.timeoutMs };

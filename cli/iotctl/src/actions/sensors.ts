@@ -5,7 +5,7 @@ import { formatCommandTable, formatSensorDetail, formatSensorTable } from '../fo
 import { json } from '../format/text.js';
 
 export async function listSensors(ctx: Context, filter: SensorFilter, asJson: boolean): Promise<number> {
-  return withSession(ctx, async (session) => {
+  return withSession(ctx, {}, async (session) => {
     const sensors = await session.registry.listSensors(filter);
     out(ctx, asJson ? json(sensors) : formatSensorTable(sensors, ctx.style, ctx.nowMs()));
     return EXIT_OK;
@@ -18,7 +18,7 @@ export async function showSensor(
   commandLimit: number,
   asJson: boolean,
 ): Promise<number> {
-  return withSession(ctx, async (session) => {
+  return withSession(ctx, {}, async (session) => {
     const detail = await session.registry.showSensor(serial, commandLimit);
     out(ctx, asJson ? json(detail) : formatSensorDetail(detail, ctx.style, ctx.nowMs()));
     return EXIT_OK;
@@ -31,7 +31,7 @@ export async function commandHistory(
   limit: number,
   asJson: boolean,
 ): Promise<number> {
-  return withSession(ctx, async (session) => {
+  return withSession(ctx, {}, async (session) => {
     const commands = await session.registry.listCommands(serial, limit);
     out(ctx, asJson ? json(commands) : formatCommandTable(commands, ctx.style));
     return EXIT_OK;

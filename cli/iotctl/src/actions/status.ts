@@ -13,7 +13,7 @@ export interface StatusInput {
 
 /** The live view on a terminal; a plain table (printed once) otherwise. */
 export async function status(ctx: Context, input: StatusInput): Promise<number> {
-  return withSession(ctx, async (session) => {
+  return withSession(ctx, {}, async (session) => {
     const { stdout, stdin, stderr } = ctx.io;
     if (input.json || stdout.isTTY !== true) {
       const sensors = await session.registry.listSensors();
