@@ -130,13 +130,8 @@ export function createExpiredCommandsHandler(
       }
     }
     if (expired.length > 0) {
-      // throws (batch requeued) while the database is unavailable
-      const changed = await markCommandsExpired(
-        opts.pool,
-        expired.map((c) => c.commandId),
-        EXPIRED_IN_QUEUE_REASON,
-      );
-      for (const c of changed) opts.metrics.command(c.type, 'EXPIRED');
+      // the acks first: a waiting caller learns it even while the database is down, and the registry's
+      // main consumer records each ack (held and retried there) if the direct update below fails
       const timeUs = now() * 1000;
       await Promise.all(
         expired.map((c) => {
@@ -153,7 +148,22 @@ export function createExpiredCommandsHandler(
           });
         }),
       );
-      log.info({ count: expired.length, recorded: changed.length }, 'commands expired in sensor queues');
+      let recorded = 0;
+      try {
+        const changed = await markCommandsExpired(
+          opts.pool,
+          expired.map((c) => c.commandId),
+          EXPIRED_IN_QUEUE_REASON,
+        );
+        for (const c of changed) opts.metrics.command(c.type, 'EXPIRED');
+        recorded = changed.length;
+      } catch (err) {
+        log.warn(
+          { err, count: expired.length },
+          'cannot mark expired commands now; their acks will record them',
+        );
+      }
+      log.info({ count: expired.length, recorded }, 'commands expired in sensor queues');
     }
     return rejected.length > 0 ? { rejected } : {};
   };

@@ -448,8 +448,9 @@ export interface ExpiredCommand {
 }
 
 /**
- * Marks commands EXPIRED (acked now, with `reason`) unless an outcome is
- * already known; one statement. Returns the ones this call changed.
+ * Marks commands EXPIRED (acked now, with `reason`; rtt_ms = now - issued_at,
+ * as an EXPIRED ack would record it) unless an outcome is already known; one
+ * statement. Returns the ones this call changed.
  */
 export async function markCommandsExpired(
   db: Queryable,
@@ -458,7 +459,8 @@ export async function markCommandsExpired(
 ): Promise<ExpiredCommand[]> {
   if (commandIds.length === 0) return [];
   const { rows } = await db.query<{ id: string; serial: string; type: RegistryCommandType }>(
-    `UPDATE commands SET status = 'EXPIRED', acked_at = now(), reason = $2, rtt_ms = NULL
+    `UPDATE commands SET status = 'EXPIRED', acked_at = now(), reason = $2,
+       rtt_ms = GREATEST(0, extract(epoch FROM (now() - issued_at)) * 1000)
      WHERE id = ANY($1::uuid[]) AND status IN ('ISSUED', 'TIMED_OUT')
      RETURNING id::text, serial, type`,
     [[...new Set(commandIds)], reason],
