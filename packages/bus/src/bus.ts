@@ -5,7 +5,7 @@ import type { BackoffOptions } from './backoff.js';
 import { ManagedConnection } from './connection.js';
 import { type BatchOutcome, type Consumer, ManagedConsumer } from './consumer.js';
 import type { Delivery } from './delivery.js';
-import { BusClosedError, errorReason } from './errors.js';
+import { BusClosedError, BusDisconnectedError, errorReason } from './errors.js';
 import type { BusLogger } from './logger.js';
 import { createBusMetrics } from './metrics.js';
 import { Publisher } from './publisher.js';
@@ -96,6 +96,8 @@ export interface Bus {
   stop(): Promise<void>;
   isConnected(): boolean;
   declareQueue(spec: QueueSpec): Promise<void>;
+  /** Which of these queues exist (passive declares; never creates one). */
+  existingQueues(names: readonly string[]): Promise<Set<string>>;
   publish(routingKey: string, body: Buffer, opts?: PublishOptions): Promise<void>;
   consume(spec: ConsumeSpec): Promise<Consumer>;
   consumeBatch(spec: BatchConsumeSpec): Promise<Consumer>;
@@ -269,6 +271,38 @@ class BusImpl implements Bus {
     const model = this.conConn.model;
     if (model) await withChannel(model, (ch) => declareQueueOn(ch, spec), this.log);
     this.queues.set(spec.name, spec);
+  }
+
+  async existingQueues(names: readonly string[]): Promise<Set<string>> {
+    this.assertOpen();
+    const model = this.conConn.model;
+    if (!model) throw new BusDisconnectedError();
+    const found = new Set<string>();
+    const todo = [...new Set(names)];
+    // A passive declare of a missing queue closes its channel (404): each worker
+    // opens a fresh channel after a miss. A few workers pipeline the round trips.
+    const worker = async (): Promise<void> => {
+      let ch: Channel | undefined;
+      try {
+        for (let name = todo.pop(); name !== undefined; name = todo.pop()) {
+          if (ch === undefined) {
+            ch = await model.createChannel();
+            ch.on('error', () => undefined); // the expected 404 closes it; handled below
+          }
+          try {
+            await ch.checkQueue(name);
+            found.add(name);
+          } catch (err) {
+            if ((err as { code?: unknown }).code !== 404) throw err;
+            ch = undefined;
+          }
+        }
+      } finally {
+        await ch?.close().catch(() => undefined);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, todo.length) }, worker));
+    return found;
   }
 
   publish(routingKey: string, body: Buffer, opts: PublishOptions = {}): Promise<void> {
