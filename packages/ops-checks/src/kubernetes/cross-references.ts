@@ -72,7 +72,7 @@ export interface CrossReferenceOptions {
  * and ServiceMonitors that select no pods/Services or name ports that do not
  * exist; HPA and ScaledObject targets that are not rendered, workloads with two
  * autoscalers, autoscaled workloads that pin spec.replicas; ConfigMap and
- * Secret references (envFrom, env valueFrom keys, volumes, KEDA
+ * Secret references (envFrom, env valueFrom keys, volumes and their mounts, KEDA
  * TriggerAuthentication, CloudNativePG bootstrap secret, RabbitmqCluster
  * override volumes) that do not resolve to a rendered object and key; env
  * values using $(VAR) before VAR is defined; StatefulSets whose serviceName is
@@ -144,6 +144,10 @@ export function crossReferenceProblems(objects: K8sObject[], opts: CrossReferenc
         problems.push(`${cid}: needs resources.requests cpu and memory and resources.limits memory`);
       }
       if (!c.image) problems.push(`${cid}: no image`);
+      const volumes = new Set((pod.volumes ?? []).map((v: Any) => v.name));
+      for (const m of c.volumeMounts ?? []) {
+        if (!volumes.has(m.name)) problems.push(`${cid}: volumeMount ${m.name} is not a volume of the pod`);
+      }
       for (const e of c.envFrom ?? []) {
         if (e.configMapRef) checkConfigMapRef(`${cid} envFrom`, e.configMapRef.name);
         if (e.secretRef) checkSecretRef(`${cid} envFrom`, e.secretRef.name);

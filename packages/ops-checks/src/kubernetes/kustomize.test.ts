@@ -202,6 +202,15 @@ describe('the validators catch', () => {
     );
   });
 
+  it('a volumeMount without its volume', () => {
+    const problems = mutated((objects) => {
+      byName(objects, 'StatefulSet', 'sensor-simulator').spec.template.spec.volumes = [];
+    });
+    expect(problems).toContain(
+      'StatefulSet/sensor-simulator container sensor-simulator: volumeMount tmp is not a volume of the pod',
+    );
+  });
+
   it('$(VAR) used before VAR is defined', () => {
     const problems = mutated((objects) => {
       container(byName(objects, 'Deployment', 'sensor-registry')).env.reverse();
