@@ -14,6 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { type Bus, createBus } from '@sensor-streaming/bus';
@@ -230,6 +231,8 @@ async function main(): Promise<void> {
       `  ratio command/base  p50 ${(cmdP50 / baseP50).toFixed(2)}x  p99 ${(cmdP99 / baseP99).toFixed(2)}x`,
     );
     console.log(`  target p99 < ${TARGET_P99_MS} ms: ${cmdP99 < TARGET_P99_MS ? 'met' : 'NOT met'}`);
+    const [l1, l5] = loadavg();
+    console.log(`  machine: ${cpus().length} cores, load average ${l1!.toFixed(1)} (1 min) ${l5!.toFixed(1)} (5 min) at the end`);
     const anyFailed = rounds.some((x) => x.failed.size > 0);
     if (anyFailed)
       console.log('  some commands were not APPLIED (see the rounds above): their round trips are excluded');
