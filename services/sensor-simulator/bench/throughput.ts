@@ -27,8 +27,10 @@ import { loadConfig } from '../src/config.js';
 import { createSimulator } from '../src/simulator.js';
 import type { SensorTransport } from '../src/transport.js';
 
-const { values: args } = parseArgs({
+const { values: raw } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
+  // bench/run.sh passes the same arguments to every bench of the package: ignore the others' options.
+  strict: false,
   options: {
     sensors: { type: 'string', default: '10000' },
     hz: { type: 'string', default: '10' },
@@ -40,6 +42,10 @@ const { values: args } = parseArgs({
     transport: { type: 'string', default: 'bus' },
   },
 });
+const args = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, String(v)])) as Record<
+  'sensors' | 'hz' | 'seconds' | 'flush-ms' | 'kinds' | 'sink' | 'baseline-seconds' | 'transport',
+  string
+>;
 const SENSORS = Number(args.sensors);
 const HZ = Number(args.hz);
 const SECONDS = Number(args.seconds);

@@ -27,7 +27,7 @@ export interface CommandConsumerOptions {
 }
 
 /** Channels used in parallel to declare the command queues. */
-const DECLARE_CHANNELS = 16;
+const DECLARE_CHANNELS = 32;
 
 function isPermanent(err: unknown): boolean {
   return (

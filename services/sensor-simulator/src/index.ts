@@ -28,7 +28,10 @@ export { createSimulator, type Simulator, type SimulatorDeps, type SimulatorStat
 export {
   createAmqpTransport,
   createMqttTransport,
+  declareMqttForwarding,
   type MessageKind,
+  type MqttTransport,
+  type MqttTransportOptions,
   mqttTopic,
   type SensorTransport,
 } from './transport.js';
