@@ -95,7 +95,8 @@ describe('Dockerfile', () => {
     const wrapper = readFileSync(path.join(root, 'deploy/docker/iotctl'), 'utf8');
     const bin = (json('cli/iotctl/package.json').bin as Record<string, string>).iotctl;
     expect(wrapper).toContain(`/app/cli/iotctl/${bin!.replace(/^\.\//, '')}`);
-    expect(existsSync(path.join(root, 'cli/iotctl', bin!.replace(/^\.\/dist\/(.*)\.js$/, 'src/$1.ts')))).toBe(true);
+    const binSource = bin!.replace(/^\.\/dist\/(.*)\.js$/, 'src/$1.ts');
+    expect(existsSync(path.join(root, 'cli/iotctl', binSource)), binSource).toBe(true);
   });
 
   it('is what compose.yaml builds', () => {
