@@ -58,21 +58,40 @@ export class AlarmLifecycle {
     this.updateGauge();
   }
 
-  /** Applies decisions after every earlier call has finished (one ordered stream). */
+  /**
+   * Applies decisions after every earlier call has finished. Decisions of one
+   * alarm (sensor + rule + channel) are stored in order; different alarms are
+   * stored concurrently. Publishes are issued in that order right after each
+   * store and their confirms awaited together, so the call resolves once
+   * everything is stored and confirmed.
+   */
   apply(decisions: AlarmDecision[]): Promise<void> {
     if (decisions.length === 0) return this.chain;
     const run = this.chain.then(async () => {
-      for (const d of decisions) await this.applyOne(d);
+      const groups = new Map<string, AlarmDecision[]>();
+      for (const d of decisions) {
+        const k = key(d.serial, d.ruleId, d.channel);
+        const g = groups.get(k);
+        if (g) g.push(d);
+        else groups.set(k, [d]);
+      }
+      const confirms: Array<Promise<void>> = [];
+      await Promise.all(
+        [...groups.values()].map(async (g) => {
+          for (const d of g) await this.applyOne(d, confirms);
+        }),
+      );
+      await Promise.all(confirms);
     });
     this.chain = run.catch(() => undefined);
     return run;
   }
 
-  private async applyOne(d: AlarmDecision): Promise<void> {
+  private async applyOne(d: AlarmDecision, confirms: Array<Promise<void>>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        if (d.kind === 'RAISE') await this.raise(d);
-        else await this.clear(d);
+        if (d.kind === 'RAISE') await this.raise(d, confirms);
+        else await this.clear(d, confirms);
         return;
       } catch (err) {
         if (isDataError(err)) {
@@ -90,7 +109,7 @@ export class AlarmLifecycle {
     }
   }
 
-  private async raise(d: AlarmDecision): Promise<void> {
+  private async raise(d: AlarmDecision, confirms: Array<Promise<void>>): Promise<void> {
     const { pool, sensorIds } = this.deps;
     const sensorId = (await sensorIds.resolve([d.serial])).get(d.serial) as number;
     const alarmId = randomUUID();
@@ -128,11 +147,11 @@ export class AlarmLifecycle {
       channel: d.channel,
       message: d.message,
     };
-    await this.publish(alarm, d);
+    confirms.push(this.publish(alarm, d));
     if (d.actions.command) this.deps.commands.issue(d);
   }
 
-  private async clear(d: AlarmDecision): Promise<void> {
+  private async clear(d: AlarmDecision, confirms: Array<Promise<void>>): Promise<void> {
     const { pool, sensorIds } = this.deps;
     const sensorId = (await sensorIds.resolve([d.serial])).get(d.serial) as number;
     const cleared = await clearAlarm(pool, {
@@ -147,44 +166,49 @@ export class AlarmLifecycle {
     this.open.delete(key(d.serial, d.ruleId, d.channel));
     this.updateGauge();
     if (cleared === undefined) return;
-    await this.publish(
-      {
-        alarmId: cleared.alarmId,
-        serial: d.serial,
-        rule: d.ruleId,
-        severity: cleared.severity,
-        transition: 'CLEARED',
-        value: d.value,
-        threshold: d.threshold,
-        windowNs: cleared.windowNs,
-        timeUs: cleared.timeUs,
-        channel: d.channel,
-        message: d.message,
-      },
-      d,
+    confirms.push(
+      this.publish(
+        {
+          alarmId: cleared.alarmId,
+          serial: d.serial,
+          rule: d.ruleId,
+          severity: cleared.severity,
+          transition: 'CLEARED',
+          value: d.value,
+          threshold: d.threshold,
+          windowNs: cleared.windowNs,
+          timeUs: cleared.timeUs,
+          channel: d.channel,
+          message: d.message,
+        },
+        d,
+      ),
     );
   }
 
-  private async publish(alarm: Alarm, d: AlarmDecision): Promise<void> {
+  /** Issues the publish now (keeping per-alarm order on the channel); the promise settles on the confirm. */
+  private publish(alarm: Alarm, d: AlarmDecision): Promise<void> {
     const { bus, metrics, notifier } = this.deps;
     const t = alarm.transition === 'RAISED' ? 'raised' : 'cleared';
     metrics.alarms.inc({ transition: alarm.transition, severity: alarm.severity, rule_type: d.ruleType });
     const ctx = { alarmId: alarm.alarmId, serial: alarm.serial, rule: alarm.rule, channel: alarm.channel };
-    try {
-      await bus.publish(routingKeys.alarm(alarm.serial, t), alarmCodec.encode(alarm), {
-        messageId: alarm.alarmId,
-      });
-      metrics.lag.observe({ kind: 'alarm' }, Math.max(0, Date.now() * 1000 - alarm.timeUs) / 1e6);
-      this.log.info(
-        { ...ctx, severity: alarm.severity, value: alarm.value, threshold: alarm.threshold },
-        `alarm ${t}: ${alarm.message}`,
-      );
-    } catch (err) {
-      // Stored but not published (broker gone for longer than the publish timeout): the
-      // alarms table is the record; consumers of the alarm stream miss this transition.
-      this.log.error({ ...ctx, err }, `alarm ${t} stored but its publish failed`);
-    }
     if (d.actions.notify) notifier.notify(alarm);
+    return bus
+      .publish(routingKeys.alarm(alarm.serial, t), alarmCodec.encode(alarm), { messageId: alarm.alarmId })
+      .then(
+        () => {
+          metrics.lag.observe({ kind: 'alarm' }, Math.max(0, Date.now() * 1000 - alarm.timeUs) / 1e6);
+          this.log.info(
+            { ...ctx, severity: alarm.severity, value: alarm.value, threshold: alarm.threshold },
+            `alarm ${t}: ${alarm.message}`,
+          );
+        },
+        (err: unknown) => {
+          // Stored but not published (broker gone for longer than the publish timeout): the
+          // alarms table is the record; consumers of the alarm stream miss this transition.
+          this.log.error({ ...ctx, err }, `alarm ${t} stored but its publish failed`);
+        },
+      );
   }
 
   private updateGauge(): void {

@@ -11,8 +11,12 @@
 //    consumer with the same batching (the baseline). Median of REPEAT runs,
 //    samples/s and the ratio service/baseline.
 //
-// Env: BENCH_SENSORS (1000), BENCH_RATE (50000 samples/s), BENCH_SECONDS (20),
-// BENCH_BACKLOG (40000 messages), BENCH_REPEAT (3).
+// 3. CPU cost in this process, no broker: decode-only vs decode + rule engine
+//    per message, median of REPEAT passes over the same messages.
+//
+// Env: BENCH_SENSORS (1000), BENCH_RATE (50000 samples/s), BENCH_BATCH (10
+// samples/message), BENCH_SECONDS (20), BENCH_BACKLOG (40000 messages),
+// BENCH_REPEAT (3), BENCH_ONLY (latency,capacity,cpu: run only these parts).
 import { fork } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,6 +28,8 @@ import { createTestDatabase } from '@sensor-streaming/db/testing';
 import { alarmCodec, bindingPatterns, measurementBatchCodec, routingKeys } from '@sensor-streaming/protocol';
 import { createLogger } from '@sensor-streaming/runtime';
 import { defaultRulesFile } from '../config.js';
+import { RuleEngine } from '../engine/rule-engine.js';
+import { parseRuleFile } from '../rules/rule-set.js';
 import { createNoise, vibrationBatch } from '../testing/signals.js';
 
 const env = process.env;
@@ -32,8 +38,9 @@ const RATE = Number(env.BENCH_RATE ?? 50_000);
 const SECONDS = Number(env.BENCH_SECONDS ?? 20);
 const BACKLOG = Number(env.BENCH_BACKLOG ?? 40_000);
 const REPEAT = Number(env.BENCH_REPEAT ?? 3);
-const BATCH = 10;
+const BATCH = Number(env.BENCH_BATCH ?? 10);
 const SPIKE_PROBABILITY = 0.01;
+const ONLY = new Set((env.BENCH_ONLY ?? 'latency,capacity,cpu').split(',').map((x) => x.trim()));
 
 const logger = createLogger({ service: 'alarm-bench', level: env.LOG_LEVEL ?? 'warn' });
 const median = (xs: number[]) => {
@@ -191,37 +198,39 @@ async function drive(seconds: number, spikes: boolean): Promise<void> {
   }
 }
 
-console.log(
-  `alarm bench: ${SENSORS} sensors x ${hz} Hz = ${RATE} samples/s, ${BATCH}-sample batches (${(RATE / BATCH).toFixed(0)} msg/s)`,
-);
-const svc = await startWorker('service');
-await until(() => svc.leader, 10_000);
-await drive(3, false); // warm up the anomaly models
-measuring = true;
-const pubBefore = published;
-const t0 = Date.now();
-await drive(SECONDS, true);
-await Promise.all(inFlight);
-const elapsed = (Date.now() - t0) / 1000;
-const pubRate = (published - pubBefore) / elapsed;
-const caughtUp = await until(() => svc.samples >= published, 10_000);
-const backlogAfter = published - svc.samples;
-await sleep(500);
-measuring = false;
-const fromSample = raised.map((r) => r.fromSample);
-const fromPublish = raised.flatMap((r) => (r.fromPublish === undefined ? [] : [r.fromPublish]));
-console.log(
-  `published ${pubRate.toFixed(0)} samples/s for ${elapsed.toFixed(1)} s (max publisher lag ${ms(publishLagMax)}, ${publishFailures} failed); service ${caughtUp ? 'kept up' : `fell behind by ${backlogAfter} samples`}`,
-);
-console.log(`anomaly alarms raised: ${raised.length}`);
-console.log(
-  `latency sample time -> alarm received: p50 ${ms(pct(fromSample, 50))}  p90 ${ms(pct(fromSample, 90))}  p99 ${ms(pct(fromSample, 99))}  max ${ms(pct(fromSample, 100))}`,
-);
-console.log(
-  `latency batch publish -> alarm received: p50 ${ms(pct(fromPublish, 50))}  p90 ${ms(pct(fromPublish, 90))}  p99 ${ms(pct(fromPublish, 99))}`,
-);
-console.log(`target p99 < 500 ms: ${pct(fromSample, 99) < 500_000 ? 'met' : 'NOT met'}`);
-await svc.stop();
+if (ONLY.has('latency')) {
+  console.log(
+    `alarm bench: ${SENSORS} sensors x ${hz} Hz = ${RATE} samples/s, ${BATCH}-sample batches (${(RATE / BATCH).toFixed(0)} msg/s)`,
+  );
+  const svc = await startWorker('service');
+  await until(() => svc.leader, 10_000);
+  await drive(3, false); // warm up the anomaly models
+  measuring = true;
+  const pubBefore = published;
+  const t0 = Date.now();
+  await drive(SECONDS, true);
+  await Promise.all(inFlight);
+  const elapsed = (Date.now() - t0) / 1000;
+  const pubRate = (published - pubBefore) / elapsed;
+  const caughtUp = await until(() => svc.samples >= published, 10_000);
+  const backlogAfter = published - svc.samples;
+  await sleep(500);
+  measuring = false;
+  const fromSample = raised.map((r) => r.fromSample);
+  const fromPublish = raised.flatMap((r) => (r.fromPublish === undefined ? [] : [r.fromPublish]));
+  console.log(
+    `published ${pubRate.toFixed(0)} samples/s for ${elapsed.toFixed(1)} s (max publisher lag ${ms(publishLagMax)}, ${publishFailures} failed); service ${caughtUp ? 'kept up' : `fell behind by ${backlogAfter} samples`}`,
+  );
+  console.log(`anomaly alarms raised: ${raised.length}`);
+  console.log(
+    `latency sample time -> alarm received: p50 ${ms(pct(fromSample, 50))}  p90 ${ms(pct(fromSample, 90))}  p99 ${ms(pct(fromSample, 99))}  max ${ms(pct(fromSample, 100))}`,
+  );
+  console.log(
+    `latency batch publish -> alarm received: p50 ${ms(pct(fromPublish, 50))}  p90 ${ms(pct(fromPublish, 90))}  p99 ${ms(pct(fromPublish, 99))}`,
+  );
+  console.log(`target p99 < 500 ms: ${pct(fromSample, 99) < 500_000 ? 'met' : 'NOT met'}`);
+  await svc.stop();
+}
 
 // ---------- 2. capacity on one core ----------
 async function preload(messages: number): Promise<number> {
@@ -252,20 +261,52 @@ async function drain(mode: 'service' | 'decode'): Promise<number> {
   return rate;
 }
 
-const service: number[] = [];
-const baseline: number[] = [];
-for (let r = 0; r < REPEAT; r++) {
-  baseline.push(await drain('decode'));
-  service.push(await drain('service'));
+if (ONLY.has('capacity')) {
+  const service: number[] = [];
+  const baseline: number[] = [];
+  for (let r = 0; r < REPEAT; r++) {
+    baseline.push(await drain('decode'));
+    service.push(await drain('service'));
+    console.log(
+      `run ${r + 1}: decode-only ${baseline.at(-1)?.toFixed(0)} samples/s, service ${service.at(-1)?.toFixed(0)} samples/s`,
+    );
+  }
+  const ms_ = median(service);
+  const mb = median(baseline);
   console.log(
-    `run ${r + 1}: decode-only ${baseline.at(-1)?.toFixed(0)} samples/s, service ${service.at(-1)?.toFixed(0)} samples/s`,
+    `capacity (one core, ${BATCH}-sample messages, median of ${REPEAT}): service ${ms_.toFixed(0)} samples/s (${(ms_ / BATCH).toFixed(0)} msg/s), decode-only baseline ${mb.toFixed(0)} samples/s, ratio ${(ms_ / mb).toFixed(2)}`,
   );
 }
-const ms_ = median(service);
-const mb = median(baseline);
-console.log(
-  `capacity (one core, ${BATCH}-sample messages, median of ${REPEAT}): service ${ms_.toFixed(0)} samples/s (${(ms_ / BATCH).toFixed(0)} msg/s), decode-only baseline ${mb.toFixed(0)} samples/s, ratio ${(ms_ / mb).toFixed(2)}`,
-);
+
+// ---------- 3. CPU cost without the broker ----------
+if (ONLY.has('cpu')) {
+  const engineRules = parseRuleFile(rules, 'yaml');
+  const bodies: Buffer[] = [];
+  const base = Date.now() * 1000;
+  for (let k = 0; k < 40; k++) {
+    for (let i = 0; i < SENSORS; i++) {
+      bodies.push(
+        measurementBatchCodec.encode(vibrationBatch(`cpu-${i}`, k + 1, base + k * batchUs, BATCH, hz, noise)),
+      );
+    }
+  }
+  const decodeUs: number[] = [];
+  const engineUs: number[] = [];
+  for (let r = 0; r < REPEAT; r++) {
+    let t = performance.now();
+    for (const b of bodies) measurementBatchCodec.decode(b);
+    decodeUs.push(((performance.now() - t) * 1000) / bodies.length);
+    const engine = new RuleEngine({ rules: engineRules });
+    t = performance.now();
+    for (const b of bodies) engine.onBatch(measurementBatchCodec.decode(b), Date.now() * 1000);
+    engineUs.push(((performance.now() - t) * 1000) / bodies.length);
+  }
+  const d = median(decodeUs);
+  const e = median(engineUs);
+  console.log(
+    `CPU, in process, no broker (median of ${REPEAT}): decode ${d.toFixed(1)} µs/msg, decode + rules ${e.toFixed(1)} µs/msg = ${((BATCH * 1e6) / e).toFixed(0)} samples/s per core (decode-only ${((BATCH * 1e6) / d).toFixed(0)}, ratio ${(d / e).toFixed(2)})`,
+  );
+}
 
 await bus.stop();
 await Promise.all([vhost.drop(), db.drop(), rm(dir, { recursive: true, force: true })]);
