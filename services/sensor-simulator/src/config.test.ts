@@ -33,6 +33,7 @@ describe('loadConfig', () => {
     expect(c.serials).toEqual(['sim-3-0', 'sim-3-1']);
     expect(indexFromHostname('stack_sensor-simulator_12')).toBe(12);
     expect(indexFromHostname('simulator')).toBeUndefined();
+    expect(indexFromHostname('3f2a9b0c1d22')).toBeUndefined(); // a Docker container id is not an index
   });
 
   it('uses an explicit serial list over the count', () => {

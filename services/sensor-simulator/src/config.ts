@@ -41,9 +41,13 @@ export interface SimulatorConfig extends CommonConfig {
   maxBacklogS: number;
 }
 
-/** The trailing integer of a host name: `sensor-simulator-3` -> 3 (StatefulSet ordinal, compose replica). */
+/**
+ * The trailing integer of a host name after a separator: `sensor-simulator-3` -> 3 (StatefulSet
+ * ordinal), `stack_sensor-simulator_2` -> 2. A bare container id (Docker's default hostname, e.g.
+ * `3f2a9b0c1d22`) gives undefined rather than a random index: give such containers a hostname.
+ */
 export function indexFromHostname(hostname: string): number | undefined {
-  const m = /(\d+)$/.exec(hostname.trim());
+  const m = /[-_.](\d+)$/.exec(hostname.trim());
   if (!m) return undefined;
   const n = Number(m[1]);
   return Number.isSafeInteger(n) ? n : undefined;
@@ -105,7 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SimulatorConfi
     if (idx === undefined) {
       r.problem(
         'HOSTNAME',
-        `must end in an integer when SIMULATOR_INDEX_FROM_HOSTNAME=true, got ${JSON.stringify(host)}`,
+        `must end in -<n> or _<n> when SIMULATOR_INDEX_FROM_HOSTNAME=true (a StatefulSet pod name, or set hostname: in compose), got ${JSON.stringify(host)}`,
       );
     } else {
       if (r.has('SIMULATOR_INDEX') && simulatorIndex !== idx) {
