@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { type Bus, commandQueue, createBus } from '@sensor-streaming/bus';
+import { type Bus, commandQueue, createBus, serviceQueue } from '@sensor-streaming/bus';
 import { createTestVhost } from '@sensor-streaming/bus/testing';
-import { commandAckCodec, commandCodec, routingKeys } from '@sensor-streaming/protocol';
+import { bindingPatterns, commandAckCodec, commandCodec, routingKeys } from '@sensor-streaming/protocol';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CommandOutcome, createCommander } from './commands.js';
@@ -52,6 +52,9 @@ describe('createCommander against the real broker', () => {
     const seenA = await fakeSensor(sensorBus, 'pump-a', 'APPLIED');
     const seenB = await fakeSensor(sensorBus, 'pump-b', 'REJECTED');
     const bus = await newBus(vhost.url);
+    // Like the registry: a queue bound to every command key makes any command routable,
+    // so an unknown sensor must be found out by its missing command queue.
+    await bus.declareQueue(serviceQueue('registry-like', [bindingPatterns.commands]));
     const commander = createCommander(bus);
     cleanups.push(() => commander.close());
 

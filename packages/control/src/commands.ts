@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { type Bus, type Consumer, type Delivery, UnroutableError } from '@sensor-streaming/bus';
+import {
+  type Bus,
+  type Consumer,
+  type Delivery,
+  HEADER_ORIGINAL_QUEUE,
+  UnroutableError,
+} from '@sensor-streaming/bus';
 import {
   type AckStatus,
   assertSerial,
@@ -10,6 +16,7 @@ import {
   type CommandType,
   commandAckCodec,
   commandCodec,
+  commandQueueName,
   DEAD_LETTER_EXCHANGE,
   DEAD_LETTER_REASON_HEADER,
   type PowerState,
@@ -127,6 +134,16 @@ interface Pending {
 }
 
 /** The reason of the most recent dead-lettering in an `x-death` header ('expired', 'rejected', ...). */
+/** The queue a message was dead-lettered from (x-death is newest first; its last entry is the origin). */
+function deathQueue(headers: Record<string, unknown>): string | undefined {
+  const ours = headers[HEADER_ORIGINAL_QUEUE]; // set when our bus dead-letters a copy itself
+  if (typeof ours === 'string' && ours !== '') return ours;
+  const deaths = headers['x-death'];
+  if (!Array.isArray(deaths) || deaths.length === 0) return undefined;
+  const origin = deaths[deaths.length - 1] as { queue?: unknown };
+  return typeof origin?.queue === 'string' ? origin.queue : undefined;
+}
+
 function deathReason(headers: Record<string, unknown>): string {
   const ours = headers[DEAD_LETTER_REASON_HEADER];
   if (typeof ours === 'string' && ours !== '') return ours;
@@ -136,6 +153,17 @@ function deathReason(headers: Record<string, unknown>): string {
     if (typeof first?.reason === 'string') return first.reason;
   }
   return 'unknown';
+}
+
+function unroutable(serial: string, type: CommandType): CommandOutcome {
+  return {
+    serial,
+    commandId: '',
+    type,
+    status: 'UNROUTABLE',
+    reason: `no command queue for sensor ${serial}: unknown serial, or the sensor never connected`,
+    rttMs: null,
+  };
 }
 
 /**
@@ -165,6 +193,9 @@ export function createCommander(bus: Bus): Commander {
     }
     const waiting = pending.get(command.commandId);
     if (waiting === undefined) return;
+    // Only the sensor's own queue speaks for the sensor: a copy that expired in some
+    // other queue bound to the commands (the registry's, say) says nothing about it.
+    if (deathQueue(delivery.headers) !== commandQueueName(command.serial)) return;
     const reason = deathReason(delivery.headers);
     waiting.settle({
       serial: command.serial,
@@ -260,14 +291,8 @@ export function createCommander(bus: Bus): Commander {
     } catch (err) {
       if (timer !== undefined) clearTimeout(timer);
       pending.delete(command.commandId);
-      if (err instanceof UnroutableError) {
-        return {
-          ...base,
-          status: 'UNROUTABLE',
-          reason: `no command queue for sensor ${serial}: unknown serial, or the sensor never connected`,
-          rttMs: null,
-        };
-      }
+      if (err instanceof UnroutableError)
+        return { ...unroutable(serial, command.type), commandId: command.commandId };
       return {
         ...base,
         status: 'FAILED',
@@ -290,9 +315,14 @@ export function createCommander(bus: Bus): Commander {
       for (const [i, s] of serials.entries()) assertSerial(s, `serials[${i}]`);
       if (request.type === 'changesamplefrequency') parseFrequency(request.sampleFrequencyHz);
       if (opts.wait ?? true) await ensureAckConsumer();
+      // The registry's queue is bound to every command key, so a mandatory publish to an
+      // unknown sensor would still be routed: ask whether the sensor's own queue exists.
+      const existing = await bus.existingQueues(serials.map((s) => commandQueueName(s)));
       return Promise.all(
         serials.map(async (serial) => {
-          const outcome = await issueOne(serial, request, opts);
+          const outcome = existing.has(commandQueueName(serial))
+            ? await issueOne(serial, request, opts)
+            : unroutable(serial, request.type);
           opts.onOutcome?.(outcome);
           return outcome;
         }),
