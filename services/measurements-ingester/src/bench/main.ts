@@ -180,6 +180,7 @@ async function main(): Promise<void> {
     const fractions = [0.7, 0.85, 1.0, 1.15, 1.3, 1.5];
     const stepBudgetEnd = t0 + cfg.stepBudgetSeconds * 1000;
     let best: StepRow | undefined;
+    let goingDown = false;
     for (let i = 0; i < fractions.length; i++) {
       if (i > 0 && best !== undefined && performance.now() + (cfg.stepSeconds + 5) * 1000 > stepBudgetEnd) {
         progress('step budget used up: stopping the ramp');
@@ -233,12 +234,15 @@ async function main(): Promise<void> {
           `queue ${d0} -> ${d1} (max ${maxDepth}) messages: ${row.verdict}`,
       );
       await drained();
-      if (!holds) {
-        // below the first step: go down instead of up
-        if (best === undefined && i === 0) fractions.splice(1, fractions.length, 0.5, 0.35);
-        else break;
-      } else {
-        best = row;
+      if (holds) {
+        if (best === undefined || row.written > best.written) best = row;
+        if (goingDown) break; // the highest rate that holds, found from above
+      } else if (i === 0) {
+        // the first step already fails: go down instead of up
+        fractions.splice(1, fractions.length, 0.6, 0.5, 0.4, 0.3);
+        goingDown = true;
+      } else if (!goingDown) {
+        break;
       }
     }
     const sustained = best?.written ?? 0;
