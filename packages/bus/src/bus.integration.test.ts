@@ -67,8 +67,8 @@ describe('bus against the real broker', () => {
     const metrics = await registry.getMetricsAsJSON();
     const value = (name: string) =>
       metrics.find((m) => m.name === name)?.values.reduce((s, v) => s + v.value, 0);
-    expect(value('bus_publish_confirms_total')).toBe(n);
-    expect(value('bus_messages_acked_total')).toBe(n);
+    expect(value('sensor_streaming_bus_publish_confirms_total')).toBe(n);
+    expect(value('sensor_streaming_bus_messages_acked_total')).toBe(n);
   });
 
   it('rejects a mandatory publish to an unbound routing key with UnroutableError', async () => {
@@ -133,7 +133,7 @@ describe('bus against the real broker', () => {
     const registry = new Registry();
     const { vhost, bus } = await setup({ registry });
     const acked = async () =>
-      (await registry.getSingleMetric('bus_messages_acked_total')?.get())?.values.reduce(
+      (await registry.getSingleMetric('sensor_streaming_bus_messages_acked_total')?.get())?.values.reduce(
         (s, v) => s + v.value,
         0,
       );
@@ -201,8 +201,8 @@ describe('bus against the real broker', () => {
         .sort(),
     ).toEqual(['a', 'b', 'c']);
     expect(calls.slice(1).flatMap((c) => c.counts)).toEqual([2, 2, 2]);
-    await waitFor(async () => (await sum('bus_messages_acked_total')) === 3, 'three acks');
-    expect(await sum('bus_messages_requeued_total')).toBe(3);
+    await waitFor(async () => (await sum('sensor_streaming_bus_messages_acked_total')) === 3, 'three acks');
+    expect(await sum('sensor_streaming_bus_messages_requeued_total')).toBe(3);
     expect(await queueMessageCount(vhost.url, 'it-batch-retry')).toBe(0);
     expect(await queueMessageCount(vhost.url, DEAD_LETTER_QUEUE)).toBe(0);
   });

@@ -85,7 +85,7 @@ describe('ManagedConnection (fake amqplib)', () => {
     await vi.advanceTimersByTimeAsync(400);
     expect(attempts).toHaveLength(4);
     expect(started).toBe(true);
-    expect(await gauge(registry, 'bus_connection_up')).toBe(1);
+    expect(await gauge(registry, 'sensor_streaming_bus_connection_up')).toBe(1);
   });
 
   it('reconnects after a loss, emits down/up and counts the reconnect', async () => {
@@ -97,11 +97,11 @@ describe('ManagedConnection (fake amqplib)', () => {
     models[0]!.emit('error', new Error('CONNECTION_FORCED'));
     models[0]!.emit('close', new Error('CONNECTION_FORCED'));
     expect(conn.model).toBeUndefined();
-    expect(await gauge(registry, 'bus_connection_up')).toBe(0);
+    expect(await gauge(registry, 'sensor_streaming_bus_connection_up')).toBe(0);
     await vi.advanceTimersByTimeAsync(0);
     expect(events).toEqual(['up', 'down', 'up']);
     expect(conn.model).toBe(models[1]);
-    expect(await gauge(registry, 'bus_reconnects_total')).toBe(1);
+    expect(await gauge(registry, 'sensor_streaming_bus_reconnects_total')).toBe(1);
   });
 
   it('exposes connection.blocked / unblocked as a gauge and events', async () => {
@@ -111,9 +111,9 @@ describe('ManagedConnection (fake amqplib)', () => {
     conn.on('unblocked', () => events.push('unblocked'));
     await conn.start();
     models[0]!.emit('blocked', 'low on memory');
-    expect(await gauge(registry, 'bus_connection_blocked')).toBe(1);
+    expect(await gauge(registry, 'sensor_streaming_bus_connection_blocked')).toBe(1);
     models[0]!.emit('unblocked');
-    expect(await gauge(registry, 'bus_connection_blocked')).toBe(0);
+    expect(await gauge(registry, 'sensor_streaming_bus_connection_blocked')).toBe(0);
     expect(events).toEqual(['blocked:low on memory', 'unblocked']);
   });
 

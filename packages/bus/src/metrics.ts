@@ -36,40 +36,60 @@ export function createBusMetrics(registry: Registry): BusMetrics {
     return new Gauge<L>({ name, help, labelNames, registers: [registry] });
   }
   return {
-    connected: gauge('bus_connection_up', '1 while the broker connection (publish or consume) is open', [
-      'connection',
-    ]),
+    connected: gauge(
+      'sensor_streaming_bus_connection_up',
+      '1 while the broker connection (publish or consume) is open',
+      ['connection'],
+    ),
     blocked: gauge(
-      'bus_connection_blocked',
+      'sensor_streaming_bus_connection_blocked',
       '1 while the broker blocks the connection (connection.blocked: memory or disk alarm)',
       ['connection'],
     ),
-    reconnects: counter('bus_reconnects_total', 'Broker connections re-established after a loss', [
-      'connection',
-    ]),
-    publishes: counter('bus_publishes_total', 'Messages handed to the broker (including re-sends)'),
-    confirms: counter('bus_publish_confirms_total', 'Publishes confirmed (acked) by the broker'),
-    nacks: counter('bus_publish_nacks_total', 'Publishes refused (nacked) by the broker'),
-    returns: counter('bus_publish_returns_total', 'Mandatory publishes returned as unroutable'),
+    reconnects: counter(
+      'sensor_streaming_bus_reconnects_total',
+      'Broker connections re-established after a loss',
+      ['connection'],
+    ),
+    publishes: counter(
+      'sensor_streaming_bus_published_total',
+      'Messages handed to the broker (including re-sends)',
+    ),
+    confirms: counter(
+      'sensor_streaming_bus_publish_confirms_total',
+      'Publishes confirmed (acked) by the broker',
+    ),
+    nacks: counter('sensor_streaming_bus_publish_nacks_total', 'Publishes refused (nacked) by the broker'),
+    returns: counter(
+      'sensor_streaming_bus_publish_returns_total',
+      'Mandatory publishes returned as unroutable',
+    ),
     resends: counter(
-      'bus_publish_resends_total',
+      'sensor_streaming_bus_publish_resends_total',
       'Unconfirmed publishes re-sent after a channel or connection loss',
     ),
-    publishFailures: counter('bus_publish_failures_total', 'Publishes rejected to the caller, by reason', [
-      'reason',
-    ]),
-    consumed: counter('bus_messages_consumed_total', 'Messages delivered to a handler', ['queue']),
-    acked: counter('bus_messages_acked_total', 'Messages acknowledged after their handler succeeded', [
+    publishFailures: counter(
+      'sensor_streaming_bus_confirm_failures_total',
+      'Publishes rejected to the caller, by reason',
+      ['reason'],
+    ),
+    consumed: counter('sensor_streaming_bus_messages_consumed_total', 'Messages delivered to a handler', [
       'queue',
     ]),
+    acked: counter(
+      'sensor_streaming_bus_messages_acked_total',
+      'Messages acknowledged after their handler succeeded',
+      ['queue'],
+    ),
     requeued: counter(
-      'bus_messages_requeued_total',
+      'sensor_streaming_bus_messages_requeued_total',
       'Messages returned to the queue after a transient error',
       ['queue'],
     ),
-    deadLettered: counter('bus_messages_dead_lettered_total', 'Messages dead-lettered by the bus, by cause', [
-      'queue',
-      'cause',
-    ]),
+    deadLettered: counter(
+      'sensor_streaming_bus_dead_lettered_total',
+      'Messages dead-lettered by the bus, by cause',
+      ['queue', 'cause'],
+    ),
   };
 }

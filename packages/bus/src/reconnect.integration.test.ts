@@ -88,17 +88,21 @@ describe('bus reconnection against the real broker', () => {
     const publishMs = performance.now() - t0;
     await waitFor(() => seen.size === total, `all ${total} distinct ids (have ${seen.size})`, 60_000);
     expect(
-      await metricSum(registry, 'bus_reconnects_total', { connection: 'publish' }),
+      await metricSum(registry, 'sensor_streaming_bus_reconnects_total', { connection: 'publish' }),
     ).toBeGreaterThanOrEqual(1);
     expect(
-      await metricSum(registry, 'bus_reconnects_total', { connection: 'consume' }),
+      await metricSum(registry, 'sensor_streaming_bus_reconnects_total', { connection: 'consume' }),
     ).toBeGreaterThanOrEqual(1);
     await waitFor(async () => (await queueMessageCount(vhost.url, 'it-stream')) === 0, 'queue drained');
-    logger.info({ publishMs, deliveries, resends: await metricSum(registry, 'bus_publish_resends_total') });
+    logger.info({
+      publishMs,
+      deliveries,
+      resends: await metricSum(registry, 'sensor_streaming_bus_publish_resends_total'),
+    });
     console.log(
       `20k stream with forced close: published+confirmed in ${Math.round(publishMs)} ms, ` +
         `${deliveries} deliveries (${deliveries - total} duplicates), ` +
-        `${await metricSum(registry, 'bus_publish_resends_total')} re-sends`,
+        `${await metricSum(registry, 'sensor_streaming_bus_publish_resends_total')} re-sends`,
     );
   }, 90_000); // ~5 s on an idle 2-core box; allow for a CI machine shared with other suites
 
@@ -121,8 +125,12 @@ describe('bus reconnection against the real broker', () => {
     expect(events).toEqual(['disconnected', 'connected']);
     await bus.publish('sensor.s1.acks', Buffer.from('after'));
     await waitFor(() => got.includes('after'), 'message after the reconnect', 10_000);
-    expect(await metricSum(registry, 'bus_reconnects_total', { connection: 'consume' })).toBe(1);
-    expect(await metricSum(registry, 'bus_reconnects_total', { connection: 'publish' })).toBe(0);
+    expect(
+      await metricSum(registry, 'sensor_streaming_bus_reconnects_total', { connection: 'consume' }),
+    ).toBe(1);
+    expect(
+      await metricSum(registry, 'sensor_streaming_bus_reconnects_total', { connection: 'publish' }),
+    ).toBe(0);
     expect(bus.isConnected()).toBe(true);
   });
 });
