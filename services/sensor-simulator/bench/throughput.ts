@@ -14,7 +14,7 @@
  * --sink queue|none (default queue: a bounded queue bound to sensor.*.data, so the broker routes
  * and enqueues every batch as it would for an ingester; none: data is unroutable and dropped).
  */
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createBus } from '@sensor-streaming/bus';
@@ -180,7 +180,13 @@ async function main(): Promise<void> {
     let prevCpu = process.cpuUsage();
     let prevT = performance.now();
     let peakRss = process.memoryUsage().rss;
+    let atWarmup = prev;
+    let warmupT = prevT;
     for (let s = 1; s <= SECONDS; s++) {
+      if (s === WARMUP_S + 1) {
+        atWarmup = sim.stats();
+        warmupT = performance.now();
+      }
       await sleep(1000);
       const now = performance.now();
       const st = sim.stats();
@@ -211,6 +217,11 @@ async function main(): Promise<void> {
     const steady = rows.slice(WARMUP_S);
     const target = SENSORS * HZ * (args.kinds === 'vibration' ? 1 : Number.NaN);
     const final = sim.stats();
+    const meanSamples =
+      (final.samplesPublished - atWarmup.samplesPublished) / ((performance.now() - warmupT) / 1000);
+    const nowUs = Date.now() * 1000;
+    let due = 0;
+    for (const sensor of sim.sensors.values()) due += sensor.dueSamples(nowUs);
     const t1 = performance.now();
     await sim.stop();
     const stopS = (performance.now() - t1) / 1000;
@@ -224,6 +235,12 @@ async function main(): Promise<void> {
       `  samples/s        ${fmt(medSamples)}  (target ${Number.isNaN(target) ? 'n/a' : fmt(target)}, ratio ${fmt(medSamples / target, 3)})`,
     );
     console.log(
+      `  samples/s mean   ${fmt(meanSamples)}  (confirmed samples / time over the same window; ratio ${fmt(meanSamples / target, 3)})`,
+    );
+    console.log(
+      `  backlog at end   ${fmt(due)} samples due but not yet published (${fmt(due / (SENSORS * HZ), 2)} s of data)`,
+    );
+    console.log(
       `  publish msgs/s   ${fmt(medMsgs)}  (baseline raw publish ${fmt(base.msgsPerS)}; used ${fmt((100 * medMsgs) / base.msgsPerS, 1)} % of it)`,
     );
     console.log(
@@ -231,6 +248,11 @@ async function main(): Promise<void> {
     );
     console.log(`  CPU              ${fmt(medCores, 2)} cores`);
     console.log(`  peak RSS         ${fmt(maxRss / 2 ** 20)} MB`);
+    console.log(
+      `  machine load     ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} (load average 1/5/15 min; ${cpus().length} cores shared)`,
+    );
     console.log(
       `  publish failures ${final.publishFailures}, skipped flush ticks ${final.ticksSkipped}, stop ${fmt(stopS, 2)} s`,
     );

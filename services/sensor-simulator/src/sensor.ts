@@ -223,6 +223,11 @@ export class SimulatedSensor {
       this.#clock.restart(Math.round(atUs), this.#frequencyHz);
   }
 
+  /** Samples due before `untilUs` and not collected yet (0 while asleep): how far behind publishing is. */
+  dueSamples(untilUs: number): number {
+    return this.#state === 'AWAKE' ? this.#clock.due(untilUs) : 0;
+  }
+
   /** Samples due before `untilUs` (none while asleep), as one or more batches per channel. */
   collect(untilUs: number): MeasurementBatch[] {
     if (this.#state !== 'AWAKE') return [];
