@@ -77,6 +77,7 @@ async function commandRound(
   const commander = createCommander(bus);
   const rtts: number[] = [];
   const toSensor: number[] = [];
+  const issued: Array<[string, number]> = [];
   const failed = new Map<string, number>();
   let sent = 0;
   let wave = 0;
@@ -95,8 +96,7 @@ async function commandRound(
       for (const o of outcomes) {
         if (o.status === 'APPLIED' && o.rttMs !== null) {
           rtts.push(o.rttMs);
-          const applied = appliedAtUs.get(o.commandId);
-          if (applied !== undefined) toSensor.push((applied - issuedUs) / 1000);
+          issued.push([o.commandId, issuedUs]);
         } else failed.set(o.status, (failed.get(o.status) ?? 0) + 1);
       }
       sent += size;
@@ -105,6 +105,12 @@ async function commandRound(
     }
   } finally {
     await commander.close();
+  }
+  // the bench's own ack queue may lag the commander's: look the apply times up once every ack is in
+  await sleep(1000);
+  for (const [id, us] of issued) {
+    const applied = appliedAtUs.get(id);
+    if (applied !== undefined) toSensor.push((applied - us) / 1000);
   }
   return { rtts, toSensor, failed };
 }
