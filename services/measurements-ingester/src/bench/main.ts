@@ -98,13 +98,19 @@ async function main(): Promise<void> {
     )) as { messages?: number };
     return q.messages ?? 0;
   };
-  const drained = async (): Promise<void> => {
+  // Everything published so far is written (the queue's ready count alone misses what the ingester prefetched).
+  const drained = async (gen: LoadGenerator): Promise<void> => {
+    const target = gen.totalSamples;
+    await waitUntil(
+      async () => (await written()) >= target,
+      'the ingester to write everything published',
+      120_000,
+    );
     await waitUntil(
       async () => (await queueMessageCount(vhost.url, QUEUE)) === 0,
       'the queue to drain',
       120_000,
     );
-    await sleep(500);
   };
 
   try {
@@ -139,7 +145,7 @@ async function main(): Promise<void> {
     });
     progress(`ingester ready (pid ${child.pid}, log ${logFile}); warming up (new sensors, JIT)`);
     await gen.run(50_000, 4);
-    await drained();
+    await drained(gen);
 
     // 1. Probe: a backlog drained as fast as the ingester can, to place the rate steps.
     const probeMessages = Math.ceil(cfg.probeSamples / spm);
@@ -172,7 +178,7 @@ async function main(): Promise<void> {
       depthEnd: Number.NaN,
       verdict: 'capacity',
     });
-    await drained();
+    await drained(gen);
 
     // 2. Step the rate up; the highest step that holds for stepSeconds without the queue growing.
     const round = (x: number) => Math.max(5_000, Math.round(x / 5_000) * 5_000);
@@ -233,7 +239,7 @@ async function main(): Promise<void> {
         `step ${i + 1}: target ${fmt(rate)}/s, published ${fmt(publishedRate)}/s, written ${fmt(writtenRate)}/s, ` +
           `queue ${d0} -> ${d1} (max ${maxDepth}) messages: ${row.verdict}`,
       );
-      await drained();
+      await drained(gen);
       if (holds) {
         if (best === undefined || row.written > best.written) best = row;
         if (goingDown) break; // the highest rate that holds, found from above
@@ -252,7 +258,7 @@ async function main(): Promise<void> {
     await gen.run(lagRate, 3);
     const h0 = parseHistogram(await metricsText(), LAG, { kind: 'data' });
     const lagPub = await gen.run(lagRate, cfg.lagSeconds);
-    await drained();
+    await drained(gen);
     const lagBuckets = diffBuckets(parseHistogram(await metricsText(), LAG, { kind: 'data' }), h0);
     const p50 = histogramQuantile(0.5, lagBuckets) ?? Number.NaN;
     const p99 = histogramQuantile(0.99, lagBuckets) ?? Number.NaN;
