@@ -403,8 +403,10 @@ export class SimulatedSensor {
     };
     this.#recent.set(cmd.commandId, ack);
     const level: LogLevel = status === 'APPLIED' ? 'INFO' : 'WARN';
-    const code: ErrorCode | '' =
-      status === 'REJECTED' ? 'C004_OUT_OF_RANGE' : status === 'EXPIRED' ? 'C002_TIMEOUT' : '';
+    let code: ErrorCode | '' = '';
+    if (status === 'EXPIRED') code = 'C002_TIMEOUT';
+    else if (status === 'REJECTED')
+      code = cmd.type === 'changesamplefrequency' ? 'C004_OUT_OF_RANGE' : 'C014_UNKNOWN';
     this.log(
       now,
       level,

@@ -31,6 +31,8 @@ export interface SimulatorDeps {
   registry: Registry;
   /** Injected bus (tests, benchmark); otherwise one is created from AMQP_URL. The simulator starts and stops it. */
   bus?: Bus;
+  /** Injected bus for command acks (AMQP transport); otherwise a second one is created, see createAmqpTransport. */
+  controlBus?: Bus;
   /** Injected transport; otherwise AMQP (the bus) or MQTT per TRANSPORT. */
   transport?: SensorTransport;
   /** MQTT credentials (RabbitMQ: `<vhost>:<user>`); default from MQTT_URL. */
@@ -65,6 +67,8 @@ interface Outgoing {
   /** Samples carried (data only), with their channel. */
   samples: number;
   channel: string;
+  /** Command path: ack, state change, and the samples that must precede them. */
+  urgent?: boolean;
 }
 
 /** At most this many flush ticks publish at once; later ones are skipped (samples go out next time). */
@@ -104,6 +108,7 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
   };
 
   let transport: SensorTransport | undefined = deps.transport;
+  let controlBus: Bus | undefined = deps.controlBus;
   let commands: CommandConsumer | undefined;
   let running = false;
   let timer: NodeJS.Timeout | undefined;
@@ -139,7 +144,7 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
   async function publishOne(m: Outgoing): Promise<boolean> {
     const t = transport!;
     try {
-      await t.publish(m.kind, m.serial, m.body);
+      await t.publish(m.kind, m.serial, m.body, m.urgent === true);
       stats.messagesPublished++;
       metrics.messagesPublished.inc({ kind: m.kind });
       if (m.samples > 0) {
@@ -270,11 +275,12 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
     metrics.commands.inc({ type: cmd.type, status: outcome.ack.status });
     const first: Outgoing[] = [];
     dataMessages(outcome.batches, first);
+    for (const m of first) m.urgent = true;
     // The samples up to the command instant are confirmed before the ack goes out.
     if (first.length > 0) await publishAll(first);
     if (outcome.changed) {
       updateStateGauge();
-      if (!(await publishOne(stateMessage(sensor, 'CHANGE', outcome.ack.timeUs)))) {
+      if (!(await publishOne({ ...stateMessage(sensor, 'CHANGE', outcome.ack.timeUs), urgent: true }))) {
         throw new Error('could not publish the state change');
       }
     }
@@ -284,6 +290,7 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
       body: commandAckCodec.encode(outcome.ack),
       samples: 0,
       channel: '',
+      urgent: true,
     };
     // No ack, no broker ack: the command is redelivered and answered from the duplicate memory.
     if (!(await publishOne(ack))) throw new Error('could not publish the command ack');
@@ -297,6 +304,17 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
       },
       'command handled',
     );
+  }
+
+  async function startControlBus(): Promise<Bus> {
+    controlBus ??= createBus({
+      url: config.amqpUrl,
+      connectionName: `${config.serviceName}-${config.simulatorIndex}.control`,
+      logger: deps.logger.child({ module: 'control-bus' }),
+      confirmWindow: 1000,
+    });
+    await controlBus.start();
+    return controlBus;
   }
 
   async function start(): Promise<void> {
@@ -342,7 +360,7 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
                 sensorStateCodec.encode(sensors.get(serial)!.snapshot('WILL', nowUs(), 'OFFLINE')),
               logger: deps.logger,
             })
-          : createAmqpTransport(bus);
+          : createAmqpTransport(bus, await startControlBus());
     }
     if (transport.name === 'mqtt') {
       // Before the first MQTT publish (the births), or they would go nowhere.
@@ -416,7 +434,7 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
       updateStateGauge();
       // 4. close
       await transport?.stop().catch((err: unknown) => log.warn({ err }, 'closing the transport failed'));
-      await bus.stop();
+      await Promise.all([bus.stop(), controlBus?.stop()]);
       log.info(stats, 'simulator stopped');
     })();
     return stopping;

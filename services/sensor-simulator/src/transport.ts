@@ -10,8 +10,12 @@ export type MessageKind = 'data' | 'logs' | 'state' | 'acks';
 export interface SensorTransport {
   readonly name: 'amqp' | 'mqtt';
   start(): Promise<void>;
-  /** Resolves once the broker has the message (AMQP confirm, MQTT PUBACK). */
-  publish(kind: MessageKind, serial: string, body: Buffer): Promise<void>;
+  /**
+   * Resolves once the broker has the message (AMQP confirm, MQTT PUBACK).
+   * `urgent` messages (command acks and what must precede them) do not queue
+   * behind the data stream.
+   */
+  publish(kind: MessageKind, serial: string, body: Buffer, urgent?: boolean): Promise<void>;
   isConnected(): boolean;
   /** Whether this sensor's messages can go out now (else its samples stay due for later). */
   canPublish(serial: string): boolean;
@@ -19,14 +23,21 @@ export interface SensorTransport {
   stop(): Promise<void>;
 }
 
-/** Publishes on the shared bus (publisher confirms, bounded in-flight window). */
-export function createAmqpTransport(bus: Bus): SensorTransport {
+/**
+ * Publishes on the bus (publisher confirms, bounded in-flight window). Urgent
+ * messages go through `control`, a second bus with its own publish
+ * connection, so that a command ack never waits behind thousands of
+ * MeasurementBatches in the data bus's window.
+ */
+export function createAmqpTransport(bus: Bus, control: Bus = bus): SensorTransport {
   return {
     name: 'amqp',
-    start: () => Promise.resolve(), // the simulator starts the bus itself (commands need it too)
-    publish: (kind, serial, body) =>
-      bus.publish(routingKeys[kind](serial), body, { contentType: CONTENT_TYPE_PROTOBUF }),
-    isConnected: () => bus.isConnected(),
+    start: () => Promise.resolve(), // the simulator starts and stops the buses itself
+    publish: (kind, serial, body, urgent = false) =>
+      (urgent ? control : bus).publish(routingKeys[kind](serial), body, {
+        contentType: CONTENT_TYPE_PROTOBUF,
+      }),
+    isConnected: () => bus.isConnected() && control.isConnected(),
     canPublish: () => bus.isConnected(),
     stop: () => Promise.resolve(),
   };
