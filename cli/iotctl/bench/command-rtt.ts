@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { type Bus, createBus } from '@sensor-streaming/bus';
 import { createTestVhost, queueMessageCount, waitFor } from '@sensor-streaming/bus/testing';
 import { createCommander } from '@sensor-streaming/control';
-import { commandAckCodec, commandQueueName } from '@sensor-streaming/protocol';
+import { commandQueueName } from '@sensor-streaming/protocol';
 import { createLogger } from '@sensor-streaming/runtime';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
@@ -72,12 +72,9 @@ async function commandRound(
   bus: Bus,
   serials: string[],
   round: number,
-  appliedAtUs: Map<string, number>,
-): Promise<{ rtts: number[]; toSensor: number[]; failed: Map<string, number> }> {
+): Promise<{ rtts: number[]; failed: Map<string, number> }> {
   const commander = createCommander(bus);
   const rtts: number[] = [];
-  const toSensor: number[] = [];
-  const issued: Array<[string, number]> = [];
   const failed = new Map<string, number>();
   let sent = 0;
   let wave = 0;
@@ -87,17 +84,14 @@ async function commandRound(
       const start = (wave * WAVE) % serials.length;
       const targets = Array.from({ length: size }, (_, i) => serials[(start + i) % serials.length]!);
       const hz = (round + wave) % 2 === 0 ? SAMPLE_HZ + 1 : SAMPLE_HZ;
-      const issuedUs = Date.now() * 1000;
       const outcomes = await commander.issue(
         targets,
         { type: 'changesamplefrequency', sampleFrequencyHz: hz },
         { issuedBy: 'iotctl:bench', timeoutMs: 10_000, ttlMs: 30_000 },
       );
       for (const o of outcomes) {
-        if (o.status === 'APPLIED' && o.rttMs !== null) {
-          rtts.push(o.rttMs);
-          issued.push([o.commandId, issuedUs]);
-        } else failed.set(o.status, (failed.get(o.status) ?? 0) + 1);
+        if (o.status === 'APPLIED' && o.rttMs !== null) rtts.push(o.rttMs);
+        else failed.set(o.status, (failed.get(o.status) ?? 0) + 1);
       }
       sent += size;
       wave++;
@@ -106,13 +100,7 @@ async function commandRound(
   } finally {
     await commander.close();
   }
-  // the bench's own ack queue may lag the commander's: look the apply times up once every ack is in
-  await sleep(1000);
-  for (const [id, us] of issued) {
-    const applied = appliedAtUs.get(id);
-    if (applied !== undefined) toSensor.push((applied - us) / 1000);
-  }
-  return { rtts, toSensor, failed };
+  return { rtts, failed };
 }
 
 /** The same waves through RabbitMQ with no sensor logic: publish -> echo consumer -> publish back -> consume. */
@@ -216,37 +204,18 @@ async function main(): Promise<void> {
       },
     });
 
-    // when each command was applied, by the sensor's clock (same machine): splits the round trip in two legs
-    const appliedAtUs = new Map<string, number>();
-    await caller.consume({
-      queue: {
-        name: `bench.acks.${randomUUID()}`,
-        type: 'classic',
-        bindings: ['sensor.*.acks'],
-        exclusive: true,
-        autoDelete: true,
-      },
-      prefetch: 1000,
-      handler: async (d) => {
-        const ack = commandAckCodec.decode(d.body, d.contentType);
-        appliedAtUs.set(ack.commandId, ack.timeUs);
-      },
-    });
-
     console.log(
       `${ROUNDS} rounds of ${COMMANDS} commands in waves of ${WAVE} (pause ${PAUSE_MS} ms), baseline the same`,
     );
-    const rounds: Array<{ cmd: Stats; leg: Stats; base: Stats; failed: Map<string, number> }> = [];
+    const rounds: Array<{ cmd: Stats; base: Stats; failed: Map<string, number> }> = [];
     for (let r = 0; r < ROUNDS; r++) {
       const base = stats(await baselineRound(caller, echoQueue, replyKey, pending));
-      const { rtts, toSensor, failed } = await commandRound(caller, serials, r, appliedAtUs);
+      const { rtts, failed } = await commandRound(caller, serials, r);
       const cmd = stats(rtts);
-      const leg = stats(toSensor);
-      rounds.push({ cmd, leg, base, failed });
+      rounds.push({ cmd, base, failed });
       const failures = [...failed.entries()].map(([s, n]) => `${n} ${s}`).join(', ') || 'none';
       console.log(
         `round ${r + 1}: command p50 ${f(cmd.p50)} p90 ${f(cmd.p90)} p99 ${f(cmd.p99)} max ${f(cmd.max)} (n=${cmd.n}, not applied: ${failures}); ` +
-          `publish->applied p50 ${f(leg.p50)} p99 ${f(leg.p99)}; ` +
           `baseline p50 ${f(base.p50)} p99 ${f(base.p99)} max ${f(base.max)}`,
       );
     }
@@ -257,18 +226,13 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`medians over ${ROUNDS} rounds (${SENSORS} sensors streaming at ${SAMPLE_HZ} Hz):`);
     console.log(`  command round trip  p50 ${f(cmdP50)}  p99 ${f(cmdP99)}`);
-    console.log(
-      `  of which publish -> applied by the sensor  p50 ${f(median(rounds.map((x) => x.leg.p50)))}  p99 ${f(median(rounds.map((x) => x.leg.p99)))} (the rest: data/state/ack publishes by the sensor + ack delivery)`,
-    );
     console.log(`  baseline bus echo   p50 ${f(baseP50)}  p99 ${f(baseP99)}`);
     console.log(
       `  ratio command/base  p50 ${(cmdP50 / baseP50).toFixed(2)}x  p99 ${(cmdP99 / baseP99).toFixed(2)}x`,
     );
     console.log(`  target p99 < ${TARGET_P99_MS} ms: ${cmdP99 < TARGET_P99_MS ? 'met' : 'NOT met'}`);
     const [l1, l5] = loadavg();
-    console.log(
-      `  machine: ${cpus().length} cores, load average ${l1!.toFixed(1)} (1 min) ${l5!.toFixed(1)} (5 min) at the end`,
-    );
+    console.log(`  machine: ${cpus().length} cores, load average ${l1!.toFixed(1)} (1 min) ${l5!.toFixed(1)} (5 min) at the end`);
     const anyFailed = rounds.some((x) => x.failed.size > 0);
     if (anyFailed)
       console.log('  some commands were not APPLIED (see the rounds above): their round trips are excluded');
