@@ -1,6 +1,12 @@
 #!/usr/bin/env node
 import { runCli } from './cli.js';
 
+// `iotctl sensors list | head -1`: the reader went away; that is not an error worth a stack.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 // Set the exit code and let the event loop drain (stdout flushed, the bus closed by the command).
 runCli(process.argv).then(
   (code) => {
