@@ -14,12 +14,20 @@
  * --sink queue|none (default queue: a bounded queue bound to sensor.*.data, so the broker routes
  * and enqueues every batch as it would for an ingester; none: data is unroutable and dropped).
  */
+import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createBus } from '@sensor-streaming/bus';
 import { createTestVhost } from '@sensor-streaming/bus/testing';
-import { type MeasurementBatch, measurementBatchCodec, routingKeys } from '@sensor-streaming/protocol';
+import {
+  type Command,
+  commandAckCodec,
+  commandCodec,
+  type MeasurementBatch,
+  measurementBatchCodec,
+  routingKeys,
+} from '@sensor-streaming/protocol';
 import { createLogger } from '@sensor-streaming/runtime';
 import { connect } from 'amqplib';
 import { Registry } from 'prom-client';
@@ -164,6 +172,53 @@ async function main(): Promise<void> {
     });
     const t0 = performance.now();
     await sim.start();
+    // Command round trips while streaming: `awake` to awake sensors (APPLIED, no change), a few per second.
+    const probe = createBus({
+      url: vhost.url,
+      connectionName: 'bench-probe',
+      logger,
+      registry: new Registry(),
+    });
+    await probe.start();
+    const waiting = new Map<string, number>();
+    const rtts: number[] = [];
+    await probe.consume({
+      queue: {
+        name: `bench-acks-${process.pid}`,
+        type: 'classic',
+        bindings: ['sensor.*.acks'],
+        exclusive: true,
+        autoDelete: true,
+      },
+      prefetch: 100,
+      handler: async (d) => {
+        const ack = commandAckCodec.decode(d.body, d.contentType);
+        const t = waiting.get(ack.commandId);
+        if (t !== undefined) {
+          rtts.push(performance.now() - t);
+          waiting.delete(ack.commandId);
+        }
+      },
+    });
+    let probing = true;
+    const probeLoop = (async () => {
+      let n = 0;
+      while (probing) {
+        const serial = `sim-0-${(n++ * 7919) % SENSORS}`;
+        const nowUs = Date.now() * 1000;
+        const cmd: Command = {
+          commandId: randomUUID(),
+          serial,
+          type: 'awake',
+          issuedAtUs: nowUs,
+          expiresAtUs: nowUs + 60e6,
+          issuedBy: 'bench',
+        };
+        waiting.set(cmd.commandId, performance.now());
+        await probe.publish(routingKeys.command(serial, 'awake'), commandCodec.encode(cmd));
+        await sleep(200);
+      }
+    })();
     const startS = (performance.now() - t0) / 1000;
     console.log(
       `started in ${fmt(startS, 2)} s (births + declaring and consuming ${fmt(SENSORS)} command queues)`,
@@ -216,6 +271,10 @@ async function main(): Promise<void> {
     }
     const steady = rows.slice(WARMUP_S);
     const target = SENSORS * HZ * (args.kinds === 'vibration' ? 1 : Number.NaN);
+    probing = false;
+    await probeLoop;
+    await sleep(500);
+    await probe.stop();
     const final = sim.stats();
     const meanSamples =
       (final.samplesPublished - atWarmup.samplesPublished) / ((performance.now() - warmupT) / 1000);
@@ -247,6 +306,12 @@ async function main(): Promise<void> {
       `  CPU per sample   ${fmt(medCpuPerSample, 2)} µs  (CPU per message ${fmt((medCores * 1e6) / medMsgs, 1)} µs vs baseline ${fmt(base.cpuUsPerMsg, 1)} µs: ratio ${fmt((medCores * 1e6) / medMsgs / base.cpuUsPerMsg, 2)})`,
     );
     console.log(`  CPU              ${fmt(medCores, 2)} cores`);
+    const sorted = [...rtts].sort((a, b) => a - b);
+    const pct = (p: number): number =>
+      sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+    console.log(
+      `  command RTT      p50 ${fmt(pct(0.5), 1)} ms, p99 ${fmt(pct(0.99), 1)} ms, max ${fmt(sorted[sorted.length - 1] ?? Number.NaN, 1)} ms over ${rtts.length} commands (${waiting.size} unanswered), publish to ack, while streaming`,
+    );
     console.log(`  peak RSS         ${fmt(maxRss / 2 ** 20)} MB`);
     console.log(
       `  machine load     ${loadavg()
