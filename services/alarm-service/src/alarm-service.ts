@@ -134,7 +134,13 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     logger: deps.logger,
     checkIntervalMs: config.rulesCheckIntervalMs,
     watch: config.rulesWatch,
-    onChange: (set) => engine?.setRules(set),
+    onChange: (set) => {
+      if (engine === undefined) return;
+      engine.setRules(set);
+      void lifecycle.apply(engine.orphans(Date.now() * 1000)).catch((err: unknown) => {
+        log.error({ err }, 'clearing alarms of removed rules failed');
+      });
+    },
   });
 
   function decode(d: Delivery): Incoming {
@@ -279,6 +285,7 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     }
     engine = e;
     profileLookups.clear();
+    await lifecycle.apply(e.orphans(Date.now() * 1000));
     consumer = await bus.consumeBatch({
       queue,
       prefetch: config.consume.prefetch,

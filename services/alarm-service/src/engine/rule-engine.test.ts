@@ -123,6 +123,18 @@ describe('RuleEngine: threshold on the 1-minute average', () => {
     ]);
   });
 
+  it('reports samples of an already closed window as late, without counting them', () => {
+    const { e, late } = engine();
+    e.onState(state('S-10', 'environment', 'AWAKE'), 0);
+    e.onBatch(minute('S-10', 0, 20), 0);
+    e.onBatch(minute('S-10', 1, 20), 0); // closes minute 0 (avg 20)
+    // a redelivered or delayed batch for minute 0: late for both temperature rules
+    expect(e.onBatch(batch('S-10', 'temperature', T0 + 30 * S, 1, [1000, 1000]), 0)).toEqual([]);
+    expect(late).toHaveBeenCalledWith('threshold', 2);
+    expect(late).toHaveBeenCalledTimes(2);
+    expect(e.onBatch(minute('S-10', 2, 20), 0)).toEqual([]); // minute 1 is still avg 20: no HIGH
+  });
+
   it('raises LOW at an average of exactly 5 and clears above it', () => {
     const { e } = engine();
     e.onState(state('S-2', 'environment', 'AWAKE'), 0);
@@ -173,6 +185,28 @@ describe('RuleEngine: threshold on the 1-minute average', () => {
     e.onBatch(minute('S-6', 0, 35), 0);
     expect(e.onBatch(minute('S-6', 1, 20), 0)).toEqual([]);
     expect(e.onBatch(minute('S-6', 2, 20), 0)).toMatchObject([{ kind: 'CLEAR', ruleId: 'temperature-high' }]);
+  });
+});
+
+describe('RuleEngine: open alarms of rules that went away', () => {
+  it('clears them after a reload that removes the rule, and leaves the others', () => {
+    const { e } = engine();
+    e.markActive('S-11', 'temperature-high', 'temperature');
+    e.markActive('S-11', 'no-such-rule', 'pressure');
+    e.onState(state('S-11', 'environment', 'AWAKE'), 0);
+    expect(e.orphans(5)).toMatchObject([
+      {
+        kind: 'CLEAR',
+        serial: 'S-11',
+        ruleId: 'no-such-rule',
+        channel: 'pressure',
+        ruleType: 'removed',
+        timeUs: 5,
+      },
+    ]);
+    expect(e.orphans(6)).toEqual([]); // once
+    e.setRules(parseRuleFile(RULES.replace('id: temperature-high', 'id: temperature-hot'), 'yaml'));
+    expect(e.orphans(7)).toMatchObject([{ ruleId: 'temperature-high', channel: 'temperature' }]);
   });
 });
 

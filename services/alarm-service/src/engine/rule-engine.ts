@@ -31,7 +31,8 @@ export interface AlarmDecision {
   kind: 'RAISE' | 'CLEAR';
   serial: string;
   ruleId: string;
-  ruleType: RuleType;
+  /** `removed` for an open alarm whose rule no longer applies (see orphans()). */
+  ruleType: RuleType | 'removed';
   /** The data channel, the error code for error-burst rules, '' for silence. */
   channel: string;
   severity: AlarmSeverity;
@@ -194,6 +195,40 @@ export class RuleEngine {
       ev.dirty = false;
       const [serial, channel, ruleId] = key.split(SEP) as [string, string, string];
       out.push({ serial, channel, ruleId, params: { ...ev.params } });
+    }
+    return out;
+  }
+
+  /**
+   * CLEAR decisions for open alarms whose rule no longer applies to their
+   * sensor (removed from the file, disabled, rejected on reload, or overridden
+   * away), so they do not stay open forever. Call after setRules and after
+   * loading the open alarms.
+   */
+  orphans(nowUs: number): AlarmDecision[] {
+    const out: AlarmDecision[] = [];
+    for (const ctx of this.sensors.values()) {
+      const ids = new Set(this.rulesOf(ctx).map((r) => r.id));
+      for (const [key, latch] of ctx.latches) {
+        if (!latch.active) continue;
+        const [ruleId, channel] = key.split(SEP) as [string, string];
+        if (ids.has(ruleId)) continue;
+        latch.active = false;
+        out.push({
+          kind: 'CLEAR',
+          serial: ctx.profile.serial,
+          ruleId,
+          ruleType: 'removed',
+          channel,
+          severity: 'INFO', // the stored episode keeps its own severity
+          value: 0,
+          threshold: 0,
+          windowNs: 0,
+          timeUs: nowUs,
+          message: `rule ${ruleId} no longer applies to this sensor (rules version ${this.rules.version}): cleared`,
+          actions: { notify: true },
+        });
+      }
     }
     return out;
   }
