@@ -9,9 +9,9 @@ describe('loadConfig', () => {
     expect(c.metricsPort).toBe(9102);
     expect(c.ingest).toEqual({
       queue: 'measurements-ingester',
-      maxBatchMessages: 50,
+      maxBatchMessages: 20,
       maxBatchWaitMs: 100,
-      prefetch: 100,
+      prefetch: 40,
       writeConcurrency: 2,
       dbPoolMax: 4,
       retry: { initialDelayMs: 200, maxDelayMs: 5000 },

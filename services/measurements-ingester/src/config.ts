@@ -13,7 +13,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeasurementsIn
   const common = readCommonConfig(r, SERVICE_NAME);
   const ingest = readIngestConfig(r, {
     queue: SERVICE_NAME,
-    maxBatchMessages: 50,
+    maxBatchMessages: 20,
     maxBatchWaitMs: 100,
     writeConcurrency: 2,
   });
