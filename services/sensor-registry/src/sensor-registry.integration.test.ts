@@ -180,6 +180,7 @@ describe('sensor-registry', () => {
   });
 
   it('records a command as ISSUED, then APPLIED from its ack with the round trip', async () => {
+    await sensorInbox('reg-cmd'); // the sensor's command queue exists (the commander checks it)
     await publishState(state('reg-cmd'));
     await waitFor(async () => (await sensorRow('reg-cmd')).length === 1, 'registration');
     const [outcome] = await commander.issue(
@@ -314,7 +315,8 @@ describe('sensor-registry', () => {
   });
 
   it('marks a command with no ack TIMED_OUT once it expired (plus the grace)', async () => {
-    const serial = 'reg-timeout'; // no command queue: only the registry sees the command
+    const serial = 'reg-timeout';
+    await sensorInbox(serial); // a sensor that takes its commands but never answers
     await publishState(state(serial));
     await waitFor(async () => (await sensorRow(serial)).length === 1, 'registration');
     const [outcome] = await commander.issue(
@@ -370,6 +372,7 @@ describe('sensor-registry', () => {
     });
     expect(Date.parse(a!.lastSeenAt!)).toBeGreaterThan(Date.now() - 60_000);
 
+    await bus.declareQueue(commandQueue('rpc-a', 60_000));
     const [cmd] = await commander.issue(
       ['rpc-a'],
       { type: 'sleep' },
