@@ -133,7 +133,10 @@ describe('iotctl with registry and alarm RPC servers', () => {
       if (r.method === 'alarms.list') return encodeAlarmResponse({ ok: true, result: [alarm] });
       return encodeAlarmResponse({
         ok: true,
-        result: { ...alarm, acknowledgedBy: r.params.by, acknowledgedAt: new Date().toISOString() },
+        result: {
+          status: 'ACKNOWLEDGED',
+          alarm: { ...alarm, acknowledgedBy: r.params.by, acknowledgedAt: new Date().toISOString() },
+        },
       });
     });
   });
@@ -185,11 +188,26 @@ describe('iotctl with registry and alarm RPC servers', () => {
   });
 
   it('alarms lists with filters (table and JSON) and acks by id as iotctl:<user>', async () => {
-    const table = await iotctl(['alarms', '--active', '--severity', 'critical', '--serial', 'pump-1']);
+    const table = await iotctl([
+      'alarms',
+      '--active',
+      '--severity',
+      'critical',
+      '--serial',
+      'pump-1',
+      '--rule',
+      'vibration-iso10816',
+    ]);
     expect(table.code).toBe(0);
     expect(alarmRequests.at(-1)).toEqual({
       method: 'alarms.list',
-      params: { active: true, severity: 'CRITICAL', serial: 'pump-1', limit: 100 },
+      params: {
+        active: true,
+        severity: 'CRITICAL',
+        serial: 'pump-1',
+        rule: 'vibration-iso10816',
+        limit: 100,
+      },
     });
     const [header, row] = table.stdout.trimEnd().split('\n');
     expect(header).toMatch(

@@ -230,6 +230,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('active and recent alarms; `alarms ack <id>` acknowledges one')
     .option('--serial <serial>', 'only this sensor')
     .option('--severity <severity>', 'only info, warning, major or critical')
+    .option('--rule <rule>', 'only this rule id')
     .option('--active', 'only alarms not cleared yet')
     .option('--limit <n>', 'at most this many', '100')
     .option('--follow', 'then stream new transitions until Ctrl-C')
@@ -238,6 +239,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     async (flags: {
       serial?: string;
       severity?: string;
+      rule?: string;
       active?: boolean;
       limit: string;
       follow?: boolean;
@@ -252,6 +254,14 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
         } catch (err) {
           throw new UsageError(err instanceof Error ? err.message : String(err));
         }
+      }
+      if (flags.rule !== undefined) {
+        if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(flags.rule)) {
+          throw new UsageError(
+            `--rule must be a rule id (letters, digits, '_', '.', '-'), got ${JSON.stringify(flags.rule)}`,
+          );
+        }
+        params.rule = flags.rule;
       }
       if (flags.active) params.active = true;
       setExit(await listAlarms(ctx, { params, json: flags.json === true, follow: flags.follow === true }));

@@ -109,7 +109,8 @@ export function issuedBy(env: NodeJS.ProcessEnv): string {
     name = undefined;
   }
   name = name || env.USER || env.USERNAME || 'unknown';
-  return `iotctl:${name}`;
+  // services record it and the alarm service checks it: keep it to a safe alphabet
+  return `iotctl:${name.replace(/[^A-Za-z0-9_.@-]/g, '_').slice(0, 100)}`;
 }
 
 export function parseAmqpUrl(flag: string | undefined, env: NodeJS.ProcessEnv): string {

@@ -24,6 +24,7 @@ describe('runCli argument checks', () => {
     [['sensors', 'show', 'a/b'], 'invalid serial'],
     [['commands', 'x', '--limit', '0'], '--limit must be a whole number'],
     [['alarms', 'ack', 'not-a-uuid'], 'alarm id must be an alarm id (a uuid)'],
+    [['alarms', '--rule', '../etc'], '--rule must be a rule id'],
     [['alarms', '--severity', 'panic'], '--severity: must be one of INFO, WARNING, MAJOR, CRITICAL'],
     [['status', '--refresh', '5'], '--refresh must be a whole number of milliseconds from 100'],
     [['--connect-timeout', 'x', 'sleep', 'a'], '--connect-timeout must be a whole number'],

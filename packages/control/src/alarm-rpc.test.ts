@@ -42,6 +42,9 @@ describe('parseAlarmRequest', () => {
     [body({ method: 'alarms.list', params: { limit: 0 } }), 'params.limit'],
     [body({ method: 'alarms.ack', params: { alarmId: 'nope', by: 'x' } }), 'params.alarmId'],
     [body({ method: 'alarms.ack', params: { alarmId: ID, by: ' ' } }), 'params.by'],
+    [body({ method: 'alarms.ack', params: { alarmId: ID, by: 'iotctl:bob smith' } }), 'params.by'],
+    [body({ method: 'alarms.list', params: { rule: '../x' } }), 'params.rule'],
+    [body({ method: 'alarms.list', params: { sinceUs: -1 } }), 'params.sinceUs'],
   ])('rejects bad request %#, naming the field', (buf, fragment) => {
     expect(() => parseAlarmRequest(buf)).toThrow(ControlError);
     expect(() => parseAlarmRequest(buf)).toThrow(fragment);

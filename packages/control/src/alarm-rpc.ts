@@ -2,12 +2,18 @@ import { type Bus, RpcRemoteError, RpcTimeoutError, UnroutableError } from '@sen
 import { type AlarmSeverity, CONTENT_TYPE_JSON, isValidSerial } from '@sensor-streaming/protocol';
 import { ControlError } from './control-error.js';
 
-/** The alarm service serves its queries on this queue (routed by its own name on the exchange, like the registry). */
+/**
+ * The alarm service serves its queries on this queue (routed by its own name on the exchange, like the
+ * registry). services/alarm-service/src/alarm-rpc.ts implements the server side (it also answers
+ * `alarms.transitions`); the shapes here match what it serves.
+ */
 export const ALARM_RPC_QUEUE = 'alarm-service.rpc';
 
 export const ALARM_SEVERITIES: readonly AlarmSeverity[] = ['INFO', 'WARNING', 'MAJOR', 'CRITICAL'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const MAX_BY_LENGTH = 200;
+const RULE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** Who acknowledges: what services/alarm-service accepts (e.g. `iotctl:alice`). */
+export const ALARM_ACTOR_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$/;
 
 /** One alarm episode (raise .. clear), as `iotctl alarms` shows it. Times are ISO 8601. */
 export interface AlarmRecord {
@@ -32,9 +38,18 @@ export interface AlarmListParams {
   /** true: open episodes only; false: cleared ones only; absent: both. */
   active?: boolean;
   serial?: string;
+  rule?: string;
   severity?: AlarmSeverity;
+  /** Only episodes raised at or after this time (µs since the epoch). */
+  sinceUs?: number;
   /** Default 100 (server side), at most 10 000. */
   limit?: number;
+}
+
+/** What `alarms.ack` answers: the episode, and whether this call acknowledged it or someone had already. */
+export interface AlarmAckResult {
+  status: 'ACKNOWLEDGED' | 'ALREADY_ACKNOWLEDGED';
+  alarm: AlarmRecord;
 }
 
 export interface AlarmAckParams {
@@ -97,6 +112,16 @@ export function parseAlarmRequest(body: Buffer): AlarmRequest {
         if (!isValidSerial(p.serial)) bad('params.serial', 'must be a serial ([A-Za-z0-9_-]{1,64})');
         params.serial = p.serial;
       }
+      if (p.rule !== undefined) {
+        if (typeof p.rule !== 'string' || !RULE.test(p.rule)) bad('params.rule', `must match ${RULE.source}`);
+        params.rule = p.rule;
+      }
+      if (p.sinceUs !== undefined) {
+        if (typeof p.sinceUs !== 'number' || !Number.isSafeInteger(p.sinceUs) || p.sinceUs < 0) {
+          bad('params.sinceUs', 'must be a non-negative integer (µs since the epoch)');
+        }
+        params.sinceUs = p.sinceUs;
+      }
       if (p.severity !== undefined) {
         if (typeof p.severity !== 'string' || !ALARM_SEVERITIES.includes(p.severity as AlarmSeverity)) {
           bad('params.severity', `must be one of ${ALARM_SEVERITIES.join(', ')}`);
@@ -113,8 +138,8 @@ export function parseAlarmRequest(body: Buffer): AlarmRequest {
     }
     case 'alarms.ack': {
       const alarmId = assertAlarmId(p.alarmId, 'params.alarmId');
-      if (typeof p.by !== 'string' || p.by.trim() === '' || p.by.length > MAX_BY_LENGTH) {
-        bad('params.by', `must be a non-empty string of at most ${MAX_BY_LENGTH} characters`);
+      if (typeof p.by !== 'string' || !ALARM_ACTOR_PATTERN.test(p.by)) {
+        bad('params.by', `must match ${ALARM_ACTOR_PATTERN.source}`);
       }
       return { method: 'alarms.ack', params: { alarmId, by: p.by } };
     }
@@ -130,7 +155,7 @@ export function encodeAlarmResponse<T>(response: AlarmResponse<T>): Buffer {
 export interface AlarmClient {
   listAlarms(params?: AlarmListParams): Promise<AlarmRecord[]>;
   /** Acknowledges an episode; an unknown id fails with the service's error code (e.g. ALARM_NOT_FOUND). */
-  ackAlarm(alarmId: string, by: string): Promise<AlarmRecord>;
+  ackAlarm(alarmId: string, by: string): Promise<AlarmAckResult>;
 }
 
 /** Client side of the alarm service's RPC (`iotctl alarms`). */
@@ -188,6 +213,6 @@ export function createAlarmClient(bus: Bus, opts: { timeoutMs?: number } = {}): 
   return {
     listAlarms: (params = {}) => call<AlarmRecord[]>({ method: 'alarms.list', params }),
     ackAlarm: (alarmId, by) =>
-      call<AlarmRecord>({ method: 'alarms.ack', params: { alarmId: assertAlarmId(alarmId), by } }),
+      call<AlarmAckResult>({ method: 'alarms.ack', params: { alarmId: assertAlarmId(alarmId), by } }),
   };
 }

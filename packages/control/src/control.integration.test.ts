@@ -136,13 +136,17 @@ describe('RPC clients on a real broker', () => {
         return encodeAlarmResponse({ ok: true, result: r.params.active === false ? [] : [record] });
       return encodeAlarmResponse({
         ok: true,
-        result: { ...record, acknowledgedBy: r.params.by, acknowledgedAt: record.raisedAt },
+        result: {
+          status: 'ACKNOWLEDGED',
+          alarm: { ...record, acknowledgedBy: r.params.by, acknowledgedAt: record.raisedAt },
+        },
       });
     });
     expect(await client.listAlarms({ active: true })).toEqual([record]);
     expect(await client.listAlarms({ active: false })).toEqual([]);
     expect(await client.ackAlarm(record.alarmId, 'iotctl:test')).toMatchObject({
-      acknowledgedBy: 'iotctl:test',
+      status: 'ACKNOWLEDGED',
+      alarm: { acknowledgedBy: 'iotctl:test' },
     });
     await server.stop();
   });

@@ -81,13 +81,17 @@ export async function listAlarms(ctx: Context, input: AlarmsInput): Promise<numb
 
 export async function ackAlarm(ctx: Context, alarmId: string, asJson: boolean): Promise<number> {
   return withSession(ctx, {}, async (session) => {
-    const record = await session.alarms.ackAlarm(alarmId, ctx.issuedBy);
-    if (asJson) out(ctx, json(record));
-    else
+    const { status, alarm } = await session.alarms.ackAlarm(alarmId, ctx.issuedBy);
+    if (asJson) out(ctx, json({ status, alarm }));
+    else {
+      const what = `${alarm.alarmId} (${alarm.serial} ${alarm.rule} ${alarm.severity})`;
       out(
         ctx,
-        `acknowledged ${record.alarmId} (${record.serial} ${record.rule} ${record.severity}) by ${record.acknowledgedBy ?? ctx.issuedBy}\n`,
+        status === 'ACKNOWLEDGED'
+          ? `acknowledged ${what} by ${alarm.acknowledgedBy ?? ctx.issuedBy}\n`
+          : `${what} was already acknowledged by ${alarm.acknowledgedBy ?? 'someone'} at ${alarm.acknowledgedAt ?? '?'}\n`,
       );
+    }
     return EXIT_OK;
   });
 }
