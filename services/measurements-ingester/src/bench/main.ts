@@ -21,6 +21,7 @@ import { runNaiveIngester } from './naive-ingester.js';
 const QUEUE = 'measurements-ingester';
 const WRITTEN = 'sensor_streaming_samples_written_total';
 const LAG = 'sensor_streaming_e2e_lag_seconds';
+const WRITE = 'sensor_streaming_write_duration_seconds';
 
 function loadBenchConfig(env: NodeJS.ProcessEnv) {
   const r = readEnv(env);
@@ -257,11 +258,22 @@ async function main(): Promise<void> {
     const lagRate = round(0.8 * sustained);
     await gen.run(lagRate, 3);
     const h0 = parseHistogram(await metricsText(), LAG, { kind: 'data' });
+    const w0Hist = parseHistogram(await metricsText(), WRITE, { kind: 'data' });
     const lagPub = await gen.run(lagRate, cfg.lagSeconds);
     await drained(gen);
     const lagBuckets = diffBuckets(parseHistogram(await metricsText(), LAG, { kind: 'data' }), h0);
     const p50 = histogramQuantile(0.5, lagBuckets) ?? Number.NaN;
     const p99 = histogramQuantile(0.99, lagBuckets) ?? Number.NaN;
+    const writeBuckets = diffBuckets(parseHistogram(await metricsText(), WRITE, { kind: 'data' }), w0Hist);
+    const vacuum = await db.pool.query<{ autovacuums: string; checkpoints: string }>(
+      `SELECT (SELECT autovacuum_count + autoanalyze_count FROM pg_stat_user_tables WHERE relname = 'measurements') AS autovacuums,
+              (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter) AS checkpoints`,
+    );
+    progress(
+      `lag phase: COPY write p50 ${((histogramQuantile(0.5, writeBuckets) ?? Number.NaN) * 1000).toFixed(0)} ms, ` +
+        `p99 ${((histogramQuantile(0.99, writeBuckets) ?? Number.NaN) * 1000).toFixed(0)} ms; ` +
+        `table auto-vacuum/analyze runs so far ${vacuum.rows[0]?.autovacuums}, server checkpoints ${vacuum.rows[0]?.checkpoints}`,
+    );
     progress(
       `lag at 80%: ${fmt(lagPub.samples / lagPub.seconds)} samples/s for ${cfg.lagSeconds} s, ` +
         `p50 ${(p50 * 1000).toFixed(0)} ms, p99 ${(p99 * 1000).toFixed(0)} ms`,
