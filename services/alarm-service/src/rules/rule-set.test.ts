@@ -54,6 +54,7 @@ rules:
   - { id: vib, type: vibration, machineClass: II, zone: D }
 overrides:
   - { rule: vib, match: { serials: [P-2] }, set: { machineClass: I } }
+  - { rule: vib, match: { labels: { machine: "crane*" } }, set: { machineClass: III } }
 `,
       'yaml',
     );
@@ -65,6 +66,9 @@ overrides:
     expect(classOf('P-1', { machine_class: 'IV' })).toBe('IV');
     expect(classOf('P-1', { machine_class: 'XL' })).toBe('II');
     expect(classOf('P-2', { machine_class: 'IV' })).toBe('I');
+    expect(classOf('C-1', { machine: 'crane-06' })).toBe('III'); // label prefix match
+    expect(classOf('C-1', { machine: 'gantry-crane' })).toBe('II');
+    expect(classOf('P-2', { machine: 'crane-07' })).toBe('I'); // the serial override is more specific
   });
 });
 

@@ -142,9 +142,15 @@ function overrideMatches(o: RuleOverride, p: SensorProfile): boolean {
   if (serials && !serials.includes(p.serial)) return false;
   if (kinds && (p.kind === undefined || !kinds.includes(p.kind))) return false;
   if (labels) {
-    for (const [k, v] of Object.entries(labels)) if (p.labels[k] !== v) return false;
+    for (const [k, v] of Object.entries(labels)) if (!labelMatches(p.labels[k], v)) return false;
   }
   return true;
+}
+
+/** `value` equals `pattern`, or starts with it when the pattern ends in `*` (`crane*` matches `crane-06`). */
+function labelMatches(value: string | undefined, pattern: string): boolean {
+  if (value === undefined) return false;
+  return pattern.endsWith('*') ? value.startsWith(pattern.slice(0, -1)) : value === pattern;
 }
 
 /** Specificity: label/kind overrides first, then serial overrides, each group in file order. */
