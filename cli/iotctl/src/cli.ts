@@ -282,7 +282,9 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
         err instanceof Error ? err.message.replace(/^alarm id: /, 'alarm id ') : String(err),
       );
     }
-    setExit(await ackAlarm(ctx, alarmId, flags.json === true));
+    // `alarms` has its own --json, which commander gives to the parent when it follows `ack <id>`
+    const asJson = flags.json === true || alarms.opts<{ json?: boolean }>().json === true;
+    setExit(await ackAlarm(ctx, alarmId, asJson));
   });
 
   return program;

@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Bus, createBus } from '@sensor-streaming/bus';
 import { createTestVhost, queueMessageCount, type TestVhost, waitFor } from '@sensor-streaming/bus/testing';
 import {
+  type AlarmRecord,
   type CommandOutcome,
   type CommandRecord,
   createRegistryClient,
@@ -42,6 +46,20 @@ const logger = createLogger({
 });
 const SIMULATOR = 'services/sensor-simulator/src/main.ts';
 const REGISTRY = 'services/sensor-registry/src/main.ts';
+const ALARM_SERVICE = 'services/alarm-service/src/main.ts';
+/** A rule every environment sensor breaks within seconds, so that the alarm commands have something real. */
+const RULES = `version: 1
+rules:
+  - id: e2e-temperature-any
+    type: threshold
+    kinds: [environment]
+    channel: temperature
+    aggregate: avg
+    window: 1s
+    raise: "> -1000"
+    severity: MAJOR
+    notify: false
+`;
 
 let vhost: TestVhost;
 let db: TestDatabase;
@@ -288,6 +306,61 @@ describe('iotctl end to end (registry + simulator processes, real RabbitMQ and P
     expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
     expect(unknown.stderr).toMatch(/^iotctl: .*no-such-sensor/);
   }, 120_000);
+
+  it('alarms / alarms ack against the real alarm service', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'iotctl-e2e-'));
+    try {
+      await writeFile(join(dir, 'rules.yaml'), RULES);
+      const alarmsSvc = start('alarm-service', ALARM_SERVICE, {
+        AMQP_URL: vhost.url,
+        DATABASE_URL: db.url,
+        RULES_FILE: join(dir, 'rules.yaml'),
+        RULES_WATCH: 'false',
+      });
+      let listed: AlarmRecord[] = [];
+      await waitFor(
+        async () => {
+          const r = await iotctl(['alarms', '--active', '--json']);
+          listed = r.code === 0 ? (JSON.parse(r.stdout) as AlarmRecord[]) : [];
+          return listed.length > 0;
+        },
+        `an active alarm listed (alarm-service output: ${alarmsSvc.output().slice(-1500)})`,
+        120_000,
+      );
+      const first = listed[0]!;
+      expect(first).toMatchObject({
+        rule: 'e2e-temperature-any',
+        severity: 'MAJOR',
+        active: true,
+        acknowledgedBy: null,
+      });
+      const table = await iotctl(['alarms', '--serial', first.serial]);
+      expect(table.code).toBe(0);
+      expect(table.stdout).toMatch(
+        new RegExp(`^${first.alarmId}\\s+${first.serial}\\s+e2e-temperature-any\\s+MAJOR\\s+ACTIVE`, 'm'),
+      );
+
+      const ack = await iotctl(['alarms', 'ack', first.alarmId]);
+      expect(ack.code).toBe(0);
+      expect(ack.stdout).toMatch(
+        new RegExp(
+          `^acknowledged ${first.alarmId} \\(${first.serial} e2e-temperature-any MAJOR\\) by iotctl:`,
+        ),
+      );
+      const again = await iotctl(['alarms', 'ack', first.alarmId, '--json']);
+      expect(again.code).toBe(0);
+      expect(JSON.parse(again.stdout)).toMatchObject({
+        status: 'ALREADY_ACKNOWLEDGED',
+        alarm: { alarmId: first.alarmId },
+      });
+      const unknown = await iotctl(['alarms', 'ack', randomUUID()]);
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toMatch(/^iotctl: no alarm with id [0-9a-f-]{36}\n$/);
+      await stop(alarmsSvc);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   it('a command to a stopped sensor waits in its queue and is applied when it is back; one past its TTL is EXPIRED', async () => {
     const sim = services.find((s) => s.name === 'simulator')!;
