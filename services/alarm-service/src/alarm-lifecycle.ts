@@ -2,9 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Bus } from '@sensor-streaming/bus';
 import {
   type AlarmEpisode,
+  type ClearedAlarm,
   clearAlarm,
+  clearAlarms,
   type Pool,
   raiseAlarm,
+  raiseAlarms,
   type SensorIdCache,
 } from '@sensor-streaming/db';
 import { type Alarm, alarmCodec, routingKeys } from '@sensor-streaming/protocol';
@@ -59,32 +62,101 @@ export class AlarmLifecycle {
   }
 
   /**
-   * Applies decisions after every earlier call has finished. Decisions of one
-   * alarm (sensor + rule + channel) are stored in order; different alarms are
-   * stored concurrently. Publishes are issued in that order right after each
-   * store and their confirms awaited together, so the call resolves once
+   * Applies decisions after every earlier call has finished. They are split
+   * into waves in which each alarm (sensor + rule + channel) appears at most
+   * once, keeping each alarm's order; a wave costs one statement for its
+   * raises and one for its clears. Publishes are issued right after each
+   * statement and their confirms awaited together, so the call resolves once
    * everything is stored and confirmed.
    */
   apply(decisions: AlarmDecision[]): Promise<void> {
     if (decisions.length === 0) return this.chain;
     const run = this.chain.then(async () => {
-      const groups = new Map<string, AlarmDecision[]>();
+      const waves: AlarmDecision[][] = [];
+      const seen = new Map<string, number>();
       for (const d of decisions) {
         const k = key(d.serial, d.ruleId, d.channel);
-        const g = groups.get(k);
-        if (g) g.push(d);
-        else groups.set(k, [d]);
+        const n = seen.get(k) ?? 0;
+        seen.set(k, n + 1);
+        let wave = waves[n];
+        if (wave === undefined) {
+          wave = [];
+          waves[n] = wave;
+        }
+        wave.push(d);
       }
       const confirms: Array<Promise<void>> = [];
-      await Promise.all(
-        [...groups.values()].map(async (g) => {
-          for (const d of g) await this.applyOne(d, confirms);
-        }),
-      );
+      for (const wave of waves) await this.applyWave(wave, confirms);
       await Promise.all(confirms);
     });
     this.chain = run.catch(() => undefined);
     return run;
+  }
+
+  private async applyWave(wave: AlarmDecision[], confirms: Array<Promise<void>>): Promise<void> {
+    const { pool, sensorIds } = this.deps;
+    let raises = wave.filter((d) => d.kind === 'RAISE').map((d) => ({ d, alarmId: randomUUID() }));
+    let clears = wave.filter((d) => d.kind === 'CLEAR');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const ids = await sensorIds.resolve(wave.map((d) => d.serial));
+        const id = (serial: string) => ids.get(serial) as number;
+        if (raises.length > 0) {
+          const won = await raiseAlarms(
+            pool,
+            raises.map(({ d, alarmId }) => ({
+              alarmId,
+              sensorId: id(d.serial),
+              rule: d.ruleId,
+              channel: d.channel,
+              severity: d.severity,
+              value: d.value,
+              threshold: d.threshold,
+              windowNs: d.windowNs,
+              timeUs: d.timeUs,
+              message: d.message,
+            })),
+          );
+          for (const { d, alarmId } of raises) {
+            if (won.has(alarmId)) this.raised(d, alarmId, confirms);
+            else
+              this.log.debug({ serial: d.serial, rule: d.ruleId, channel: d.channel }, 'alarm already open');
+          }
+          raises = [];
+        }
+        if (clears.length > 0) {
+          const result = await clearAlarms(
+            pool,
+            clears.map((d) => ({
+              sensorId: id(d.serial),
+              rule: d.ruleId,
+              channel: d.channel,
+              value: d.value,
+              threshold: d.threshold,
+              timeUs: d.timeUs,
+              message: d.message,
+            })),
+          );
+          for (const [i, d] of clears.entries()) this.cleared(d, result[i], confirms);
+          clears = [];
+        }
+        return;
+      } catch (err) {
+        if (isDataError(err)) {
+          // One bad row fails the whole statement: store the others one by one.
+          for (const { d } of raises) await this.applyOne(d, confirms);
+          for (const d of clears) await this.applyOne(d, confirms);
+          return;
+        }
+        if (this.deps.stopping()) throw err;
+        const delay = Math.min(5_000, 100 * 2 ** Math.min(attempt - 1, 6));
+        this.log.warn(
+          { err, attempt, decisions: wave.length },
+          `storing alarms failed; retrying in ${delay} ms`,
+        );
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
   }
 
   private async applyOne(d: AlarmDecision, confirms: Array<Promise<void>>): Promise<void> {
@@ -132,6 +204,11 @@ export class AlarmLifecycle {
       );
       return;
     }
+    this.raised(d, alarmId, confirms);
+  }
+
+  /** After the episode was opened by this call: gauge, publish, notify, command. */
+  private raised(d: AlarmDecision, alarmId: string, confirms: Array<Promise<void>>): void {
     this.open.set(key(d.serial, d.ruleId, d.channel), d.severity);
     this.updateGauge();
     const alarm: Alarm = {
@@ -163,6 +240,11 @@ export class AlarmLifecycle {
       timeUs: d.timeUs,
       message: d.message,
     });
+    this.cleared(d, cleared, confirms);
+  }
+
+  /** After the clear statement: gauge, and publish + notify when this call closed the episode. */
+  private cleared(d: AlarmDecision, cleared: ClearedAlarm | undefined, confirms: Array<Promise<void>>): void {
     this.open.delete(key(d.serial, d.ruleId, d.channel));
     this.updateGauge();
     if (cleared === undefined) return;

@@ -4,6 +4,7 @@ import { createTestDatabase, type TestDatabase } from '../testing/test-database.
 import {
   acknowledgeAlarm,
   clearAlarm,
+  clearAlarms,
   getSensorProfiles,
   listAlarms,
   listAlarmTransitions,
@@ -11,6 +12,7 @@ import {
   loadAlarmModelStates,
   type RaiseAlarmInput,
   raiseAlarm,
+  raiseAlarms,
   recordIssuedCommand,
   saveAlarmModelStates,
   tryAdvisoryLock,
@@ -98,6 +100,47 @@ describe('alarm repository', () => {
     expect(
       await listAlarmTransitions(db.pool, { afterId: tr[1]?.id as number, serial: 'AL-1' }),
     ).toHaveLength(1);
+  });
+
+  it('raises and clears many alarms in one statement each', async () => {
+    const open = raise({ rule: 'bulk-b' });
+    expect(await raiseAlarm(db.pool, open)).toBe(true); // already open: not raised again
+    const batch = [
+      raise({ rule: 'bulk-a' }),
+      raise({ rule: 'bulk-b' }),
+      raise({ rule: 'bulk-c', channel: '' }),
+    ];
+    const raised = await raiseAlarms(db.pool, batch);
+    expect([...raised].sort()).toEqual([batch[0]?.alarmId, batch[2]?.alarmId].sort());
+    const cleared = await clearAlarms(db.pool, [
+      { sensorId, rule: 'bulk-c', channel: '', value: 1, threshold: 2, timeUs: T0 + 1e6, message: 'c' },
+      { sensorId, rule: 'bulk-none', channel: '', value: 1, threshold: 2, timeUs: T0 + 1e6, message: 'x' },
+      {
+        sensorId,
+        rule: 'bulk-b',
+        channel: 'temperature',
+        value: 3,
+        threshold: 4,
+        timeUs: T0 + 2e6,
+        message: 'b',
+      },
+    ]);
+    expect(cleared).toEqual([
+      { alarmId: batch[2]?.alarmId, severity: 'MAJOR', windowNs: 60e9, timeUs: T0 + 1e6 },
+      undefined,
+      { alarmId: open.alarmId, severity: 'MAJOR', windowNs: 60e9, timeUs: T0 + 2e6 },
+    ]);
+    const tr = (await listAlarmTransitions(db.pool, { serial: 'AL-1' })).filter((t) =>
+      t.rule.startsWith('bulk-'),
+    );
+    // rows of one statement have no defined order among themselves: compare as sets
+    expect(tr.map((t) => `${t.rule} ${t.transition} ${t.value} ${t.message}`).sort()).toEqual([
+      'bulk-a RAISED 31.5 hot',
+      'bulk-b CLEARED 3 b',
+      'bulk-b RAISED 31.5 hot',
+      'bulk-c CLEARED 1 c',
+      'bulk-c RAISED 31.5 hot',
+    ]);
   });
 
   it('keeps the clear time at or after the raise time', async () => {

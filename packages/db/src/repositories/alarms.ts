@@ -110,6 +110,105 @@ export async function clearAlarm(db: Queryable, c: ClearAlarmInput): Promise<Cle
   return { alarmId: r.alarm_id, severity: r.severity, windowNs: Number(r.window_ns), timeUs: Number(r.t) };
 }
 
+/**
+ * raiseAlarm for many alarms in one statement (distinct sensor + rule + channel
+ * each). Returns the alarm ids that were raised (the others were already open).
+ */
+export async function raiseAlarms(db: Queryable, list: readonly RaiseAlarmInput[]): Promise<Set<string>> {
+  if (list.length === 0) return new Set();
+  const { rows } = await db.query<{ alarm_id: string }>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::float8[],
+                            $7::float8[], $8::bigint[], $9::text[], $10::bigint[])
+         AS t (alarm_id, sensor_id, rule, channel, severity, value, threshold, window_ns, message, time_us)
+     ), ep AS (
+       INSERT INTO alarm_episodes (alarm_id, sensor_id, rule, channel, severity, value, threshold, window_ns,
+                                   message, raised_at)
+       SELECT alarm_id, sensor_id, rule, channel, severity, value, threshold, window_ns, message,
+              timestamptz 'epoch' + time_us * ${US}
+       FROM input
+       ON CONFLICT (sensor_id, rule, channel) WHERE cleared_at IS NULL DO NOTHING
+       RETURNING *
+     ), tr AS (
+       INSERT INTO alarms (alarm_id, sensor_id, rule, channel, severity, transition, value, threshold, window_ns,
+                           time, message)
+       SELECT alarm_id, sensor_id, rule, channel, severity, 'RAISED', value, threshold, window_ns, raised_at, message
+       FROM ep
+     )
+     SELECT alarm_id FROM ep`,
+    [
+      list.map((a) => a.alarmId),
+      list.map((a) => a.sensorId),
+      list.map((a) => a.rule),
+      list.map((a) => a.channel),
+      list.map((a) => a.severity),
+      list.map((a) => a.value),
+      list.map((a) => a.threshold),
+      list.map((a) => a.windowNs),
+      list.map((a) => a.message),
+      list.map((a) => a.timeUs),
+    ],
+  );
+  return new Set(rows.map((r) => r.alarm_id));
+}
+
+/**
+ * clearAlarm for many alarms in one statement (distinct sensor + rule + channel
+ * each). The result has one entry per input, undefined where nothing was open.
+ */
+export async function clearAlarms(
+  db: Queryable,
+  list: readonly ClearAlarmInput[],
+): Promise<Array<ClearedAlarm | undefined>> {
+  if (list.length === 0) return [];
+  const { rows } = await db.query<{
+    idx: number;
+    alarm_id: string;
+    severity: AlarmSeverityName;
+    window_ns: string;
+    t: string;
+  }>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $5::float8[], $6::float8[],
+                            $7::bigint[], $8::text[])
+         AS t (idx, sensor_id, rule, channel, value, threshold, time_us, message)
+     ), ep AS (
+       UPDATE alarm_episodes e
+       SET cleared_at = GREATEST(e.raised_at, timestamptz 'epoch' + i.time_us * ${US})
+       FROM input i
+       WHERE e.sensor_id = i.sensor_id AND e.rule = i.rule AND e.channel = i.channel AND e.cleared_at IS NULL
+       RETURNING e.*, i.idx, i.value AS new_value, i.threshold AS new_threshold, i.message AS new_message
+     ), tr AS (
+       INSERT INTO alarms (alarm_id, sensor_id, rule, channel, severity, transition, value, threshold, window_ns,
+                           time, message)
+       SELECT alarm_id, sensor_id, rule, channel, severity, 'CLEARED', new_value, new_threshold, window_ns,
+              cleared_at, new_message
+       FROM ep
+     )
+     SELECT idx, alarm_id, severity, window_ns, ${us('cleared_at')} AS t FROM ep`,
+    [
+      list.map((_, i) => i),
+      list.map((c) => c.sensorId),
+      list.map((c) => c.rule),
+      list.map((c) => c.channel),
+      list.map((c) => c.value),
+      list.map((c) => c.threshold),
+      list.map((c) => c.timeUs),
+      list.map((c) => c.message),
+    ],
+  );
+  const out: Array<ClearedAlarm | undefined> = list.map(() => undefined);
+  for (const r of rows) {
+    out[r.idx] = {
+      alarmId: r.alarm_id,
+      severity: r.severity,
+      windowNs: Number(r.window_ns),
+      timeUs: Number(r.t),
+    };
+  }
+  return out;
+}
+
 export interface AlarmEpisode {
   alarmId: string;
   serial: string;
