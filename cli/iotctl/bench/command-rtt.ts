@@ -232,7 +232,9 @@ async function main(): Promise<void> {
     );
     console.log(`  target p99 < ${TARGET_P99_MS} ms: ${cmdP99 < TARGET_P99_MS ? 'met' : 'NOT met'}`);
     const [l1, l5] = loadavg();
-    console.log(`  machine: ${cpus().length} cores, load average ${l1!.toFixed(1)} (1 min) ${l5!.toFixed(1)} (5 min) at the end`);
+    console.log(
+      `  machine: ${cpus().length} cores, load average ${l1!.toFixed(1)} (1 min) ${l5!.toFixed(1)} (5 min) at the end`,
+    );
     const anyFailed = rounds.some((x) => x.failed.size > 0);
     if (anyFailed)
       console.log('  some commands were not APPLIED (see the rounds above): their round trips are excluded');
