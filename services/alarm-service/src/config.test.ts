@@ -10,7 +10,7 @@ describe('loadConfig', () => {
       queueName: 'alarm-service',
       rulesFile: defaultRulesFile(),
       modelPersistIntervalMs: 30_000,
-      consume: { maxBatch: 500, maxWaitMs: 20, prefetch: 2000 },
+      consume: { maxBatch: 5000, maxWaitMs: 20, prefetch: 12000 },
       notify: { maxAttempts: 6, queueLimit: 1000 },
     });
     expect(c.rulesFile).toMatch(/alarm-service\/rules\/default\.yaml$/);

@@ -50,10 +50,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AlarmServiceCo
     rulesCheckIntervalMs: r.duration('RULES_CHECK_INTERVAL_MS', 5_000, { min: 100 }),
     modelPersistIntervalMs: r.duration('MODEL_PERSIST_INTERVAL_MS', 30_000, { min: 100 }),
     tickIntervalMs: r.duration('TICK_INTERVAL_MS', 1_000, { min: 10, max: 60_000 }),
+    // Batches close at maxWaitMs when traffic is light, so a large maxBatch costs no latency; under
+    // load it amortises the alarm writes (two statements per batch) over many messages.
     consume: {
-      maxBatch: r.int('CONSUME_BATCH', 500, { min: 1, max: 10_000 }),
+      maxBatch: r.int('CONSUME_BATCH', 5_000, { min: 1, max: 20_000 }),
       maxWaitMs: r.duration('CONSUME_WAIT_MS', 20, { min: 0, max: 5_000 }),
-      prefetch: r.int('CONSUME_PREFETCH', 2_000, { min: 1, max: 65_535 }),
+      prefetch: r.int('CONSUME_PREFETCH', 12_000, { min: 1, max: 65_535 }),
     },
     leaderRetryMs: r.duration('LEADER_RETRY_MS', 2_000, { min: 50 }),
     notify: {

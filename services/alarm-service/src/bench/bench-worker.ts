@@ -19,15 +19,25 @@ if (mode === 'service') {
   const svc = createAlarmService({ config, logger, registry });
   await svc.start();
   const read = async () => {
-    const m = (await registry.getMetricsAsJSON()).find(
-      (x) => x.name === 'sensor_streaming_samples_received_total',
-    );
-    return ((m?.values ?? []) as Array<{ value: number }>).reduce((s, v) => s + v.value, 0);
+    const all = await registry.getMetricsAsJSON();
+    const m = all.find((x) => x.name === 'sensor_streaming_samples_received_total');
+    const n = ((m?.values ?? []) as Array<{ value: number }>).reduce((s, v) => s + v.value, 0);
+    // sample time -> alarm publish confirmed, as the service measures it (+Inf as 1e9: IPC is JSON)
+    const lag = all.find((x) => x.name === 'sensor_streaming_e2e_lag_seconds');
+    const values = (lag?.values ?? []) as Array<{
+      metricName?: string;
+      labels: Record<string, string | number>;
+      value: number;
+    }>;
+    const buckets = values
+      .filter((v) => v.metricName?.endsWith('_bucket'))
+      .map((v) => [v.labels.le === '+Inf' ? 1e9 : Number(v.labels.le), v.value] as [number, number]);
+    return { n, buckets };
   };
   const timer = setInterval(() => {
-    void read().then((n) => {
+    void read().then(({ n, buckets }) => {
       samples = n;
-      process.send?.({ samples, leader: svc.isLeader });
+      process.send?.({ samples, leader: svc.isLeader, lagBuckets: buckets });
     });
   }, 50);
   stop = async () => {
