@@ -143,7 +143,7 @@ const noise = createNoise(7);
 const seq = new Map<string, number>();
 const nextStart = new Map<string, number>();
 const spikePublishedAt = new Map<string, number>(); // `${serial}:${timeUs}` -> publish wall time (µs)
-const raised: Array<{ fromSample: number; fromPublish: number | undefined }> = [];
+const raised: Array<{ fromSample: number; fromPublish: number | undefined; atMs: number }> = [];
 
 await bus.consume({
   queue: {
@@ -159,7 +159,11 @@ await bus.consume({
     const a = alarmCodec.decode(d.body, d.contentType);
     if (a.rule !== 'vibration-anomaly' || !measuring) return;
     const pub = spikePublishedAt.get(`${a.serial}:${a.timeUs}`);
-    raised.push({ fromSample: now - a.timeUs, fromPublish: pub === undefined ? undefined : now - pub });
+    raised.push({
+      fromSample: now - a.timeUs,
+      fromPublish: pub === undefined ? undefined : now - pub,
+      atMs: now / 1000,
+    });
   },
 });
 
@@ -233,6 +237,17 @@ if (ONLY.has('latency')) {
     `published ${pubRate.toFixed(0)} samples/s for ${elapsed.toFixed(1)} s (max publisher lag ${ms(publishLagMax)}, ${publishFailures} failed); service ${caughtUp ? 'kept up' : `fell behind by ${backlogAfter} samples`}`,
   );
   console.log(`anomaly alarms raised: ${raised.length}`);
+  if (env.BENCH_TIMELINE) {
+    const bySecond = new Map<number, number[]>();
+    for (const r of raised) {
+      const sec = Math.floor((r.atMs - t0) / 1000);
+      bySecond.set(sec, [...(bySecond.get(sec) ?? []), r.fromSample]);
+    }
+    const line = [...bySecond.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([sec, xs]) => `${sec}s:${(median(xs) / 1000).toFixed(0)}`);
+    console.log(`median latency (ms) by second of the run: ${line.join(' ')}`);
+  }
   console.log(
     `latency sample time -> alarm received: p50 ${ms(pct(fromSample, 50))}  p90 ${ms(pct(fromSample, 90))}  p99 ${ms(pct(fromSample, 99))}  max ${ms(pct(fromSample, 100))}`,
   );
