@@ -180,7 +180,8 @@ describe('alarm-service end to end (RabbitMQ + PostgreSQL)', () => {
     await Promise.all(Array.from({ length: 50 }, () => send()));
     const live = async (batches: number, spikeEvery = 0) => {
       for (let i = 0; i < batches; i++) {
-        while (nextUs > Date.now() * 1000) await new Promise((r) => setTimeout(r, 5));
+        // like a sensor: a batch goes out once its last sample has been taken
+        while (nextUs + (n * 1e6) / hz > Date.now() * 1000) await new Promise((r) => setTimeout(r, 5));
         await send(spikeEvery > 0 && i % spikeEvery === 0 ? [5] : []);
       }
     };
