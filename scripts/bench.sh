@@ -6,9 +6,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT_DIR"
 
 declare -A BENCH_PKG=(
-  [ingest]=measurements-ingester
-  [commands]=sensor-simulator
-  [alarms]=alarm-service
+  [ingest]='services/measurements-ingester'
+  [commands]='cli/iotctl services/sensor-simulator'
+  [alarms]='services/alarm-service'
 )
 declare -A BENCH_DESC=(
   [ingest]='measurements through RabbitMQ into PostgreSQL'
@@ -21,7 +21,7 @@ list() {
   echo "usage: npm run bench -- <name> [args...]   (or: bash scripts/bench.sh <name>)"
   echo "benchmarks:"
   for name in ingest commands alarms; do
-    printf '  %-9s %-22s %s\n' "$name" "${BENCH_PKG[$name]}" "${BENCH_DESC[$name]}"
+    printf '  %-9s %-40s %s\n' "$name" "${BENCH_PKG[$name]}" "${BENCH_DESC[$name]}"
   done
 }
 
@@ -35,12 +35,15 @@ if [[ -z "${BENCH_PKG[$name]:-}" ]]; then
   list >&2
   die "unknown benchmark '$name'"
 fi
-svc="${BENCH_PKG[$name]}"
-pkg_json="services/$svc/package.json"
-node -e 'const p=require(process.argv[1]); process.exit(p.scripts && p.scripts.bench ? 0 : 1)' "$ROOT_DIR/$pkg_json" ||
-  die "benchmark '$name' is not available yet: $pkg_json has no \"bench\" script"
+read -r -a dirs <<<"${BENCH_PKG[$name]}"
+for dir in "${dirs[@]}"; do
+  node -e 'const p=require(process.argv[1]); process.exit(p.scripts && p.scripts.bench ? 0 : 1)' "$ROOT_DIR/$dir/package.json" ||
+    die "benchmark '$name' is not available yet: $dir/package.json has no \"bench\" script"
+done
 
 bash scripts/bootstrap.sh
 bash scripts/ensure-services.sh
-log "running: pnpm --filter @sensor-streaming/$svc bench $*"
-exec pnpm --filter "@sensor-streaming/$svc" bench "$@"
+for dir in "${dirs[@]}"; do
+  log "running: pnpm --dir $dir bench $*"
+  pnpm --dir "$dir" bench "$@"
+done
