@@ -208,14 +208,14 @@ async function main(): Promise<void> {
       })();
       const pub = await gen.run(rate, cfg.stepSeconds);
       const tGenEnd = tStart + pub.seconds * 1000;
-      const d1 = await depth();
       running = false;
-      await watcher;
       // Everything published (this step and before) written: how long after the generator stopped?
       const target = gen.totalSamples;
       await waitUntil(async () => (await written()) >= target, 'the ingester to catch up', 300_000);
       const tEnd = performance.now();
       const wEnd = await written();
+      const d1 = await depth();
+      await watcher; // only after the catch-up was timed: it may still be in its 5 s sleep
       const catchUpS = (tEnd - tGenEnd) / 1000;
       const publishedRate = pub.samples / pub.seconds;
       const writtenRate = ((wEnd - wStart) / (tEnd - tStart)) * 1000;
