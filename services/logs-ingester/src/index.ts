@@ -1,5 +1,5 @@
 export { loadConfig, type LogsIngesterConfig, SERVICE_NAME } from './config.js';
-export { type IngestConfig, type IngestDefaults, readIngestConfig } from './ingest-config.js';
+export { type IngestConfig, type IngestDefaults, readIngestConfig } from '@sensor-streaming/ingest';
 export {
   createLogsIngester,
   decodeLogsDelivery,

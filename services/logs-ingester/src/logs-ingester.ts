@@ -17,7 +17,7 @@ import {
 import { bindingPatterns, type LogBatch, logBatchCodec, parseRoutingKey } from '@sensor-streaming/protocol';
 import type { HealthCheck, Logger, RunnableService } from '@sensor-streaming/runtime';
 import type { Registry } from 'prom-client';
-import { type BatchPipeline, createBatchPipeline, RoutingMismatchError } from './batch-pipeline.js';
+import { type BatchPipeline, createBatchPipeline, RoutingMismatchError } from '@sensor-streaming/ingest';
 import type { LogsIngesterConfig } from './config.js';
 import { createLogsIngestMetrics } from './metrics.js';
 

@@ -1,5 +1,5 @@
 import { type CommonConfig, readCommonConfig, readEnv } from '@sensor-streaming/runtime';
-import { type IngestConfig, readIngestConfig } from './ingest-config.js';
+import { type IngestConfig, readIngestConfig } from '@sensor-streaming/ingest';
 
 export const SERVICE_NAME = 'measurements-ingester';
 

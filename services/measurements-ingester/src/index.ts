@@ -4,9 +4,9 @@ export {
   createBatchPipeline,
   PipelineStoppedError,
   RoutingMismatchError,
-} from './batch-pipeline.js';
+} from '@sensor-streaming/ingest';
 export { loadConfig, type MeasurementsIngesterConfig, SERVICE_NAME } from './config.js';
-export { type IngestConfig, type IngestDefaults, readIngestConfig } from './ingest-config.js';
+export { type IngestConfig, type IngestDefaults, readIngestConfig } from '@sensor-streaming/ingest';
 export {
   createMeasurementsIngester,
   decodeDataDelivery,

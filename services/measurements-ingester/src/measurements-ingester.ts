@@ -24,7 +24,7 @@ import {
 } from '@sensor-streaming/protocol';
 import type { HealthCheck, Logger, RunnableService } from '@sensor-streaming/runtime';
 import type { Registry } from 'prom-client';
-import { type BatchPipeline, createBatchPipeline, RoutingMismatchError } from './batch-pipeline.js';
+import { type BatchPipeline, createBatchPipeline, RoutingMismatchError } from '@sensor-streaming/ingest';
 import type { MeasurementsIngesterConfig } from './config.js';
 import { createMeasurementsIngestMetrics } from './metrics.js';
 

@@ -1,0 +1,2 @@
+export * from './batch-pipeline.js';
+export * from './ingest-config.js';
