@@ -1,6 +1,7 @@
-import { type Bus, RpcRemoteError, RpcTimeoutError, UnroutableError } from '@sensor-streaming/bus';
-import { type AlarmSeverity, CONTENT_TYPE_JSON, isValidSerial } from '@sensor-streaming/protocol';
+import type { Bus } from '@sensor-streaming/bus';
+import { type AlarmSeverity, isValidSerial } from '@sensor-streaming/protocol';
 import { ControlError } from './control-error.js';
+import { callJsonRpc } from './json-rpc-call.js';
 
 /**
  * The alarm service serves its queries on this queue (routed by its own name on the exchange, like the
@@ -161,55 +162,13 @@ export interface AlarmClient {
 /** Client side of the alarm service's RPC (`iotctl alarms`). */
 export function createAlarmClient(bus: Bus, opts: { timeoutMs?: number } = {}): AlarmClient {
   const timeoutMs = opts.timeoutMs ?? 5000;
-  async function call<T>(request: AlarmRequest): Promise<T> {
-    let reply: Awaited<ReturnType<Bus['rpcCall']>>;
-    try {
-      reply = await bus.rpcCall(ALARM_RPC_QUEUE, Buffer.from(JSON.stringify(request), 'utf8'), {
-        timeoutMs,
-        contentType: CONTENT_TYPE_JSON,
-      });
-    } catch (err) {
-      if (err instanceof RpcTimeoutError) {
-        throw new ControlError(
-          'CONTROL_ALARMS_UNAVAILABLE',
-          `the alarm service did not answer within ${timeoutMs} ms (is alarm-service running?)`,
-        );
-      }
-      if (err instanceof UnroutableError) {
-        throw new ControlError(
-          'CONTROL_ALARMS_UNAVAILABLE',
-          `nobody serves ${ALARM_RPC_QUEUE} on this broker/vhost (is alarm-service running?)`,
-        );
-      }
-      if (err instanceof RpcRemoteError) {
-        throw new ControlError(err.remoteCode ?? 'CONTROL_ALARMS_FAILED', `alarm service: ${err.message}`);
-      }
-      throw err;
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(reply.body.toString('utf8'));
-    } catch {
-      throw new ControlError('CONTROL_BAD_RESPONSE', 'the alarm service answered with invalid JSON');
-    }
-    if (!isRecord(parsed) || typeof parsed.ok !== 'boolean') {
-      throw new ControlError('CONTROL_BAD_RESPONSE', 'the alarm service answered without an ok field');
-    }
-    if (!parsed.ok) {
-      const error = parsed.error;
-      if (!isRecord(error) || typeof error.message !== 'string') {
-        throw new ControlError(
-          'CONTROL_BAD_RESPONSE',
-          'the alarm service answered ok:false without an error',
-        );
-      }
-      throw new ControlError(
-        typeof error.code === 'string' ? error.code : 'CONTROL_ALARMS_FAILED',
-        error.message,
-      );
-    }
-    return parsed.result as T;
-  }
+  const call = <T>(request: AlarmRequest): Promise<T> =>
+    callJsonRpc<T>(
+      bus,
+      { queue: ALARM_RPC_QUEUE, label: 'the alarm service', service: 'alarm-service', codePrefix: 'ALARMS' },
+      request,
+      timeoutMs,
+    );
   return {
     listAlarms: (params = {}) => call<AlarmRecord[]>({ method: 'alarms.list', params }),
     ackAlarm: (alarmId, by) =>

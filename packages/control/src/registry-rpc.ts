@@ -1,12 +1,7 @@
-import { type Bus, RpcRemoteError, RpcTimeoutError, UnroutableError } from '@sensor-streaming/bus';
-import {
-  assertSerial,
-  CONTENT_TYPE_JSON,
-  type GeoPoint,
-  type PowerState,
-  type CommandType,
-} from '@sensor-streaming/protocol';
+import type { Bus } from '@sensor-streaming/bus';
+import { assertSerial, type GeoPoint, type PowerState, type CommandType } from '@sensor-streaming/protocol';
 import { ControlError } from './control-error.js';
+import { callJsonRpc } from './json-rpc-call.js';
 
 /** The registry serves its queries on this queue (default exchange, routed by queue name). */
 export const REGISTRY_RPC_QUEUE = 'sensor-registry.rpc';
@@ -212,58 +207,18 @@ export interface RegistryClient {
 /** Client side of the registry's RPC, used by iotctl and anyone else that needs the fleet. */
 export function createRegistryClient(bus: Bus, opts: { timeoutMs?: number } = {}): RegistryClient {
   const timeoutMs = opts.timeoutMs ?? 5000;
-  async function call<T>(request: RegistryRequest): Promise<T> {
-    let reply: Awaited<ReturnType<Bus['rpcCall']>>;
-    try {
-      reply = await bus.rpcCall(REGISTRY_RPC_QUEUE, Buffer.from(JSON.stringify(request), 'utf8'), {
-        timeoutMs,
-        contentType: CONTENT_TYPE_JSON,
-      });
-    } catch (err) {
-      if (err instanceof RpcTimeoutError) {
-        throw new ControlError(
-          'CONTROL_REGISTRY_UNAVAILABLE',
-          `the sensor registry did not answer within ${timeoutMs} ms (is sensor-registry running?)`,
-        );
-      }
-      if (err instanceof UnroutableError) {
-        throw new ControlError(
-          'CONTROL_REGISTRY_UNAVAILABLE',
-          `nobody serves ${REGISTRY_RPC_QUEUE} on this broker/vhost (is sensor-registry running?)`,
-        );
-      }
-      if (err instanceof RpcRemoteError) {
-        throw new ControlError(
-          err.remoteCode ?? 'CONTROL_REGISTRY_FAILED',
-          `sensor registry: ${err.message}`,
-        );
-      }
-      throw err;
-    }
-    let parsed: RegistryResponse<T>;
-    try {
-      parsed = JSON.parse(reply.body.toString('utf8')) as RegistryResponse<T>;
-    } catch {
-      throw new ControlError('CONTROL_BAD_RESPONSE', 'the sensor registry answered with invalid JSON');
-    }
-    if (!isRecord(parsed) || typeof parsed.ok !== 'boolean') {
-      throw new ControlError('CONTROL_BAD_RESPONSE', 'the sensor registry answered without an ok field');
-    }
-    if (!parsed.ok) {
-      const error: unknown = (parsed as { error?: unknown }).error;
-      if (!isRecord(error) || typeof error.message !== 'string') {
-        throw new ControlError(
-          'CONTROL_BAD_RESPONSE',
-          'the sensor registry answered ok:false without an error',
-        );
-      }
-      throw new ControlError(
-        typeof error.code === 'string' ? error.code : 'CONTROL_REGISTRY_FAILED',
-        error.message,
-      );
-    }
-    return parsed.result;
-  }
+  const call = <T>(request: RegistryRequest): Promise<T> =>
+    callJsonRpc<T>(
+      bus,
+      {
+        queue: REGISTRY_RPC_QUEUE,
+        label: 'the sensor registry',
+        service: 'sensor-registry',
+        codePrefix: 'REGISTRY',
+      },
+      request,
+      timeoutMs,
+    );
   return {
     listSensors: (filter = {}) => call<SensorSummary[]>({ method: 'sensors.list', params: filter }),
     showSensor: (serial, commandLimit) =>

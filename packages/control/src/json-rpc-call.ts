@@ -1,0 +1,77 @@
+import { type Bus, RpcRemoteError, RpcTimeoutError, UnroutableError } from '@sensor-streaming/bus';
+import { CONTENT_TYPE_JSON } from '@sensor-streaming/protocol';
+import { ControlError } from './control-error.js';
+
+/** Who answers on an RPC queue, for error messages an operator can act on. */
+export interface RpcPeer {
+  queue: string;
+  /** e.g. "the sensor registry" */
+  label: string;
+  /** e.g. "sensor-registry" */
+  service: string;
+  /** Code prefix: CONTROL_<prefix>_UNAVAILABLE / _FAILED. */
+  codePrefix: string;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * One request/reply over the bus with our JSON envelope (`{ok, result}` or `{ok:false, error}`).
+ * Every way it can fail becomes a ControlError naming the peer.
+ */
+export async function callJsonRpc<T>(
+  bus: Bus,
+  peer: RpcPeer,
+  request: unknown,
+  timeoutMs: number,
+): Promise<T> {
+  let reply: Awaited<ReturnType<Bus['rpcCall']>>;
+  try {
+    reply = await bus.rpcCall(peer.queue, Buffer.from(JSON.stringify(request), 'utf8'), {
+      timeoutMs,
+      contentType: CONTENT_TYPE_JSON,
+    });
+  } catch (err) {
+    if (err instanceof RpcTimeoutError) {
+      throw new ControlError(
+        `CONTROL_${peer.codePrefix}_UNAVAILABLE`,
+        `${peer.label} did not answer within ${timeoutMs} ms (is ${peer.service} running?)`,
+      );
+    }
+    if (err instanceof UnroutableError) {
+      throw new ControlError(
+        `CONTROL_${peer.codePrefix}_UNAVAILABLE`,
+        `nobody serves ${peer.queue} on this broker/vhost (is ${peer.service} running?)`,
+      );
+    }
+    if (err instanceof RpcRemoteError) {
+      throw new ControlError(
+        err.remoteCode ?? `CONTROL_${peer.codePrefix}_FAILED`,
+        `${peer.label}: ${err.message}`,
+      );
+    }
+    throw err;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(reply.body.toString('utf8'));
+  } catch {
+    throw new ControlError('CONTROL_BAD_RESPONSE', `${peer.label} answered with invalid JSON`);
+  }
+  if (!isRecord(parsed) || typeof parsed.ok !== 'boolean') {
+    throw new ControlError('CONTROL_BAD_RESPONSE', `${peer.label} answered without an ok field`);
+  }
+  if (!parsed.ok) {
+    const error = parsed.error;
+    if (!isRecord(error) || typeof error.message !== 'string') {
+      throw new ControlError('CONTROL_BAD_RESPONSE', `${peer.label} answered ok:false without an error`);
+    }
+    throw new ControlError(
+      typeof error.code === 'string' ? error.code : `CONTROL_${peer.codePrefix}_FAILED`,
+      error.message,
+    );
+  }
+  return parsed.result as T;
+}
