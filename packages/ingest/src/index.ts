@@ -1,2 +1,3 @@
 export * from './batch-pipeline.js';
 export * from './ingest-config.js';
+export * from './ingest-consumers.js';

@@ -1,6 +1,4 @@
-// Settings of the consume -> write loop, the same for both ingesters. Kept
-// identical in services/measurements-ingester and services/logs-ingester (a
-// test checks) until it moves to a shared package.
+// Settings of the consume -> write loop, the same for both ingesters.
 import type { EnvReader } from '@sensor-streaming/runtime';
 
 /** Settings of the consume -> write loop. */

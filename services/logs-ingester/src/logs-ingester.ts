@@ -1,11 +1,4 @@
-import {
-  type BatchOutcome,
-  type Bus,
-  type Consumer,
-  createBus,
-  type Delivery,
-  serviceQueue,
-} from '@sensor-streaming/bus';
+import { type Bus, createBus, type Delivery, serviceQueue } from '@sensor-streaming/bus';
 import {
   checkDatabase,
   createPool,
@@ -17,7 +10,12 @@ import {
 import { bindingPatterns, type LogBatch, logBatchCodec, parseRoutingKey } from '@sensor-streaming/protocol';
 import type { HealthCheck, Logger, RunnableService } from '@sensor-streaming/runtime';
 import type { Registry } from 'prom-client';
-import { type BatchPipeline, createBatchPipeline, RoutingMismatchError } from '@sensor-streaming/ingest';
+import {
+  type BatchPipeline,
+  createBatchPipeline,
+  RoutingMismatchError,
+  createIngestConsumers,
+} from '@sensor-streaming/ingest';
 import type { LogsIngesterConfig } from './config.js';
 import { createLogsIngestMetrics } from './metrics.js';
 
@@ -116,12 +114,15 @@ export function createLogsIngester(deps: LogsIngesterDeps): LogsIngester {
     },
   });
 
-  const handler = (ds: Delivery[]): Promise<BatchOutcome> => {
-    metrics.messageReceived(ds.length);
-    return pipeline.handle(ds);
-  };
-
-  let consumers: Consumer[] = [];
+  const consumers = createIngestConsumers({
+    bus,
+    queue,
+    pipeline,
+    config: cfg,
+    logger: log,
+    what: 'sensor logs',
+    onReceived: (n) => metrics.messageReceived(n),
+  });
   let started = false;
 
   return {
@@ -135,35 +136,13 @@ export function createLogsIngester(deps: LogsIngesterDeps): LogsIngester {
       if (started) return;
       started = true;
       if (ownBus) await bus.start();
-      for (let i = 0; i < cfg.writeConcurrency; i++) {
-        consumers.push(
-          await bus.consumeBatch({
-            queue,
-            prefetch: cfg.prefetch,
-            maxBatch: cfg.maxBatchMessages,
-            maxWaitMs: cfg.maxBatchWaitMs,
-            handler,
-          }),
-        );
-      }
-      log.info(
-        { queue: cfg.queue, consumers: cfg.writeConcurrency, maxBatchMessages: cfg.maxBatchMessages },
-        'consuming sensor logs',
-      );
+      await consumers.start();
     },
 
     async stop() {
       if (!started) return;
       started = false;
-      if (!pipeline.isHealthy()) pipeline.stop();
-      const giveUp = setTimeout(() => pipeline.stop(), cfg.drainTimeoutMs);
-      try {
-        await Promise.all(consumers.map((c) => c.stop()));
-      } finally {
-        clearTimeout(giveUp);
-        pipeline.stop();
-        consumers = [];
-      }
+      await consumers.stop();
       if (ownBus) await bus.stop();
       if (ownPool) await pool.end();
       log.info({}, 'stopped');

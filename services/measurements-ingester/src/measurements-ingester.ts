@@ -1,11 +1,4 @@
-import {
-  type Bus,
-  type BatchOutcome,
-  type Consumer,
-  createBus,
-  type Delivery,
-  serviceQueue,
-} from '@sensor-streaming/bus';
+import { type Bus, createBus, type Delivery, serviceQueue } from '@sensor-streaming/bus';
 import {
   checkDatabase,
   createPool,
@@ -24,7 +17,12 @@ import {
 } from '@sensor-streaming/protocol';
 import type { HealthCheck, Logger, RunnableService } from '@sensor-streaming/runtime';
 import type { Registry } from 'prom-client';
-import { type BatchPipeline, createBatchPipeline, RoutingMismatchError } from '@sensor-streaming/ingest';
+import {
+  type BatchPipeline,
+  createBatchPipeline,
+  RoutingMismatchError,
+  createIngestConsumers,
+} from '@sensor-streaming/ingest';
 import type { MeasurementsIngesterConfig } from './config.js';
 import { createMeasurementsIngestMetrics } from './metrics.js';
 
@@ -144,12 +142,15 @@ export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): Meas
     },
   });
 
-  const handler = (ds: Delivery[]): Promise<BatchOutcome> => {
-    metrics.messageReceived(ds.length);
-    return pipeline.handle(ds);
-  };
-
-  let consumers: Consumer[] = [];
+  const consumers = createIngestConsumers({
+    bus,
+    queue,
+    pipeline,
+    config: cfg,
+    logger: log,
+    what: 'sensor data',
+    onReceived: (n) => metrics.messageReceived(n),
+  });
   let started = false;
 
   return {
@@ -163,43 +164,13 @@ export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): Meas
       if (started) return;
       started = true;
       if (ownBus) await bus.start();
-      for (let i = 0; i < cfg.writeConcurrency; i++) {
-        consumers.push(
-          await bus.consumeBatch({
-            queue,
-            prefetch: cfg.prefetch,
-            maxBatch: cfg.maxBatchMessages,
-            maxWaitMs: cfg.maxBatchWaitMs,
-            handler,
-          }),
-        );
-      }
-      log.info(
-        {
-          queue: cfg.queue,
-          consumers: cfg.writeConcurrency,
-          maxBatchMessages: cfg.maxBatchMessages,
-          maxBatchWaitMs: cfg.maxBatchWaitMs,
-          prefetch: cfg.prefetch,
-        },
-        'consuming sensor data',
-      );
+      await consumers.start();
     },
 
     async stop() {
       if (!started) return;
       started = false;
-      // Stop taking work, write and ack what is in flight. A batch held for an
-      // unavailable database is given back to the broker after drainTimeoutMs.
-      if (!pipeline.isHealthy()) pipeline.stop();
-      const giveUp = setTimeout(() => pipeline.stop(), cfg.drainTimeoutMs);
-      try {
-        await Promise.all(consumers.map((c) => c.stop()));
-      } finally {
-        clearTimeout(giveUp);
-        pipeline.stop();
-        consumers = [];
-      }
+      await consumers.stop();
       if (ownBus) await bus.stop();
       if (ownPool) await pool.end();
       log.info({}, 'stopped');
