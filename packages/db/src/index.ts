@@ -8,6 +8,7 @@ export * from './migrations/migration-files.js';
 export * from './migrations/migration-settings.js';
 export * from './migrations/migration-target.js';
 export * from './migrations/run-migrations.js';
+export * from './migrations/schema-gate.js';
 export * from './migrations/split-sql.js';
 export * from './pool.js';
 export * from './repositories/sensor-id-cache.js';

@@ -38,6 +38,7 @@ export {
   runService,
   type ServiceContext,
 } from './run-service.js';
+export { type StartGate, type WaitForGatesOptions, waitForGates } from './start-gate.js';
 export {
   installShutdown,
   type ProcessLike,

@@ -108,4 +108,81 @@ describe('runService', () => {
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
     running?.shutdown.uninstall();
   });
+
+  it('waits for its start gates before start(): /readyz is 503 naming the gate, then ready once it opens', async () => {
+    const proc = new FakeProcess();
+    const out = capture();
+    let schemaOk = false;
+    let started = false;
+    const pending = runService({
+      name: 'svc',
+      env,
+      process: proc,
+      logDestination: out.logDestination,
+      gateIntervalMs: 20,
+      build: () => ({
+        readiness: [{ name: 'bus', check: () => true }],
+        startGates: [{ name: 'schema', check: () => schemaOk }],
+        start: async () => {
+          started = true;
+        },
+        stop: async () => {},
+      }),
+    });
+    const port = await until(
+      () => out.lines.find((l) => l.msg?.toString().startsWith('ops endpoints'))?.port,
+    );
+    await until(() => out.lines.some((l) => l.level === 40));
+    const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ failing: ['schema'] });
+    expect(started).toBe(false);
+    expect(out.lines.find((l) => l.level === 40)?.msg).toBe(
+      'not starting until schema allow it (/readyz is 503)',
+    );
+
+    schemaOk = true;
+    const running = await pending;
+    expect(started).toBe(true);
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    await running?.shutdown.shutdown('SIGTERM');
+    running?.shutdown.uninstall();
+  });
+
+  it('does not start when shut down while waiting for a gate', async () => {
+    const proc = new FakeProcess();
+    const out = capture();
+    let started = false;
+    const pending = runService({
+      name: 'svc',
+      env,
+      process: proc,
+      logDestination: out.logDestination,
+      gateIntervalMs: 10_000,
+      build: () => ({
+        startGates: [{ name: 'schema', check: () => false }],
+        start: async () => {
+          started = true;
+        },
+        stop: async () => {},
+      }),
+    });
+    await until(() => out.lines.some((l) => l.level === 40));
+    proc.emit('SIGTERM');
+    expect(await pending).toBeUndefined();
+    await until(() => proc.exits.length > 0);
+    expect(proc.exits).toEqual([143]);
+    expect(started).toBe(false);
+    proc.removeAllListeners();
+  });
 });
+
+async function until<T>(probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -5,6 +5,7 @@ import { createHttpServer, type HealthCheck, type HttpServer } from './http-serv
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { installShutdown, type ProcessLike, type ShutdownHandle } from './shutdown.js';
+import { type StartGate, waitForGates } from './start-gate.js';
 
 /** What a service's `createXService(deps)` returns. */
 export interface RunnableService {
@@ -12,6 +13,12 @@ export interface RunnableService {
   stop(): Promise<void>;
   /** Checks behind /readyz (broker connected, database reachable, ...). */
   readiness?: HealthCheck[];
+  /**
+   * Preconditions of start() (e.g. the database schema level this code
+   * needs): runService serves /readyz as 503 and waits until all pass before
+   * calling start(). They are part of /readyz afterwards too.
+   */
+  startGates?: StartGate[];
 }
 
 /** The config fields runService needs; a service config usually spreads CommonConfig. */
@@ -40,6 +47,8 @@ export interface RunServiceOptions<C extends RunServiceConfig> {
   process?: ProcessLike;
   /** Tests only: where log lines go. */
   logDestination?: { write(chunk: string): unknown };
+  /** Pause between start-gate evaluations. Default 2000 ms. */
+  gateIntervalMs?: number;
 }
 
 export interface RunningService<C> {
@@ -84,12 +93,14 @@ export async function runService<C extends RunServiceConfig = CommonConfig>(
   const { registry } = createMetrics(opts.name);
   let service: RunnableService | undefined;
   let http: HttpServer | undefined;
+  const stopping = new AbortController();
 
   const shutdown = installShutdown({
     logger,
     process: proc,
     ...(opts.deadlineMs === undefined ? {} : { deadlineMs: opts.deadlineMs }),
     stop: async () => {
+      stopping.abort();
       http?.markShuttingDown();
       try {
         await service?.stop();
@@ -105,10 +116,19 @@ export async function runService<C extends RunServiceConfig = CommonConfig>(
       port: config.metricsPort,
       host: config.metricsHost ?? '0.0.0.0',
       registry,
-      readiness: service.readiness ?? [],
+      readiness: [...(service.readiness ?? []), ...(service.startGates ?? [])],
       logger: logger.child({ module: 'ops-http' }),
     });
     const port = await http.start();
+    const gates = service.startGates ?? [];
+    if (gates.length > 0) {
+      const open = await waitForGates(gates, {
+        logger,
+        signal: stopping.signal,
+        ...(opts.gateIntervalMs === undefined ? {} : { intervalMs: opts.gateIntervalMs }),
+      });
+      if (!open) return undefined; // shutting down before the gates opened
+    }
     await service.start();
     logger.info({ metricsPort: port }, 'service started');
     return { config, logger, registry, http, port, shutdown };

@@ -1,6 +1,7 @@
 import { type Bus, type Consumer, createBus, type Delivery, serviceQueue } from '@sensor-streaming/bus';
 import {
   checkDatabase,
+  createSchemaGate,
   createPool,
   createSensorIdCache,
   getSensorProfiles,
@@ -44,6 +45,8 @@ export interface AlarmService {
   start(): Promise<void>;
   stop(): Promise<void>;
   readiness: HealthCheck[];
+  /** The database schema this code needs (runService waits for it before start()). */
+  startGates: HealthCheck[];
   /** Re-reads the rules file now (main.ts calls it on SIGHUP). */
   reloadRules(): Promise<void>;
   /** True while this replica is the active evaluator. */
@@ -336,6 +339,7 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
       { name: 'broker', check: () => bus.isConnected() },
       { name: 'database', check: () => checkDatabase(pool) },
     ],
+    startGates: [createSchemaGate({ db: pool, logger: log })],
     get isLeader() {
       return leadership.isLeader && engine !== undefined;
     },

@@ -1,6 +1,7 @@
 import { type Bus, createBus, type Delivery, serviceQueue } from '@sensor-streaming/bus';
 import {
   checkDatabase,
+  createSchemaGate,
   createPool,
   createSensorIdCache,
   isRowDataError,
@@ -130,6 +131,7 @@ export function createLogsIngester(deps: LogsIngesterDeps): LogsIngester {
       { name: 'broker', check: () => bus.isConnected() },
       { name: 'database', check: async () => pipeline.isHealthy() && (await checkDatabase(pool)) },
     ],
+    startGates: [createSchemaGate({ db: pool, logger: log })],
     isWriting: () => pipeline.isHealthy(),
 
     async start() {

@@ -1,6 +1,7 @@
 import { type Bus, createBus, type Delivery, serviceQueue } from '@sensor-streaming/bus';
 import {
   checkDatabase,
+  createSchemaGate,
   createPool,
   createSensorIdCache,
   isRowDataError,
@@ -158,6 +159,7 @@ export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): Meas
       { name: 'broker', check: () => bus.isConnected() },
       { name: 'database', check: async () => pipeline.isHealthy() && (await checkDatabase(pool)) },
     ],
+    startGates: [createSchemaGate({ db: pool, logger: log })],
     isWriting: () => pipeline.isHealthy(),
 
     async start() {

@@ -2,6 +2,7 @@ import { type Bus, type Consumer, createBus, serviceQueue } from '@sensor-stream
 import { type Commander, createCommander, REGISTRY_RPC_QUEUE } from '@sensor-streaming/control';
 import {
   checkDatabase,
+  createSchemaGate,
   countSensorsByState,
   createPool,
   markCommandsTimedOut,
@@ -171,6 +172,7 @@ export function createSensorRegistry(deps: SensorRegistryDeps): SensorRegistry {
       { name: 'broker', check: () => bus.isConnected() },
       { name: 'database', check: async () => processor.isHealthy() && (await checkDatabase(pool)) },
     ],
+    startGates: [createSchemaGate({ db: pool, logger: log })],
     sweep,
 
     start() {
