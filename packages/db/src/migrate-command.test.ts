@@ -14,6 +14,7 @@ describe('loadMigrateConfig', () => {
       logLevel: 'info',
       createDatabase: true,
       lockTimeoutMs: 30_000,
+      connectTimeoutMs: 120_000,
       settings: {
         'sensor_streaming.measurements_retention': '90 days',
         'sensor_streaming.timescaledb': 'off',

@@ -5,7 +5,7 @@ import {
   type LogLevelName,
   readEnv,
 } from '@sensor-streaming/runtime';
-import { ensureDatabase, redactDatabaseUrl } from './database-url.js';
+import { ensureDatabase, pingDatabase, redactDatabaseUrl, retryConnect } from './database-url.js';
 import type { DbLogger } from './logger.js';
 import { isMigrationSettingName, MIGRATION_SETTINGS } from './migrations/migration-settings.js';
 import {
@@ -24,6 +24,11 @@ export interface MigrateConfig {
   migrationsDir?: string;
   /** MIGRATE_LOCK_TIMEOUT (e.g. 5m). */
   lockTimeoutMs: number;
+  /**
+   * MIGRATE_CONNECT_TIMEOUT (default 2m): how long to retry, with backoff, a
+   * database that refuses connections or is still starting (compose first start).
+   */
+  connectTimeoutMs: number;
   /** From MIGRATE_SETTING_<NAME> variables: sensor_streaming.<name> settings (see MIGRATION_SETTINGS). */
   settings: Record<string, string>;
 }
@@ -58,6 +63,7 @@ export function loadMigrateConfig(env: NodeJS.ProcessEnv = process.env): Migrate
     logLevel: r.enum('LOG_LEVEL', LOG_LEVELS, 'info'),
     createDatabase: r.bool('MIGRATE_CREATE_DATABASE', true),
     lockTimeoutMs: r.duration('MIGRATE_LOCK_TIMEOUT', 300_000, { min: 0 }),
+    connectTimeoutMs: r.duration('MIGRATE_CONNECT_TIMEOUT', 120_000, { min: 0 }),
     settings: readSettings(r, env),
   };
   if (r.has('MIGRATIONS_DIR')) config.migrationsDir = r.string('MIGRATIONS_DIR');
@@ -71,7 +77,13 @@ export function loadMigrateConfig(env: NodeJS.ProcessEnv = process.env): Migrate
 /** Creates the database if asked, applies pending migrations, closes its pool. */
 export async function migrate(config: MigrateConfig, logger: DbLogger): Promise<RunMigrationsResult> {
   logger.info({ database: redactDatabaseUrl(config.databaseUrl) }, 'migrating');
-  if (config.createDatabase) await ensureDatabase(config.databaseUrl, { logger });
+  await retryConnect(
+    async () => {
+      if (config.createDatabase) await ensureDatabase(config.databaseUrl, { logger });
+      else await pingDatabase(config.databaseUrl);
+    },
+    { timeoutMs: config.connectTimeoutMs, logger, what: 'migrate' },
+  );
   const pool = createPool({
     url: config.databaseUrl,
     logger,

@@ -1,3 +1,4 @@
+export { abortableSleep, type BackoffOptions, backoffDelay } from './backoff.js';
 export {
   type CommonConfig,
   type CommonConfigOptions,

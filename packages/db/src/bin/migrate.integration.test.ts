@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -63,8 +64,44 @@ describe('migrate CLI', () => {
     expect(bad.code).toBe(1);
     expect(bad.lines.at(-1)).toMatchObject({ level: 50, code: 'CONFIG_INVALID', msg: 'migration failed' });
 
-    const down = await runCli({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere' });
+    const down = await runCli({
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere',
+      MIGRATE_CONNECT_TIMEOUT: '1s',
+    });
     expect(down.code).toBe(1);
+    expect(down.lines.some((l) => l.msg === 'migrate: database not reachable yet, retrying')).toBe(true);
     expect(down.lines.at(-1)).toMatchObject({ level: 50, code: 'ECONNREFUSED', msg: 'migration failed' });
+  });
+
+  it('retries with backoff while the server is not listening yet, then migrates (compose first start)', async () => {
+    // A port that refuses connections until, after a while, a proxy to the real server opens on it.
+    const probe = net.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const target = new URL(testServerUrl());
+    const proxy = net.createServer((client) => {
+      const upstream = net.connect(Number(target.port || 5432), target.hostname);
+      client.pipe(upstream).pipe(client);
+      const end = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', end);
+      upstream.on('error', end);
+    });
+    const late = setTimeout(() => proxy.listen(port, '127.0.0.1'), 1_500);
+    try {
+      const lateUrl = new URL(url);
+      lateUrl.host = `127.0.0.1:${port}`;
+      const run = await runCli({ DATABASE_URL: lateUrl.toString(), MIGRATE_CONNECT_TIMEOUT: '30s' });
+      expect(run.code).toBe(0);
+      const retries = run.lines.filter((l) => l.msg === 'migrate: database not reachable yet, retrying');
+      expect(retries.length).toBeGreaterThan(0);
+      expect(run.lines.at(-1)).toMatchObject({ msg: 'migrations complete' });
+    } finally {
+      clearTimeout(late);
+      proxy.close();
+    }
   });
 });
