@@ -19,6 +19,7 @@ export interface ComposeService {
   depends_on?: Record<string, { condition?: string }> | string[];
   healthcheck?: { test?: unknown; disable?: boolean };
   restart?: string;
+  stop_grace_period?: string;
   profiles?: string[];
   container_name?: string;
   hostname?: string;
@@ -175,6 +176,29 @@ export function composeProblems(doc: ComposeFile, root = repoRoot()): string[] {
       if (typeof v !== 'string') at(`environment ${k} is a ${typeof v}, not a string (quote it)`);
     }
     if (!s.image && !s.build) at('has neither image nor build');
+    const test = JSON.stringify(s.healthcheck?.test ?? '');
+    if (test.includes('pg_isready') && !/"-h"|-h |--host/.test(test)) {
+      at(
+        'pg_isready without -h checks the Unix socket, which the init server of the image answers before it listens on TCP',
+      );
+    }
+    const service = s.build?.args?.SERVICE;
+    if (service !== undefined && !oneShots.has(name) && !isTool) {
+      const deadline = shutdownDeadlineMs(root, service);
+      const grace = parseComposeDuration(s.stop_grace_period ?? '10s');
+      if (grace <= deadline) {
+        at(
+          `stop_grace_period ${s.stop_grace_period ?? '10s (default)'} is not longer than the ${deadline / 1000} s ` +
+            'shutdown deadline of its main.ts: SIGKILL cuts the drain',
+        );
+      }
+    }
+    if (oneShots.has(name) && JSON.stringify(s.command ?? '').includes('migrate')) {
+      const t = s.environment?.MIGRATE_CONNECT_TIMEOUT;
+      if (typeof t !== 'string' || parseComposeDuration(t) < 30_000) {
+        at('migrate should retry a database that is still starting: set MIGRATE_CONNECT_TIMEOUT (>= 30s)');
+      }
+    }
   }
   for (const m of bindMounts(doc)) {
     if (!existsSync(path.join(root, m.source))) {
@@ -188,6 +212,31 @@ export function composeProblems(doc: ComposeFile, root = repoRoot()): string[] {
     seen.set(p.host, p.service);
   }
   return problems;
+}
+
+/** Compose durations (`30s`, `1m30s`, `500ms`, `1h`) in milliseconds. */
+export function parseComposeDuration(text: string): number {
+  const units: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  let rest = text.trim();
+  if (rest === '') throw new Error('empty duration');
+  while (rest !== '') {
+    const m = /^(\d+(?:\.\d+)?)(us|ms|s|m|h)/.exec(rest);
+    if (!m) throw new Error(`not a Compose duration: ${JSON.stringify(text)}`);
+    total += Number(m[1]) * units[m[2]!]!;
+    rest = rest.slice(m[0].length);
+  }
+  return total;
+}
+
+/**
+ * The shutdown deadline a service's main.ts gives runService (`deadlineMs: N`),
+ * else runService's default of 10 s.
+ */
+export function shutdownDeadlineMs(root: string, service: string): number {
+  const main = readFileSync(path.join(root, 'services', service, 'src', 'main.ts'), 'utf8');
+  const m = /deadlineMs:\s*([\d_]+)/.exec(main);
+  return m ? Number(m[1]!.replaceAll('_', '')) : 10_000;
 }
 
 /** A service that `--scale` may replicate must not pin a container name or a host port. */

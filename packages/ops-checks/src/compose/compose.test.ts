@@ -17,6 +17,7 @@ import {
   composeSpecValidator,
   interpolate,
   loadCompose,
+  parseComposeDuration,
   scalingProblems,
 } from './compose-file.js';
 
@@ -201,11 +202,39 @@ describe('composeProblems catches', () => {
     );
   });
 
+  it('a pg_isready healthcheck over the Unix socket, a stop grace shorter than the shutdown budget, a migrate that does not retry', () => {
+    const problems = mutate((d) => {
+      d.services.timescaledb!.healthcheck!.test = ['CMD', 'pg_isready', '-U', 'postgres'];
+      d.services['sensor-simulator']!.stop_grace_period = '15s';
+      delete d.services['logs-ingester']!.stop_grace_period;
+      delete d.services.migrate!.environment!.MIGRATE_CONNECT_TIMEOUT;
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^service timescaledb: pg_isready without -h checks the Unix socket/),
+        expect.stringMatching(/^service sensor-simulator: stop_grace_period 15s is not longer than the 20 s/),
+        expect.stringMatching(
+          /^service logs-ingester: stop_grace_period 10s \(default\) is not longer than the 10 s/,
+        ),
+        expect.stringMatching(/^service migrate: migrate should retry a database/),
+      ]),
+    );
+  });
+
   it('the schema rejects an unknown service key and a bad depends_on condition', () => {
     const copy = structuredClone(doc) as ComposeFile & { services: Record<string, Record<string, unknown>> };
     copy.services.grafana!.restart_policy = 'always';
     copy.services.grafana!.depends_on = { prometheus: { condition: 'service_ready' } };
     expect(composeSpecValidator()(copy).join('\n')).toMatch(/additional properties[\s\S]*allowed values/);
+  });
+});
+
+describe('parseComposeDuration', () => {
+  it('reads Compose durations', () => {
+    expect(parseComposeDuration('30s')).toBe(30_000);
+    expect(parseComposeDuration('1m30s')).toBe(90_000);
+    expect(parseComposeDuration('500ms')).toBe(500);
+    expect(() => parseComposeDuration('soon')).toThrow(/not a Compose duration/);
   });
 });
 

@@ -99,6 +99,48 @@ describe('Dockerfile', () => {
     expect(existsSync(path.join(root, 'cli/iotctl', binSource)), binSource).toBe(true);
   });
 
+  it('builds with the classic builder and without Docker Hub: no syntax frontend, no BuildKit-only flags', () => {
+    const text = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+    expect(text).not.toMatch(/^#\s*syntax\s*=/im);
+    for (const s of stages)
+      for (const ins of s.instructions) {
+        expect(Object.keys(ins.flags), `line ${ins.line}`).not.toContain('chmod');
+        expect(Object.keys(ins.flags), `line ${ins.line}`).not.toContain('mount');
+        expect(ins.args, `line ${ins.line}`).not.toMatch(/^--(mount|network|security)=/);
+      }
+  });
+
+  it('uses no find -prune with -delete (GNU find 4.9 exits 1: -delete implies -depth)', () => {
+    for (const ins of stages.flatMap((s) => s.instructions).filter((i) => i.keyword === 'RUN')) {
+      for (const cmd of ins.args.split(/&&|;/).filter((c) => /\bfind\b/.test(c))) {
+        expect(/-prune/.test(cmd) && /-delete/.test(cmd), `line ${ins.line}: ${cmd}`).toBe(false);
+      }
+    }
+  });
+
+  it('installs production dependencies from an empty node_modules (a --prod install over a dev one keeps the dev packages)', () => {
+    const build = stages.find((s) => s.name === 'build')!;
+    const run = build.instructions
+      .filter((i) => i.keyword === 'RUN')
+      .map((i) => i.args)
+      .join(' && ');
+    const prod = run.indexOf('--prod');
+    expect(prod).toBeGreaterThan(0);
+    const removal = run.slice(0, prod).lastIndexOf('-name node_modules -prune -exec rm -rf');
+    expect(removal, 'node_modules removed before the --prod install').toBeGreaterThan(
+      run.lastIndexOf('tsc -b'),
+    );
+  });
+
+  it('accepts an extra CA bundle for TLS-inspecting proxies, in the build stage only', () => {
+    const build = stages.find((s) => s.name === 'build')!;
+    expect(build.instructions.some((i) => i.keyword === 'ARG' && i.args.startsWith('EXTRA_CA_CERTS'))).toBe(
+      true,
+    );
+    expect(build.instructions.find((i) => i.keyword === 'ENV')?.args).toContain('NODE_EXTRA_CA_CERTS=');
+    expect(runtime.instructions.some((i) => i.args.includes('EXTRA_CA'))).toBe(false);
+  });
+
   it('is what compose.yaml builds', () => {
     const doc = loadCompose(root);
     const builds = Object.values(doc.services).filter((s) => s.build);
