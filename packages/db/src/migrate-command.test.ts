@@ -51,4 +51,18 @@ describe('loadMigrateConfig', () => {
       /must name a database/,
     );
   });
+
+  it('refuses the placeholder credentials of the deployment manifests', () => {
+    expect(() =>
+      loadMigrateConfig({
+        DATABASE_URL: 'postgres://app:CHANGE-ME@timescaledb-rw:5432/sensor_streaming',
+        AMQP_PASSWORD: 'CHANGE-ME',
+      }),
+    ).toThrow(
+      /DATABASE_URL: the password is the placeholder CHANGE-ME[\s\S]*AMQP_PASSWORD: is the placeholder/,
+    );
+    expect(() =>
+      loadMigrateConfig({ DATABASE_URL: 'postgres://app:s3cret@db/sensor_streaming', AMQP_PASSWORD: 'x' }),
+    ).not.toThrow();
+  });
 });

@@ -34,6 +34,9 @@ export interface MigrateConfig {
 }
 
 const SETTING_ENV_PREFIX = 'MIGRATE_SETTING_';
+/** The value deploy/ ships in place of every credential. */
+const PLACEHOLDER = 'CHANGE-ME';
+const isPlaceholder = (value: string) => value.toUpperCase().includes(PLACEHOLDER);
 
 function readSettings(r: EnvReader, env: NodeJS.ProcessEnv): Record<string, string> {
   const settings: Record<string, string> = {};
@@ -69,6 +72,19 @@ export function loadMigrateConfig(env: NodeJS.ProcessEnv = process.env): Migrate
   if (r.has('MIGRATIONS_DIR')) config.migrationsDir = r.string('MIGRATIONS_DIR');
   if (URL.canParse(config.databaseUrl) && ['', '/'].includes(new URL(config.databaseUrl).pathname)) {
     r.problem('DATABASE_URL', 'must name a database, e.g. postgres://127.0.0.1:5432/sensor_streaming');
+  }
+  // The deployment's placeholder Secrets must never reach a running system.
+  if (
+    URL.canParse(config.databaseUrl) &&
+    isPlaceholder(decodeURIComponent(new URL(config.databaseUrl).password))
+  ) {
+    r.problem(
+      'DATABASE_URL',
+      `the password is the placeholder ${PLACEHOLDER}: set a real one (deploy/README.md)`,
+    );
+  }
+  if (isPlaceholder(env.AMQP_PASSWORD ?? '')) {
+    r.problem('AMQP_PASSWORD', `is the placeholder ${PLACEHOLDER}: set a real one (deploy/README.md)`);
   }
   r.done();
   return config;

@@ -91,6 +91,60 @@ const localRef = {
   properties: { name: { type: 'string' } },
 };
 
+const secretKeyRef = {
+  type: 'object',
+  required: ['name', 'key'],
+  additionalProperties: false,
+  properties: { name: { type: 'string' }, key: { type: 'string' } },
+};
+const compression = { enum: ['gzip', 'bzip2', 'snappy', 'lz4', 'xz', 'zstd'] };
+/** CloudNativePG's in-tree barman-cloud object store (Cluster backup and externalClusters). */
+const barmanObjectStore = {
+  type: 'object',
+  required: ['destinationPath'],
+  additionalProperties: false,
+  properties: {
+    destinationPath: { type: 'string', pattern: '^(s3|gs|https?)://' },
+    endpointURL: { type: 'string' },
+    serverName: { type: 'string' },
+    endpointCA: secretKeyRef,
+    s3Credentials: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        accessKeyId: secretKeyRef,
+        secretAccessKey: secretKeyRef,
+        region: secretKeyRef,
+        sessionToken: secretKeyRef,
+        inheritFromIAMRole: { type: 'boolean' },
+      },
+    },
+    azureCredentials: { type: 'object' },
+    googleCredentials: { type: 'object' },
+    wal: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        compression,
+        encryption: { enum: ['AES256', 'aws:kms'] },
+        maxParallel: { type: 'integer', minimum: 1 },
+      },
+    },
+    data: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        compression,
+        encryption: { enum: ['AES256', 'aws:kms'] },
+        jobs: { type: 'integer', minimum: 1 },
+        immediateCheckpoint: { type: 'boolean' },
+      },
+    },
+    tags: stringMap,
+    historyTags: stringMap,
+  },
+};
+
 export const cnpgClusterSchema = {
   type: 'object',
   required: ['apiVersion', 'kind', 'metadata', 'spec'],
@@ -143,7 +197,31 @@ export const cnpgClusterSchema = {
                 postInitTemplateSQL: { type: 'array', items: { type: 'string' } },
               },
             },
-            recovery: { type: 'object' },
+            recovery: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                source: { type: 'string' },
+                backup: localRef,
+                database: { type: 'string' },
+                owner: { type: 'string' },
+                secret: localRef,
+                recoveryTarget: {
+                  type: 'object',
+                  additionalProperties: false,
+                  properties: {
+                    targetTime: { type: 'string' },
+                    targetLSN: { type: 'string' },
+                    targetName: { type: 'string' },
+                    targetXID: { type: 'string' },
+                    targetImmediate: { type: 'boolean' },
+                    targetTLI: { type: 'string' },
+                    exclusive: { type: 'boolean' },
+                    backupID: { type: 'string' },
+                  },
+                },
+              },
+            },
             pg_basebackup: { type: 'object' },
           },
         },
@@ -164,8 +242,58 @@ export const cnpgClusterSchema = {
             customQueriesSecret: { type: 'array' },
           },
         },
-        backup: { type: 'object' },
+        backup: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            // e.g. 30d, 4w, 12m (CloudNativePG: ^[1-9][0-9]*[dwm]$)
+            retentionPolicy: { type: 'string', pattern: '^[1-9][0-9]*[dwm]$' },
+            barmanObjectStore,
+            volumeSnapshot: { type: 'object' },
+            target: { enum: ['primary', 'prefer-standby'] },
+          },
+        },
+        externalClusters: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['name'],
+            additionalProperties: false,
+            properties: {
+              name: { type: 'string' },
+              connectionParameters: stringMap,
+              barmanObjectStore,
+              password: secretKeyRef,
+            },
+          },
+        },
         managed: { type: 'object' },
+      },
+    },
+  },
+} as const;
+
+export const cnpgScheduledBackupSchema = {
+  type: 'object',
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  properties: {
+    apiVersion: { const: 'postgresql.cnpg.io/v1' },
+    kind: { const: 'ScheduledBackup' },
+    metadata,
+    spec: {
+      type: 'object',
+      required: ['schedule', 'cluster'],
+      additionalProperties: false,
+      properties: {
+        // six fields: CloudNativePG's cron has seconds first
+        schedule: { type: 'string', pattern: '^\\S+( \\S+){5}$' },
+        cluster: localRef,
+        immediate: { type: 'boolean' },
+        suspend: { type: 'boolean' },
+        backupOwnerReference: { enum: ['none', 'self', 'cluster'] },
+        method: { enum: ['barmanObjectStore', 'volumeSnapshot', 'plugin'] },
+        target: { enum: ['primary', 'prefer-standby'] },
+        online: { type: 'boolean' },
       },
     },
   },

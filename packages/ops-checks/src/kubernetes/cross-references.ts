@@ -22,7 +22,7 @@ export function matchesSelector(
   return Object.entries(selector).every(([k, v]) => labels[k] === v);
 }
 
-function matchesLabelSelector(sel: Any, labels: Record<string, string> = {}): boolean {
+export function matchesLabelSelector(sel: Any, labels: Record<string, string> = {}): boolean {
   if (!sel) return false;
   const okLabels = sel.matchLabels ? matchesSelector(sel.matchLabels, labels) : true;
   const okExpr = (sel.matchExpressions ?? []).every((e: Any) => {
@@ -119,11 +119,15 @@ export function crossReferenceProblems(objects: K8sObject[], opts: CrossReferenc
       if (v.secret) checkSecretRef(`${id} volume ${v.name}`, v.secret.secretName);
       if (v.configMap) checkConfigMapRef(`${id} volume ${v.name}`, v.configMap.name);
     }
+    const initNames = new Set((pod.initContainers ?? []).map((c: Any) => c.name));
     for (const c of [...(pod.initContainers ?? []), ...(pod.containers ?? [])]) {
       const cid = `${id} container ${c.name}`;
       const ports = new Map<string, number>((c.ports ?? []).map((p: Any) => [p.name, p.containerPort]));
       const portNumbers = new Set([...ports.values()]);
-      if (w.kind !== 'Job') {
+      // init containers run to completion: no probes. Third-party images (Grafana)
+      // need probes too, on their own paths.
+      const ours = /(^|\/)sensor-streaming\//.test(String(c.image ?? ''));
+      if (w.kind !== 'Job' && !initNames.has(c.name)) {
         for (const [probe, path] of [
           ['livenessProbe', '/healthz'],
           ['readinessProbe', '/readyz'],
@@ -131,7 +135,7 @@ export function crossReferenceProblems(objects: K8sObject[], opts: CrossReferenc
           const p = c[probe];
           if (!p?.httpGet) problems.push(`${cid}: no ${probe} (httpGet ${path})`);
           else {
-            if (p.httpGet.path !== path)
+            if (ours && p.httpGet.path !== path)
               problems.push(`${cid}: ${probe} path ${p.httpGet.path}, expected ${path}`);
             const port = p.httpGet.port;
             if (typeof port === 'string' ? !ports.has(port) : !portNumbers.has(port)) {

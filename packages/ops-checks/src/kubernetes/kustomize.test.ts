@@ -6,11 +6,28 @@ import {
   rabbitPasswordMatches,
 } from '../rabbitmq-definitions.js';
 import { crossReferenceProblems, secretValue } from './cross-references.js';
+import {
+  backupProblems,
+  deploymentHygieneProblems,
+  fleetProblems,
+  grafanaProblems,
+  migrationProblems,
+  monitoringProblems,
+  networkPolicyProblems,
+  restoreProblems,
+} from './deploy-checks.js';
+import { allowsConnection, EXTERNAL, type PodEndpoint } from './network-policy.js';
 import { type K8sObject, OVERLAYS, type Overlay, renderOverlay } from './render.js';
 import { schemaProblems } from './schema-validate.js';
 
 const NAMESPACE: Record<Overlay, string> = { dev: 'sensor-streaming-dev', prod: 'sensor-streaming' };
 const DEPLOYMENTS = ['sensor-registry', 'measurements-ingester', 'logs-ingester', 'alarm-service'];
+// The labels the operators put on the pods they create.
+const RABBITMQ_POD_LABELS = {
+  'app.kubernetes.io/name': 'rabbitmq',
+  'app.kubernetes.io/component': 'rabbitmq',
+};
+const CNPG_POD_LABELS = { 'cnpg.io/cluster': 'timescaledb', 'cnpg.io/podRole': 'instance' };
 
 // biome-ignore lint/suspicious/noExplicitAny: manifests are untyped JSON
 type Any = any;
@@ -69,12 +86,14 @@ describe.each(OVERLAYS)('kubectl kustomize deploy/overlays/%s', (overlay) => {
     expect(trigger.metadata).toMatchObject({ queueName: 'measurements-ingester', mode: 'QueueLength' });
     expect(Number(trigger.metadata.value)).toBeGreaterThan(0);
     const auth = find(overlay, 'TriggerAuthentication', trigger.authenticationRef.name);
-    const ref = auth.spec.secretTargetRef.find((r: Any) => r.parameter === 'host');
-    const secret = find(overlay, 'Secret', ref.name);
-    const url = new URL(secretValue(secret, ref.key)!);
+    const ref = (parameter: string) => auth.spec.secretTargetRef.find((r: Any) => r.parameter === parameter);
+    const secret = find(overlay, 'Secret', ref('host').name);
+    const url = new URL(secretValue(secret, ref('host').key)!);
     expect(url.hostname).toBe(`rabbitmq.${NAMESPACE[overlay]}.svc`);
-    expect(decodeURIComponent(url.username)).toBe(secretValue(secret, 'username'));
-    expect(decodeURIComponent(url.password)).toBe(secretValue(secret, 'password'));
+    expect(url.password).toBe('');
+    // the services' own keys: the password lives in one place
+    expect(ref('username')).toMatchObject({ name: 'rabbitmq-app-user', key: 'username' });
+    expect(ref('password')).toMatchObject({ name: 'rabbitmq-app-user', key: 'password' });
     expect(find(overlay, 'HorizontalPodAutoscaler', 'logs-ingester').spec.maxReplicas).toBeGreaterThan(1);
   });
 
@@ -103,20 +122,44 @@ describe.each(OVERLAYS)('kubectl kustomize deploy/overlays/%s', (overlay) => {
 
   it('runs TimescaleDB >= 2.18.1 through CloudNativePG with timescaledb preloaded', () => {
     const c = find(overlay, 'Cluster', 'timescaledb');
-    const tag = /:(\d+)-(\d+)\.(\d+)\.(\d+)$/.exec(c.spec.imageName);
+    const tag = /:(\d+)-(\d+)\.(\d+)\.(\d+)(@sha256:\S+)?$/.exec(c.spec.imageName);
     expect(tag, c.spec.imageName).not.toBeNull();
-    const [pg, major, minor, patch] = tag!.slice(1).map(Number) as [number, number, number, number];
+    const [pg, major, minor, patch] = tag!.slice(1, 5).map(Number) as [number, number, number, number];
     expect(pg).toBeGreaterThanOrEqual(15);
     expect(major * 10_000 + minor * 100 + patch).toBeGreaterThanOrEqual(21_801);
     expect(c.spec.postgresql.shared_preload_libraries).toContain('timescaledb');
     expect(c.spec.bootstrap.initdb.database).toBe('sensor_streaming');
   });
 
-  it('migrates with a Job and monitors with ServiceMonitors', () => {
-    const job = find(overlay, 'Job', 'sensor-streaming-migrate');
-    expect(container(job).command).toEqual(['node', 'packages/db/dist/bin/migrate.js']);
+  it('migrates in an init container of every database pod (advisory lock), never in an immutable Job', () => {
+    expect(migrationProblems(rendered.get(overlay)!)).toEqual([]);
+    for (const name of DEPLOYMENTS) {
+      const init = find(overlay, 'Deployment', name).spec.template.spec.initContainers[0];
+      expect(init.command).toEqual(['node', 'packages/db/dist/bin/migrate.js']);
+    }
+    expect(rendered.get(overlay)!.filter((o) => o.kind === 'Job')).toEqual([]);
+  });
+
+  it('labels every ServiceMonitor and PodMonitor for kube-prometheus-stack and scrapes the database', () => {
+    expect(monitoringProblems(rendered.get(overlay)!, { release: 'kube-prometheus-stack' })).toEqual([]);
     expect(find(overlay, 'ServiceMonitor', 'sensor-streaming').spec.endpoints[0].port).toBe('metrics');
-    expect(find(overlay, 'ServiceMonitor', 'rabbitmq')).toBeDefined();
+  });
+
+  it('runs Grafana from the repository grafana/ files, wired to TimescaleDB and Prometheus', () => {
+    expect(grafanaProblems(rendered.get(overlay)!)).toEqual([]);
+  });
+
+  it('sizes the simulator fleet as replicas x SENSOR_COUNT, without an autoscaler', () => {
+    expect(fleetProblems(rendered.get(overlay)!)).toEqual([]);
+  });
+
+  it('denies by default and allows exactly the flows the design needs', () => {
+    expect(networkPolicyProblems(rendered.get(overlay)!)).toEqual([]);
+    expect(flowProblems(rendered.get(overlay)!, overlay)).toEqual([]);
+  });
+
+  it('has none of the smaller traps: disk alarm at start, inert KEDA cooldown, repeated password, short grace', () => {
+    expect(deploymentHygieneProblems(rendered.get(overlay)!, { digests: overlay === 'prod' })).toEqual([]);
   });
 });
 
@@ -128,20 +171,18 @@ describe('overlay differences', () => {
     expect(secretValue(find('prod', 'Secret', 'timescaledb-app'), 'password')).toBe('CHANGE-ME');
   });
 
-  it('prod runs 3 RabbitMQ and TimescaleDB nodes and lets an HPA drive the simulator; dev runs one of each', () => {
+  it('prod runs 3 RabbitMQ and TimescaleDB nodes, backs TimescaleDB up and pins images by digest; dev runs one of each', () => {
     expect(find('prod', 'RabbitmqCluster', 'rabbitmq').spec.replicas).toBe(3);
     expect(find('prod', 'Cluster', 'timescaledb').spec.instances).toBe(3);
-    expect(find('prod', 'HorizontalPodAutoscaler', 'sensor-simulator').spec.scaleTargetRef).toEqual({
-      apiVersion: 'apps/v1',
-      kind: 'StatefulSet',
-      name: 'sensor-simulator',
-    });
+    expect(backupProblems(rendered.get('prod')!)).toEqual([]);
     expect(find('dev', 'RabbitmqCluster', 'rabbitmq').spec.replicas).toBe(1);
-    expect(
-      rendered
-        .get('dev')!
-        .some((o) => o.kind === 'HorizontalPodAutoscaler' && o.metadata.name === 'sensor-simulator'),
-    ).toBe(false);
+    expect(deploymentHygieneProblems(rendered.get('dev')!, { digests: true }).length).toBeGreaterThan(0);
+  });
+
+  it("prod's restore patch recovers from the backup archive into a new archive", () => {
+    const restored = renderOverlay('prod', undefined, { extraPatches: ['restore.yaml'] });
+    expect(restoreProblems(restored, rendered.get('prod')!)).toEqual([]);
+    return Promise.all(restored.map(schemaProblems)).then((p) => expect(p.flat()).toEqual([]));
   });
 });
 
@@ -220,6 +261,132 @@ describe('the validators catch', () => {
     );
   });
 
+  it('migrations in a Job, or a database pod that does not migrate first', () => {
+    const objects = structuredClone(rendered.get('dev')!) as Any[];
+    const registry = byName(objects, 'Deployment', 'sensor-registry');
+    const job = {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'sensor-streaming-migrate' },
+      spec: { template: { spec: { containers: [registry.spec.template.spec.initContainers[0]] } } },
+    };
+    objects.push(job);
+    delete byName(objects, 'Deployment', 'logs-ingester').spec.template.spec.initContainers;
+    env(registry.spec.template.spec.initContainers[0], 'DATABASE_URL').value = 'postgres://elsewhere/x';
+    expect(migrationProblems(objects)).toEqual([
+      "Job/sensor-streaming-migrate: migrations in a Job break the next release's apply (immutable)",
+      'Deployment/logs-ingester: uses the database but its first init container does not run the migrations',
+      "Deployment/sensor-registry: the migrate init container's DATABASE_URL differs from the service's",
+    ]);
+  });
+
+  it('no backups, no retention, no ScheduledBackup, and a restore into the old archive', () => {
+    const prod = structuredClone(rendered.get('prod')!) as Any[];
+    delete byName(prod, 'Cluster', 'timescaledb').spec.backup.retentionPolicy;
+    const withoutSchedule = prod.filter((o) => o.kind !== 'ScheduledBackup');
+    expect(backupProblems(withoutSchedule)).toEqual([
+      'Cluster/timescaledb: backups without a retentionPolicy',
+      'Cluster/timescaledb: no ScheduledBackup',
+    ]);
+    expect(backupProblems(rendered.get('dev')!)).toEqual([
+      'Cluster/timescaledb: no backup.barmanObjectStore (WAL archiving)',
+    ]);
+    const restored = structuredClone(prod);
+    const spec = byName(restored, 'Cluster', 'timescaledb').spec;
+    spec.bootstrap = { recovery: { source: 'timescaledb-backup' } };
+    spec.externalClusters = [
+      {
+        name: 'timescaledb-backup',
+        barmanObjectStore: { destinationPath: 's3://other/x', serverName: 'timescaledb' },
+      },
+    ];
+    expect(restoreProblems(restored, rendered.get('prod')!)).toEqual([
+      'Cluster/timescaledb: restores from s3://other/x, backups go to s3://CHANGE-ME-backup-bucket/sensor-streaming',
+      'Cluster/timescaledb: the restored cluster would archive under the old serverName timescaledb',
+    ]);
+  });
+
+  it('Grafana dashboards that drift from grafana/, a missing one, and a datasource variable not set', () => {
+    const objects = structuredClone(rendered.get('dev')!) as Any[];
+    const dashboards = byName(objects, 'ConfigMap', 'grafana-dashboards-sensor-streaming');
+    dashboards.data['alarms.json'] = '{}';
+    delete dashboards.data['pipeline.json'];
+    delete byName(objects, 'ConfigMap', 'grafana-config').data.SENSOR_STREAMING_PROMETHEUS_URL;
+    const problems = grafanaProblems(objects);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^ConfigMap\/grafana-dashboards-sensor-streaming: has \[.*\], grafana\/dashboards has/,
+        ),
+        'ConfigMap/grafana-dashboards-sensor-streaming: alarms.json differs from grafana/dashboards/alarms.json',
+        'Deployment/grafana: SENSOR_STREAMING_PROMETHEUS_URL is not set',
+      ]),
+    );
+  });
+
+  it('a monitor without the release label, and the operator-made PodMonitor', () => {
+    const objects = structuredClone(rendered.get('dev')!) as Any[];
+    delete byName(objects, 'PodMonitor', 'timescaledb').metadata.labels.release;
+    byName(objects, 'Cluster', 'timescaledb').spec.monitoring = { enablePodMonitor: true };
+    expect(monitoringProblems(objects, { release: 'kube-prometheus-stack' })).toEqual([
+      'PodMonitor/timescaledb: no label release=kube-prometheus-stack',
+      'Cluster/timescaledb: enablePodMonitor makes an unlabelled PodMonitor; use ours',
+    ]);
+  });
+
+  it('a simulator fleet whose replicas do not add up, and a CPU autoscaler on the simulator', () => {
+    const objects = structuredClone(rendered.get('dev')!) as Any[];
+    byName(objects, 'StatefulSet', 'sensor-simulator').spec.replicas = 3;
+    const hpa = structuredClone(byName(objects, 'HorizontalPodAutoscaler', 'logs-ingester'));
+    hpa.metadata.name = 'sensor-simulator';
+    hpa.spec.scaleTargetRef = { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'sensor-simulator' };
+    objects.push(hpa);
+    expect(fleetProblems(objects)).toEqual([
+      'StatefulSet/sensor-simulator: 3 replicas x 25 sensors, but the fleet is 50 (want 2 replicas)',
+      'HorizontalPodAutoscaler/sensor-simulator: autoscales the simulator, whose load is set by its fleet size',
+    ]);
+  });
+
+  it('no default deny, and a policy that drops a needed flow or opens an unneeded one', () => {
+    const objects = structuredClone(rendered.get('dev')!) as Any[];
+    const withoutDeny = objects.filter(
+      (o) => !(o.kind === 'NetworkPolicy' && o.metadata.name === 'default-deny'),
+    );
+    expect(networkPolicyProblems(withoutDeny)).toHaveLength(1);
+    byName(objects, 'NetworkPolicy', 'app-egress').spec.egress[0].ports.pop(); // MQTT
+    // the database must refuse the simulator even if the simulator's egress were opened
+    byName(objects, 'NetworkPolicy', 'services-to-database').spec.podSelector = {};
+    expect(flowProblems(objects, 'dev')).toEqual(['denied: simulator -> MQTT']);
+    byName(objects, 'NetworkPolicy', 'timescaledb').spec.ingress[0].from.push({
+      podSelector: { matchLabels: { 'app.kubernetes.io/component': 'simulator' } },
+    });
+    expect(flowProblems(objects, 'dev')).toEqual([
+      'denied: simulator -> MQTT',
+      'allowed: simulator -> database',
+    ]);
+  });
+
+  it('a RabbitMQ volume at the disk alarm, an inert KEDA cooldown, a host with the password, a short grace, a floating tag', () => {
+    const objects = structuredClone(rendered.get('prod')!) as Any[];
+    byName(objects, 'RabbitmqCluster', 'rabbitmq').spec.persistence.storage = '2Gi';
+    byName(objects, 'ScaledObject', 'measurements-ingester').spec.cooldownPeriod = 300;
+    byName(objects, 'Secret', 'rabbitmq-app-user').stringData = {
+      ...byName(objects, 'Secret', 'rabbitmq-app-user').stringData,
+      'keda-host': 'amqp://u:p@rabbitmq.sensor-streaming.svc:5672/%2F',
+    };
+    delete byName(objects, 'Secret', 'rabbitmq-app-user').data?.['keda-host'];
+    byName(objects, 'StatefulSet', 'sensor-simulator').spec.template.spec.terminationGracePeriodSeconds = 20;
+    byName(objects, 'Deployment', 'logs-ingester').spec.template.spec.containers[0].image =
+      'x/logs-ingester:latest';
+    expect(deploymentHygieneProblems(objects, { digests: true })).toEqual([
+      'RabbitmqCluster/rabbitmq: 2Gi volume is not at least twice disk_free_limit 2GB',
+      'ScaledObject/measurements-ingester: cooldownPeriod only applies when scaling to zero; minReplicaCount is 3',
+      'TriggerAuthentication/rabbitmq-keda: host rabbitmq-app-user/keda-host repeats the credentials; use the username and password parameters',
+      'StatefulSet/sensor-simulator: terminationGracePeriodSeconds 20 is not longer than its 20 s shutdown deadline',
+      'Deployment/logs-ingester logs-ingester: image x/logs-ingester:latest is not pinned by digest',
+    ]);
+  });
+
   it('schema violations in core, KEDA and operator resources', async () => {
     const objects = structuredClone(rendered.get('dev')!) as Any[];
     const deployment = byName(objects, 'Deployment', 'sensor-registry');
@@ -241,3 +408,56 @@ describe('the validators catch', () => {
     ).toEqual(['Thing/x: no schema known for apiVersion example.com/v1']);
   });
 });
+
+/** Flows the design needs that the NetworkPolicies deny, and flows it must not have that they allow. */
+function flowProblems(objects: K8sObject[], overlay: Overlay): string[] {
+  const ns = NAMESPACE[overlay];
+  const pod = (kind: string, name: string): PodEndpoint => {
+    const w = objects.find((o) => o.kind === kind && o.metadata.name === name) as Any;
+    const ports = Object.fromEntries(
+      w.spec.template.spec.containers.flatMap((c: Any) =>
+        (c.ports ?? []).map((p: Any) => [p.name, p.containerPort]),
+      ),
+    );
+    return { namespace: ns, labels: w.spec.template.metadata.labels, ports };
+  };
+  const rabbit: PodEndpoint = { namespace: ns, labels: RABBITMQ_POD_LABELS };
+  const db: PodEndpoint = { namespace: ns, labels: CNPG_POD_LABELS };
+  const at = (namespace: string): PodEndpoint => ({ namespace, labels: {} });
+  const sim = pod('StatefulSet', 'sensor-simulator');
+  const grafana = pod('Deployment', 'grafana');
+  const allowed: Array<[string, PodEndpoint, PodEndpoint, number]> = [
+    ['simulator -> AMQP', sim, rabbit, 5672],
+    ['simulator -> MQTT', sim, rabbit, 1883],
+    ['grafana -> database', grafana, db, 5432],
+    ['KEDA -> AMQP', at('keda'), rabbit, 5672],
+    ['Prometheus -> RabbitMQ metrics', at('monitoring'), rabbit, 15692],
+    ['Prometheus -> database metrics', at('monitoring'), db, 9187],
+    ['Prometheus -> grafana datasource', grafana, at('monitoring'), 9090],
+    ['CloudNativePG operator -> instance status', at('cnpg-system'), db, 8000],
+    ['database -> object storage', db, EXTERNAL, 443],
+    ['alarm-service -> webhook', pod('Deployment', 'alarm-service'), EXTERNAL, 443],
+    ['replication', db, db, 5432],
+  ];
+  for (const name of DEPLOYMENTS) {
+    const p = pod('Deployment', name);
+    allowed.push([`${name} -> AMQP`, p, rabbit, 5672], [`${name} -> database`, p, db, 5432]);
+    allowed.push([`Prometheus -> ${name}`, at('monitoring'), p, DEFAULT_METRICS_PORTS[name]!]);
+  }
+  const denied: Array<[string, PodEndpoint, PodEndpoint, number]> = [
+    ['simulator -> database', sim, db, 5432],
+    ['other namespace -> AMQP', at('default'), rabbit, 5672],
+    ['other namespace -> database', at('default'), db, 5432],
+    ['other namespace -> metrics', at('default'), pod('Deployment', 'sensor-registry'), 9101],
+    ['ingester -> internet', pod('Deployment', 'measurements-ingester'), EXTERNAL, 443],
+    ['simulator -> internet', sim, EXTERNAL, 443],
+    ['grafana -> AMQP', grafana, rabbit, 5672],
+  ];
+  return [
+    ...allowed
+      .filter(([, a, b, port]) => !allowsConnection(objects, a, b, port))
+      .map(([n]) => `denied: ${n}`),
+    ...denied.filter(([, a, b, port]) => allowsConnection(objects, a, b, port)).map(([n]) => `allowed: ${n}`),
+    ...(allowsConnection(objects, sim, EXTERNAL, 53, 'UDP') ? [] : ['denied: DNS']),
+  ];
+}

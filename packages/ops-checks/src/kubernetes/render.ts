@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -48,21 +48,41 @@ export function kustomize(dir: string): K8sObject[] {
 }
 
 /**
- * Renders an overlay. The prod overlay generates its Secrets from git-ignored
+ * Renders an overlay, optionally with extra patch files of the overlay's
+ * directory enabled (`extraPatches`, e.g. prod's restore.yaml). The prod overlay generates its Secrets from git-ignored
  * files; it is rendered from a temporary copy of deploy/ where those files are
  * made from their committed `.example`s, exactly as deploy/README.md tells an
  * operator to start.
  */
-export function renderOverlay(overlay: Overlay, root = repoRoot()): K8sObject[] {
-  if (overlay !== 'prod') return kustomize(path.join(root, 'deploy', 'overlays', overlay));
+export function renderOverlay(
+  overlay: Overlay,
+  root = repoRoot(),
+  opts: { extraPatches?: string[] } = {},
+): K8sObject[] {
+  if (overlay !== 'prod' && !opts.extraPatches?.length)
+    return kustomize(path.join(root, 'deploy', 'overlays', overlay));
   const tmp = mkdtempSync(path.join(tmpdir(), 'ops-checks-deploy-'));
   try {
-    cpSync(path.join(root, 'deploy'), path.join(tmp, 'deploy'), { recursive: true });
-    const secrets = path.join(tmp, 'deploy', 'overlays', 'prod', 'secrets');
-    for (const f of readdirSync(secrets).filter((n) => n.endsWith('.example'))) {
-      cpSync(path.join(secrets, f), path.join(secrets, f.slice(0, -'.example'.length)));
+    // deploy/ plus what it references from outside (components/grafana uses grafana/)
+    for (const dir of ['deploy', 'grafana']) {
+      cpSync(path.join(root, dir), path.join(tmp, dir), { recursive: true });
     }
-    return kustomize(path.join(tmp, 'deploy', 'overlays', 'prod'));
+    const dir = path.join(tmp, 'deploy', 'overlays', overlay);
+    const secrets = path.join(dir, 'secrets');
+    if (existsSync(secrets)) {
+      for (const f of readdirSync(secrets).filter((n) => n.endsWith('.example'))) {
+        cpSync(path.join(secrets, f), path.join(secrets, f.slice(0, -'.example'.length)));
+      }
+    }
+    if (opts.extraPatches?.length) {
+      // what deploy/README.md tells an operator to do, e.g. for a restore
+      const file = path.join(dir, 'kustomization.yaml');
+      const text = readFileSync(file, 'utf8');
+      if (!/^patches:\n/m.test(text)) throw new Error(`${overlay}: kustomization.yaml has no patches: list`);
+      const lines = opts.extraPatches.map((p) => `  - path: ${p}\n`).join('');
+      writeFileSync(file, text.replace(/^patches:\n/m, `patches:\n${lines}`));
+    }
+    return kustomize(dir);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -1,5 +1,5 @@
 import { Ajv } from 'ajv';
-import { cnpgClusterSchema, rabbitmqClusterSchema } from './crd-schemas.js';
+import { cnpgClusterSchema, cnpgScheduledBackupSchema, rabbitmqClusterSchema } from './crd-schemas.js';
 import type { K8sObject } from './render.js';
 
 /**
@@ -24,6 +24,7 @@ const ajv = new Ajv({ allErrors: true, strict: false });
 const CRD_VALIDATORS: Record<string, ReturnType<Ajv['compile']>> = {
   'rabbitmq.com/v1beta1/RabbitmqCluster': ajv.compile(rabbitmqClusterSchema),
   'postgresql.cnpg.io/v1/Cluster': ajv.compile(cnpgClusterSchema),
+  'postgresql.cnpg.io/v1/ScheduledBackup': ajv.compile(cnpgScheduledBackupSchema),
 };
 
 /**
