@@ -13,6 +13,8 @@ export * from './grafana/run-dashboard-queries.js';
 export * from './grafana/seed-data.js';
 export * from './kubernetes/crd-schemas.js';
 export * from './kubernetes/cross-references.js';
+export * from './kubernetes/deploy-checks.js';
+export * from './kubernetes/network-policy.js';
 export * from './kubernetes/render.js';
 export * from './kubernetes/schema-validate.js';
 export * from './rabbitmq-definitions.js';

@@ -101,7 +101,7 @@ export function createSchemaGate(opts: SchemaGateOptions): SchemaGate {
         log.warn(
           { required: l.required, current: l.current, missing: l.missing },
           `database schema is behind this release: it needs migration ${l.required}, the database has ${l.current} ` +
-            `(missing ${l.missing.join(', ')}); not ready until migrations run (the migrate Job, or \`pnpm migrate\`)`,
+            `(missing ${l.missing.join(', ')}); not ready until migrations run (\`pnpm migrate\`, compose's migrate, the pods' migrate init container)`,
         ),
       );
       return false;
