@@ -46,6 +46,8 @@ export function migrationProblems(objects: K8sObject[]): string[] {
       problems.push(`${id}: uses the database but its first init container does not run the migrations`);
       continue;
     }
+    if (init.image !== main.image)
+      problems.push(`${id}: migrates with ${init.image}, runs ${main.image} (one release, one image)`);
     if (envOf(init, 'DATABASE_URL')?.value !== envOf(main, 'DATABASE_URL')?.value)
       problems.push(`${id}: the migrate init container's DATABASE_URL differs from the service's`);
     const timeout = envOf(init, 'MIGRATE_CONNECT_TIMEOUT')?.value;

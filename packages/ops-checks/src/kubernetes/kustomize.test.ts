@@ -273,8 +273,10 @@ describe('the validators catch', () => {
     objects.push(job);
     delete byName(objects, 'Deployment', 'logs-ingester').spec.template.spec.initContainers;
     env(registry.spec.template.spec.initContainers[0], 'DATABASE_URL').value = 'postgres://elsewhere/x';
+    byName(objects, 'Deployment', 'alarm-service').spec.template.spec.initContainers[0].image = 'old:1';
     expect(migrationProblems(objects)).toEqual([
       "Job/sensor-streaming-migrate: migrations in a Job break the next release's apply (immutable)",
+      'Deployment/alarm-service: migrates with old:1, runs sensor-streaming/alarm-service:dev (one release, one image)',
       'Deployment/logs-ingester: uses the database but its first init container does not run the migrations',
       "Deployment/sensor-registry: the migrate init container's DATABASE_URL differs from the service's",
     ]);
