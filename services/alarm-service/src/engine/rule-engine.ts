@@ -1,5 +1,6 @@
 import {
   type AlarmSeverity,
+  type Command,
   type LogBatch,
   type MeasurementBatch,
   type PowerState,
@@ -74,6 +75,10 @@ interface SensorCtx {
   kindKnown: boolean;
   powerState: PowerState | undefined;
   frequencyHz: number;
+  /** A sleep command is out (wall µs it was issued, until it expires): silence is expected. */
+  sleepOrdered: { issuedAtUs: number; untilUs: number } | undefined;
+  /** Event time of the newest wake / frequency change: rules created later settle from here. */
+  settleFromUs: number | undefined;
   rules: Rule[] | undefined;
   evaluators: Map<string, BoundEvaluator>;
   plans: Map<string, ChannelPlan>;
@@ -107,6 +112,10 @@ function windowText(us: number): string {
   return `${us / 1e3}ms`;
 }
 
+/**
+ * The transition's message: the condition that raised it, or "cleared: " and
+ * the value that cleared it (never a raise text on a clear).
+ */
 function describe(
   rule: Rule,
   channel: string,
@@ -114,22 +123,27 @@ function describe(
   value: number,
   threshold: number,
 ): string {
-  const verb = kind === 'RAISE' ? 'raised' : 'cleared';
+  const raise = kind === 'RAISE';
+  const head = raise ? '' : 'cleared: ';
   switch (rule.type) {
-    case 'threshold':
-      return `${rule.aggregate}(${channel}) over ${windowText(rule.window.sizeUs)} = ${fmt(value)} (${kind === 'RAISE' ? `${rule.raise.op} ${fmt(rule.raise.threshold)}` : `${rule.clear.op} ${fmt(rule.clear.threshold)}`}): ${verb}`;
-    case 'rate-of-change':
-      return `|d${channel}/dt| = ${fmt(value)}/s (limit ${rule.raise.op} ${fmt(rule.raise.threshold)}): ${verb}`;
+    case 'threshold': {
+      const c = raise ? rule.raise : rule.clear;
+      return `${head}${rule.aggregate}(${channel}) over ${windowText(rule.window.sizeUs)} = ${fmt(value)} (${c.op} ${fmt(c.threshold)})`;
+    }
+    case 'rate-of-change': {
+      const c = raise ? rule.raise : rule.clear;
+      return `${head}|d${channel}/dt| over ${windowText(rule.window.sizeUs)} = ${fmt(value)}/s (${c.op} ${fmt(c.threshold)})`;
+    }
     case 'anomaly':
-      return `${channel} = ${fmt(value)} vs anomaly bound ${fmt(threshold)} (z ${kind === 'RAISE' ? '>' : '<='} ${kind === 'RAISE' ? rule.zScore : rule.clearZScore}): ${verb}`;
+      return `${head}${channel} = ${fmt(value)} vs anomaly bound ${fmt(threshold)} (z ${raise ? '>' : '<='} ${raise ? rule.zScore : rule.clearZScore})`;
     case 'vibration':
-      return `rms(${channel}) over ${windowText(rule.window.sizeUs)} = ${fmt(value)} mm/s, zone ${rule.zone} limit ${fmt(threshold)} mm/s for class ${rule.machineClass}: ${verb}`;
+      return `${head}rms(${channel}) over ${windowText(rule.window.sizeUs)} = ${fmt(value)} mm/s, zone ${rule.zone} limit ${fmt(threshold)} mm/s for class ${rule.machineClass}`;
     case 'error-burst':
-      return `${fmt(value)} ERROR entries with code ${channel} in ${windowText(rule.window.sizeUs)}: ${verb}`;
+      return `${head}${fmt(value)} ERROR entries with code ${channel} in ${windowText(rule.window.sizeUs)}`;
     case 'silence':
-      return kind === 'RAISE'
-        ? `no data for ${fmt(value)} s (expected within ${fmt(threshold)} s): ${verb}`
-        : `data again after silence: ${verb}`;
+      return raise
+        ? `no data for ${fmt(value)} s (expected within ${fmt(threshold)} s)`
+        : 'cleared: data again';
   }
 }
 
@@ -166,11 +180,18 @@ export class RuleEngine {
   }
 
   /** Sets what the sensors table says about a sensor (until a SensorState says otherwise). */
-  setProfile(serial: string, kind: string, labels: Record<string, string>): void {
+  setProfile(
+    serial: string,
+    kind: string,
+    labels: Record<string, string>,
+    reported?: { state: PowerState | null; frequencyHz: number | null },
+  ): void {
     const ctx = this.ctx(serial);
     ctx.profile = { serial, kind, labels };
     ctx.kindKnown = true;
     ctx.rules = undefined;
+    if (reported?.state && ctx.powerState === undefined) ctx.powerState = reported.state;
+    if (reported?.frequencyHz && ctx.frequencyHz === 0) ctx.frequencyHz = reported.frequencyHz;
   }
 
   /** Marks an alarm as open (found in the database), so it is not raised again and can be cleared. */
@@ -225,7 +246,7 @@ export class RuleEngine {
           threshold: 0,
           windowNs: 0,
           timeUs: nowUs,
-          message: `rule ${ruleId} no longer applies to this sensor (rules version ${this.rules.version}): cleared`,
+          message: `cleared: rule ${ruleId} no longer applies to this sensor (rules version ${this.rules.version})`,
           actions: { notify: true },
         });
       }
@@ -237,6 +258,12 @@ export class RuleEngine {
     return this.sensors.size;
   }
 
+  /**
+   * A reported state (birth, heartbeat, change, will). Operator actions are
+   * expected behaviour, never alarms: asleep means silence is expected (an
+   * open silence alarm clears); a wake or a sample-frequency change restarts
+   * the silence clock and makes anomaly and rate rules re-learn and settle.
+   */
   onState(state: SensorState, nowUs: number): AlarmDecision[] {
     const ctx = this.ctx(state.serial);
     const before = ctx.profile;
@@ -245,18 +272,62 @@ export class RuleEngine {
       ctx.rules = undefined;
     }
     if (state.kind !== '') ctx.kindKnown = true;
+    const wasAsleep = ctx.powerState === 'ASLEEP' || ctx.powerState === 'OFFLINE';
+    const woke = wasAsleep && state.state === 'AWAKE';
+    const retuned =
+      state.sampleFrequencyHz > 0 && ctx.frequencyHz > 0 && state.sampleFrequencyHz !== ctx.frequencyHz;
     ctx.powerState = state.state;
     if (state.sampleFrequencyHz > 0) ctx.frequencyHz = state.sampleFrequencyHz;
+    if (state.state === 'AWAKE' && ctx.sleepOrdered && state.timeUs >= ctx.sleepOrdered.issuedAtUs) {
+      ctx.sleepOrdered = undefined; // awake after the sleep order: it was applied and undone, or refused
+    }
+    if (state.state === 'ASLEEP' && ctx.sleepOrdered) ctx.sleepOrdered = undefined;
     const out: AlarmDecision[] = [];
     if (state.state === 'ASLEEP') {
       // Silence of a sleeping sensor is expected: clear.
-      for (const rule of this.rulesOf(ctx)) {
-        if (rule.type === 'silence') this.decide(ctx, rule, '', state.timeUs, 0, 0, false, true, out);
-      }
+      this.clearSilence(ctx, state.timeUs, out);
+    } else if (woke || retuned) {
+      this.resettle(ctx, state.timeUs, nowUs);
     } else if (ctx.lastArrivalUs === undefined) {
       ctx.lastArrivalUs = nowUs; // an awake sensor that has not sent data yet: start the silence clock
     }
     return out;
+  }
+
+  /**
+   * A command on its way to a sensor (the alarm service's queue sees every
+   * command): a sleep order makes silence expected from now, even before the
+   * sensor acknowledges it (or while it is offline and the order waits).
+   */
+  onCommand(cmd: Command, nowUs: number): AlarmDecision[] {
+    const ctx = this.ctx(cmd.serial);
+    const out: AlarmDecision[] = [];
+    if (cmd.type === 'sleep') {
+      const untilUs = cmd.expiresAtUs ?? Number.POSITIVE_INFINITY;
+      if (untilUs <= nowUs) return out;
+      ctx.sleepOrdered = { issuedAtUs: cmd.issuedAtUs, untilUs };
+      this.clearSilence(ctx, nowUs, out);
+    } else if (cmd.type === 'awake') {
+      ctx.sleepOrdered = undefined;
+    }
+    return out;
+  }
+
+  private clearSilence(ctx: SensorCtx, timeUs: number, out: AlarmDecision[]): void {
+    for (const rule of this.rulesOf(ctx)) {
+      if (rule.type === 'silence') this.decide(ctx, rule, '', timeUs, 0, 0, false, true, out);
+    }
+  }
+
+  /** The signal restarts at event time `atUs` (wake, new sample rate). */
+  private resettle(ctx: SensorCtx, atUs: number, nowUs: number): void {
+    ctx.lastArrivalUs = nowUs;
+    ctx.expectedIntervalUs.clear();
+    ctx.lastBatchStartUs.clear();
+    ctx.settleFromUs = atUs;
+    for (const plan of ctx.plans.values()) {
+      for (const step of plan.steps) settle(step.rule, step.evaluator, atUs);
+    }
   }
 
   onBatch(batch: MeasurementBatch, nowUs: number): AlarmDecision[] {
@@ -272,7 +343,7 @@ export class RuleEngine {
     this.out = out;
     try {
       for (const step of plan.steps) {
-        const late = step.evaluator.process(times, batch.values, step.sink);
+        const late = step.evaluator.process(times, batch.values, step.sink, nowUs);
         if (late > 0) this.onLate(step.rule.type, late);
       }
     } finally {
@@ -325,6 +396,16 @@ export class RuleEngine {
   /** Wall-clock driven work: silence, and closing error windows of sensors that went quiet. */
   tick(nowUs: number): AlarmDecision[] {
     const out: AlarmDecision[] = [];
+    this.out = out;
+    try {
+      for (const ctx of this.sensors.values()) {
+        for (const plan of ctx.plans.values()) {
+          for (const step of plan.steps) step.evaluator.idle?.(nowUs, step.sink);
+        }
+      }
+    } finally {
+      this.out = NO_OUT;
+    }
     for (const ctx of this.sensors.values()) {
       for (const rule of this.rulesOf(ctx)) {
         if (rule.type === 'silence') this.checkSilence(ctx, rule, nowUs, out);
@@ -339,6 +420,11 @@ export class RuleEngine {
 
   private checkSilence(ctx: SensorCtx, rule: SilenceRule, nowUs: number, out: AlarmDecision[]): void {
     if (ctx.lastArrivalUs === undefined || ctx.powerState === 'ASLEEP') return;
+    if (ctx.sleepOrdered !== undefined) {
+      if (nowUs < ctx.sleepOrdered.untilUs) return; // ordered to sleep: silence is expected
+      ctx.sleepOrdered = undefined;
+      ctx.lastArrivalUs = Math.max(ctx.lastArrivalUs, nowUs); // the order expired: count from now
+    }
     let expected = ctx.frequencyHz > 0 ? 1e6 / ctx.frequencyHz : 0;
     for (const v of ctx.expectedIntervalUs.values()) if (v > expected) expected = v;
     const limitUs = Math.max(expected * rule.factor, rule.minSilenceUs);
@@ -454,6 +540,8 @@ export class RuleEngine {
         kindKnown: false,
         powerState: undefined,
         frequencyHz: 0,
+        sleepOrdered: undefined,
+        settleFromUs: undefined,
         rules: undefined,
         evaluators: new Map(),
         plans: new Map(),
@@ -499,6 +587,8 @@ export class RuleEngine {
         ev = new AnomalyEvaluator(rule, this.pendingModels.get(key));
         this.pendingModels.delete(key);
         this.anomalies.set(key, ev);
+        if (ctx.settleFromUs !== undefined && ev.params.lastTimeUs < ctx.settleFromUs)
+          settle(rule, ev, ctx.settleFromUs);
       } else {
         ev.updateRule(rule);
       }
@@ -518,6 +608,7 @@ export class RuleEngine {
         break;
       case 'rate-of-change':
         evaluator = new RateOfChangeEvaluator(rule);
+        if (ctx.settleFromUs !== undefined) settle(rule, evaluator, ctx.settleFromUs);
         break;
       default:
         throw new Error(`BUG: no sample evaluator for rule type ${rule.type}`);
@@ -534,6 +625,13 @@ export class RuleEngine {
     ctx.errorCounters.set(rule.id, { fingerprint: f, counter });
     return counter;
   }
+}
+
+function settle(rule: Rule, evaluator: SampleEvaluator, atUs: number): void {
+  if (rule.type === 'anomaly' && evaluator instanceof AnomalyEvaluator)
+    evaluator.resettle(atUs + rule.settleUs);
+  else if (rule.type === 'rate-of-change' && evaluator instanceof RateOfChangeEvaluator)
+    evaluator.reset(atUs + rule.settleUs);
 }
 
 function modelKey(serial: string, channel: string, ruleId: string): string {

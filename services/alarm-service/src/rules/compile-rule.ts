@@ -36,8 +36,17 @@ const COMMON_FIELDS = [
 ];
 const FIELDS: Record<RuleType, string[]> = {
   threshold: ['channel', 'aggregate', 'window', 'slide', 'allowedLateness', 'raise', 'clear'],
-  'rate-of-change': ['channel', 'raise', 'clear'],
-  anomaly: ['channel', 'alpha', 'zScore', 'clearZScore', 'warmupSamples', 'minStdDev'],
+  'rate-of-change': ['channel', 'window', 'raise', 'clear', 'settle'],
+  anomaly: [
+    'channel',
+    'alpha',
+    'zScore',
+    'clearZScore',
+    'warmupSamples',
+    'minStdDev',
+    'timeConstant',
+    'settle',
+  ],
   vibration: ['channel', 'machineClass', 'zone', 'window', 'slide', 'allowedLateness', 'clearRatio'],
   'error-burst': ['errorCode', 'window', 'allowedLateness', 'raise', 'clear'],
   silence: ['factor', 'minSilence'],
@@ -231,8 +240,13 @@ export function compileRule(raw: Record<string, unknown>): Rule {
         ...base,
         type: 'rate-of-change',
         channel: str('channel'),
+        window: (() => {
+          const sizeUs = duration('window', '5s', 1000);
+          return { sizeUs, slideUs: sizeUs, allowedLatenessUs: 0 };
+        })(),
         raise,
         clear: condition('clear', negate(raise)),
+        settleUs: duration('settle', '30s'),
       };
       break;
     }
@@ -247,6 +261,8 @@ export function compileRule(raw: Record<string, unknown>): Rule {
         clearZScore: num('clearZScore', Math.max(zScore / 2, 0), 0, zScore),
         warmupSamples: Math.round(num('warmupSamples', 100, 2, 1e9)),
         minStdDev: num('minStdDev', 1e-6, 0, 1e12),
+        timeConstantUs: duration('timeConstant', '0s'),
+        settleUs: duration('settle', '60s'),
       };
       break;
     }
