@@ -11,6 +11,8 @@ import {
 } from '@sensor-streaming/db';
 import {
   bindingPatterns,
+  type Command,
+  commandCodec,
   type LogBatch,
   logBatchCodec,
   type MeasurementBatch,
@@ -56,7 +58,8 @@ export interface AlarmService {
 type Incoming =
   | { kind: 'data'; msg: MeasurementBatch }
   | { kind: 'logs'; msg: LogBatch }
-  | { kind: 'state'; msg: SensorState };
+  | { kind: 'state'; msg: SensorState }
+  | { kind: 'command'; msg: Command };
 
 const PROFILE_RETRY_MS = 5 * 60_000;
 
@@ -119,6 +122,8 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     bindingPatterns.data,
     bindingPatterns.logs,
     bindingPatterns.state,
+    // Orders to sensors (from iotctl, the registry or this service): a sleep order makes silence expected.
+    bindingPatterns.commands,
   ]);
 
   let engine: RuleEngine | undefined;
@@ -152,7 +157,9 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
       incoming = { kind: 'logs', msg: logBatchCodec.decode(d.body, d.contentType) };
     else if (key.kind === 'state')
       incoming = { kind: 'state', msg: sensorStateCodec.decode(d.body, d.contentType) };
-    else throw new ProtocolError('routingKey', `not a data, logs or state key: ${d.routingKey}`);
+    else if (key.kind === 'command')
+      incoming = { kind: 'command', msg: commandCodec.decode(d.body, d.contentType) };
+    else throw new ProtocolError('routingKey', `not a data, logs, state or command key: ${d.routingKey}`);
     if (incoming.msg.serial !== key.serial) {
       throw new ProtocolError('serial', `is ${incoming.msg.serial} but the routing key says ${key.serial}`);
     }
@@ -161,6 +168,7 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
 
   function kindOf(routingKey: string): string {
     const k = routingKey.split('.')[2];
+    if (k === 'commands') return 'command';
     return k === 'data' || k === 'logs' || k === 'state' ? k : 'other';
   }
 
@@ -170,7 +178,7 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     const wanted = new Set<string>();
     for (const it of items) {
       const s = it.msg.serial;
-      if (it.kind === 'state' || e.knowsSensor(s)) continue;
+      if (it.kind === 'state' || it.kind === 'command' || e.knowsSensor(s)) continue;
       const last = profileLookups.get(s);
       if (last !== undefined && now - last < PROFILE_RETRY_MS) continue;
       wanted.add(s);
@@ -179,7 +187,11 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     for (const s of wanted) profileLookups.set(s, now);
     try {
       for (const p of await getSensorProfiles(pool, [...wanted])) {
-        if (p.kind !== '') e.setProfile(p.serial, p.kind, p.labels);
+        if (p.kind !== '')
+          e.setProfile(p.serial, p.kind, p.labels, {
+            state: p.reportedState,
+            frequencyHz: p.reportedFrequencyHz,
+          });
       }
     } catch (err) {
       log.warn({ err, sensors: wanted.size }, 'sensor profile lookup failed; rules by channel only for now');
@@ -224,6 +236,8 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
         decisions.push(...e.onBatch(it.msg, nowUs));
       } else if (it.kind === 'logs') {
         decisions.push(...e.onLogs(it.msg, nowUs));
+      } else if (it.kind === 'command') {
+        decisions.push(...e.onCommand(it.msg, nowUs));
       } else {
         decisions.push(...e.onState(it.msg, nowUs));
       }
