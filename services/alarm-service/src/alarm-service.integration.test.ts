@@ -22,7 +22,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlarmRpcError, createAlarmClient } from './alarm-rpc.js';
 import { type AlarmService, createAlarmService } from './alarm-service.js';
 import { loadConfig } from './config.js';
-import type { AlarmNotification } from './notify/notifier.js';
+import type { AlarmNotification } from './notify/notification.js';
+import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from './notify/webhook.js';
 import { createNoise, logEntry, vibrationBatch } from './testing/signals.js';
 
 const RULES = `
@@ -55,6 +56,7 @@ rules:
     raise: "hot"
 `;
 
+const WEBHOOK_SECRET = 'integration-test-hmac-key';
 const logger = createLogger({ service: 'alarm-service-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 let vhost: TestVhost;
 let db: TestDatabase;
@@ -83,6 +85,7 @@ function startService(): Promise<{ svc: AlarmService; registry: Registry; stoppe
     RULES_FILE: join(dir, 'rules.yaml'),
     METRICS_PORT: '0',
     WEBHOOK_URL: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`,
+    WEBHOOK_SECRET,
     TICK_INTERVAL_MS: '100',
     LEADER_RETRY_MS: '200',
     CONSUME_WAIT_MS: '5',
@@ -107,6 +110,12 @@ beforeAll(async () => {
       body += c;
     });
     req.on('end', () => {
+      // signed with the shared secret over the timestamp and the raw body
+      const ts = String(req.headers[TIMESTAMP_HEADER]);
+      if (req.headers[SIGNATURE_HEADER] !== signWebhook(WEBHOOK_SECRET, ts, body)) {
+        res.writeHead(401).end();
+        return;
+      }
       hooks.push(JSON.parse(body) as AlarmNotification);
       res.writeHead(204).end();
     });

@@ -3,9 +3,12 @@ import {
   checkDatabase,
   createPool,
   createSensorIdCache,
+  expireShelves,
   getSensorProfiles,
   listOpenAlarms,
+  listUnpublishedTransitions,
   loadAlarmModelStates,
+  type NotificationChannel,
   type Pool,
   saveAlarmModelStates,
 } from '@sensor-streaming/db';
@@ -32,7 +35,10 @@ import type { AnomalyModelParams } from './engine/evaluators.js';
 import { type AlarmDecision, RuleEngine } from './engine/rule-engine.js';
 import { Leadership } from './leadership.js';
 import { type AlarmMetrics, channelLabel, createAlarmMetrics } from './metrics.js';
-import { createNotifier } from './notify/notifier.js';
+import { createEmailSender } from './notify/email.js';
+import type { NotificationSender } from './notify/notification.js';
+import { NotificationWorker } from './notify/notification-worker.js';
+import { createWebhookSender } from './notify/webhook.js';
 import { RuleSource } from './rules/rule-source.js';
 import type { RuleSet } from './rules/rule-types.js';
 
@@ -100,10 +106,15 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     registry,
   });
   const sensorIds = createSensorIdCache(pool);
-  const notifier = createNotifier({
-    ...(config.webhook ? { webhook: config.webhook } : {}),
-    ...(config.smtp ? { smtp: config.smtp } : {}),
+  const senders: Partial<Record<NotificationChannel, NotificationSender>> = {};
+  if (config.webhook) senders.webhook = createWebhookSender(config.webhook);
+  const email = config.smtp ? createEmailSender(config.smtp) : undefined;
+  if (email) senders.email = email;
+  const notifications = new NotificationWorker({
+    pool,
+    senders,
     retry: config.notify,
+    pollMs: config.notify.pollMs,
     logger: deps.logger,
     counter: metrics.notifications,
   });
@@ -112,10 +123,11 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     pool,
     bus,
     sensorIds,
-    notifier,
     commands,
     metrics,
     logger: deps.logger,
+    channels: notifications.channels,
+    onStored: () => notifications.kick(),
     stopping: () => stopping,
   });
   const queue = serviceQueue(config.queueName, [
@@ -131,7 +143,9 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
   let rpc: Consumer | undefined;
   let tickTimer: NodeJS.Timeout | undefined;
   let persistTimer: NodeJS.Timeout | undefined;
+  let outboxTimer: NodeJS.Timeout | undefined;
   let ticking = false;
+  let relaying = false;
   const profileLookups = new Map<string, number>();
 
   const ruleSource = new RuleSource({
@@ -312,11 +326,19 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
       ticking = true;
       lifecycle
         .apply(engine.tick(Date.now() * 1000))
+        .then(() => expireShelves(pool, notifications.channels))
+        .then((back) => {
+          if (back.length === 0) return;
+          log.info({ shelves: back.length }, 'shelves expired');
+          notifications.kick();
+        })
         .catch((err) => log.error({ err }, 'tick failed'))
         .finally(() => {
           ticking = false;
         });
     }, config.tickIntervalMs);
+    outboxTimer = setInterval(() => void relayOutbox(), Math.max(100, Math.floor(config.outboxRetryMs / 2)));
+    notifications.start();
     persistTimer = setInterval(() => void persistModels(), config.modelPersistIntervalMs);
     metrics.leader.set(1);
     log.info(
@@ -325,10 +347,30 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     );
   }
 
+  /** Publishes stored transitions whose first publish failed or never happened (crash, broker down). */
+  async function relayOutbox(): Promise<number> {
+    if (relaying || engine === undefined) return 0;
+    relaying = true;
+    try {
+      const pending = await listUnpublishedTransitions(pool, config.outboxRetryMs);
+      if (pending.length === 0) return 0;
+      const n = await lifecycle.republish(pending);
+      log.info({ pending: pending.length, published: n }, 'outbox: published stored transitions');
+      return n;
+    } catch (err) {
+      log.warn({ err }, 'outbox relay failed; retrying on the next round');
+      return 0;
+    } finally {
+      relaying = false;
+    }
+  }
+
   async function standDown(): Promise<void> {
     metrics.leader.set(0);
     clearInterval(tickTimer);
     clearInterval(persistTimer);
+    clearInterval(outboxTimer);
+    await notifications.stop();
     await consumer?.stop(); // waits for the in-flight batch: its alarms are stored, then it is acked
     consumer = undefined;
     await lifecycle.apply([]);
@@ -373,7 +415,8 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
       await rpc?.stop();
       await leadership.stop();
       await commands.drain();
-      await notifier.stop(3_000);
+      await notifications.stop();
+      email?.close();
       await bus.stop();
       await pool.end();
       log.info('alarm service stopped');
