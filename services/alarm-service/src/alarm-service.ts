@@ -8,6 +8,8 @@ import {
   listOpenAlarms,
   listUnpublishedTransitions,
   loadAlarmModelStates,
+  loadAlarmWindowStates,
+  saveAlarmWindowStates,
   type NotificationChannel,
   type Pool,
   saveAlarmModelStates,
@@ -258,12 +260,39 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     }
     for (const [channel, n] of samples) metrics.samples.inc({ channel }, n);
     await lifecycle.apply(decisions);
+    // Error windows are saved before the batch is acked: a crash right now loses no count (a
+    // redelivered entry is recognised and counted once).
+    await saveWindows(e, 'errors', true);
     return { rejected };
+  }
+
+  /** Saves changed windows; `mustSucceed` throws (the batch is requeued) instead of logging. */
+  async function saveWindows(e: RuleEngine, which: 'errors' | 'all', mustSucceed = false): Promise<number> {
+    const windows = e.takeDirtyWindows(which);
+    if (windows.length === 0) return 0;
+    try {
+      const ids = await sensorIds.resolve(windows.map((w) => w.serial));
+      return await saveAlarmWindowStates(
+        pool,
+        windows.map((w) => ({
+          sensorId: ids.get(w.serial) as number,
+          rule: w.ruleId,
+          channel: w.channel,
+          state: w.state,
+        })),
+      );
+    } catch (err) {
+      e.markWindowsDirty(windows); // saved on the next round
+      if (mustSucceed) throw err;
+      log.error({ err, windows: windows.length }, 'saving open windows failed');
+      return 0;
+    }
   }
 
   async function persistModels(): Promise<number> {
     const e = engine;
     if (e === undefined) return 0;
+    await saveWindows(e, 'all');
     const models = e.takeDirtyModels();
     if (models.length === 0) return 0;
     try {
@@ -311,6 +340,12 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
       e.loadModel({ serial: m.serial, channel: m.channel, ruleId: m.model, params });
       loaded++;
     }
+    let windows = 0;
+    for (const w of await loadAlarmWindowStates(pool)) {
+      e.loadWindow({ serial: w.serial, ruleId: w.rule, channel: w.channel, state: w.state });
+      windows++;
+    }
+    e.materializeWindows();
     engine = e;
     profileLookups.clear();
     await lifecycle.apply(e.orphans(Date.now() * 1000));
@@ -342,7 +377,7 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     persistTimer = setInterval(() => void persistModels(), config.modelPersistIntervalMs);
     metrics.leader.set(1);
     log.info(
-      { openAlarms: open.length, models: loaded, rulesVersion: rules.version },
+      { openAlarms: open.length, models: loaded, windows, rulesVersion: rules.version },
       'evaluating the live stream',
     );
   }

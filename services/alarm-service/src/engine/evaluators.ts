@@ -7,7 +7,7 @@ import {
   VIBRATION_LIMITS_MM_S,
   type VibrationRule,
 } from '../rules/rule-types.js';
-import { WindowAggregator, type WindowResult } from './window-aggregator.js';
+import { WindowAggregator, type WindowResult, type WindowSnapshot } from './window-aggregator.js';
 
 /** Receives one evaluation: the observed value, the limit, and whether the raise / clear conditions hold. */
 export type Sink = (timeUs: number, value: number, threshold: number, raise: boolean, clear: boolean) => void;
@@ -27,10 +27,20 @@ export interface SampleEvaluator {
   idle?(nowUs: number, sink: Sink): void;
 }
 
+/** An evaluator whose open windows are saved (alarm_window_state) and continued after a restart. */
+export interface PersistentWindows {
+  dirty: boolean;
+  /** JSON state of what is open; undefined when nothing is. */
+  snapshot(): Record<string, unknown> | undefined;
+  /** Continues from a snapshot; false when it does not fit the rule (e.g. the window size changed). */
+  restore(state: Record<string, unknown>): boolean;
+}
+
 /** Windowed aggregate compared with a raise and a clear condition (evaluated when each window closes). */
-export class WindowThresholdEvaluator implements SampleEvaluator {
+export class WindowThresholdEvaluator implements SampleEvaluator, PersistentWindows {
   private readonly agg: WindowAggregator;
   private readonly out: WindowResult[] = [];
+  dirty = false;
 
   constructor(
     rule: ThresholdRule | VibrationRule,
@@ -72,11 +82,24 @@ export class WindowThresholdEvaluator implements SampleEvaluator {
     }
     if (this.agg.watermarkUs > before) this.newestArrivalUs = arrivalUs;
     this.emit(this.agg.watermarkUs, sink);
+    if (times.length > late) this.dirty = true;
     return late;
+  }
+
+  snapshot(): Record<string, unknown> | undefined {
+    const w = this.agg.snapshot();
+    return w === undefined ? undefined : { ...w, arrivalUs: this.newestArrivalUs };
+  }
+
+  restore(state: Record<string, unknown>): boolean {
+    if (!this.agg.restore(state as unknown as WindowSnapshot)) return false;
+    this.newestArrivalUs = typeof state.arrivalUs === 'number' ? state.arrivalUs : 0;
+    return true;
   }
 
   idle(nowUs: number, sink: Sink): void {
     if (this.newestArrivalUs === 0) return;
+    this.dirty = true;
     this.emit(this.agg.watermarkUs + Math.max(0, nowUs - this.newestArrivalUs), sink);
   }
 
@@ -285,13 +308,49 @@ export class AnomalyEvaluator implements SampleEvaluator {
  * every code seen in it plus every code the caller still tracks (an open
  * alarm), which then gets 0.
  */
-export class ErrorBurstCounter {
+export class ErrorBurstCounter implements PersistentWindows {
   private readonly windows = new Map<number, Map<string, number>>();
+  /** Entries counted per window (time|code): a batch redelivered after a crash is not counted twice. */
+  private readonly seen = new Map<number, Set<string>>();
   private maxEventUs = Number.NEGATIVE_INFINITY;
   private maxEventArrivalUs = 0;
   private nextEndUs: number | undefined;
+  dirty = false;
 
   constructor(readonly rule: ErrorBurstRule) {}
+
+  snapshot(): Record<string, unknown> | undefined {
+    if (this.nextEndUs === undefined || this.windows.size === 0) return undefined;
+    return {
+      sizeUs: this.rule.window.sizeUs,
+      maxEventUs: this.maxEventUs,
+      arrivalUs: this.maxEventArrivalUs,
+      nextEndUs: this.nextEndUs,
+      windows: [...this.windows].map(([idx, codes]) => [idx, [...codes], [...(this.seen.get(idx) ?? [])]]),
+    };
+  }
+
+  restore(state: Record<string, unknown>): boolean {
+    const s = state as {
+      sizeUs?: unknown;
+      maxEventUs?: unknown;
+      arrivalUs?: unknown;
+      nextEndUs?: unknown;
+      windows?: unknown;
+    };
+    if (s.sizeUs !== this.rule.window.sizeUs || typeof s.nextEndUs !== 'number') return false;
+    if (typeof s.maxEventUs !== 'number' || !Array.isArray(s.windows)) return false;
+    this.maxEventUs = s.maxEventUs;
+    this.maxEventArrivalUs = typeof s.arrivalUs === 'number' ? s.arrivalUs : 0;
+    this.nextEndUs = s.nextEndUs;
+    this.windows.clear();
+    this.seen.clear();
+    for (const [idx, codes, keys] of s.windows as Array<[number, Array<[string, number]>, string[]]>) {
+      this.windows.set(idx, new Map(codes));
+      this.seen.set(idx, new Set(keys));
+    }
+    return true;
+  }
 
   /** Adds one log entry (any level advances the watermark); returns false when late. */
   add(timeUs: number, isError: boolean, errorCode: string, arrivalUs: number): boolean {
@@ -304,12 +363,21 @@ export class ErrorBurstCounter {
       this.maxEventArrivalUs = arrivalUs;
     }
     if (!isError || !this.counts(errorCode)) return true;
+    let seen = this.seen.get(idx);
+    if (seen === undefined) {
+      seen = new Set();
+      this.seen.set(idx, seen);
+    }
+    const entry = `${timeUs}|${errorCode}`;
+    if (seen.has(entry)) return true; // the same entry again (redelivery): counted once
+    seen.add(entry);
     let w = this.windows.get(idx);
     if (w === undefined) {
       w = new Map();
       this.windows.set(idx, w);
     }
     w.set(errorCode, (w.get(errorCode) ?? 0) + 1);
+    this.dirty = true;
     return true;
   }
 
@@ -336,6 +404,8 @@ export class ErrorBurstCounter {
       const idx = this.nextEndUs / size - 1;
       const w = this.windows.get(idx);
       this.windows.delete(idx);
+      this.seen.delete(idx);
+      this.dirty = true;
       const codes = new Set([...(w?.keys() ?? []), ...trackedCodes]);
       for (const code of [...codes].sort()) emit(code, w?.get(code) ?? 0, this.nextEndUs);
       this.nextEndUs += size;

@@ -21,6 +21,7 @@ import {
   AnomalyEvaluator,
   type AnomalyModelParams,
   ErrorBurstCounter,
+  type PersistentWindows,
   RateOfChangeEvaluator,
   type SampleEvaluator,
   type Sink,
@@ -51,6 +52,15 @@ export interface ModelSnapshot {
   channel: string;
   ruleId: string;
   params: AnomalyModelParams;
+}
+
+/** Open windows of one sensor + rule + channel ('' for error-burst counters), as saved in alarm_window_state. */
+export interface WindowStateSnapshot {
+  serial: string;
+  ruleId: string;
+  channel: string;
+  /** null: nothing open any more (delete the saved row). */
+  state: Record<string, unknown> | null;
 }
 
 export interface RuleEngineOptions {
@@ -207,6 +217,76 @@ export class RuleEngine {
   }
 
   private readonly pendingModels = new Map<string, AnomalyModelParams>();
+  /** Saved windows waiting for their evaluator to be created (serial, rule, channel). */
+  private readonly pendingWindows = new Map<string, Record<string, unknown>>();
+
+  /** A saved open window (loaded at start): continued when its rule's evaluator is created. */
+  loadWindow(w: WindowStateSnapshot): void {
+    if (w.state === null) return;
+    this.pendingWindows.set(windowKey(w.serial, w.ruleId, w.channel), w.state);
+  }
+
+  /**
+   * Windows changed since the last call (and marks them clean): error-burst
+   * counters only (cheap, saved after every batch), or every windowed
+   * evaluator (saved with the models and on stand-down).
+   */
+  takeDirtyWindows(which: 'errors' | 'all'): WindowStateSnapshot[] {
+    const out: WindowStateSnapshot[] = [];
+    for (const ctx of this.sensors.values()) {
+      const serial = ctx.profile.serial;
+      for (const [ruleId, { counter }] of ctx.errorCounters) {
+        if (!counter.dirty) continue;
+        counter.dirty = false;
+        out.push({ serial, ruleId, channel: '', state: counter.snapshot() ?? null });
+      }
+      if (which === 'errors') continue;
+      for (const [key, { evaluator }] of ctx.evaluators) {
+        if (!(evaluator instanceof WindowThresholdEvaluator) || !evaluator.dirty) continue;
+        evaluator.dirty = false;
+        const [ruleId, channel] = key.split(SEP) as [string, string];
+        out.push({ serial, ruleId, channel, state: evaluator.snapshot() ?? null });
+      }
+    }
+    return out;
+  }
+
+  /** Windows whose save failed: dirty again, so the next save includes them. */
+  markWindowsDirty(windows: readonly WindowStateSnapshot[]): void {
+    for (const w of windows) {
+      const ctx = this.sensors.get(w.serial);
+      if (ctx === undefined) continue;
+      if (w.channel === '') {
+        const c = ctx.errorCounters.get(w.ruleId);
+        if (c) c.counter.dirty = true;
+      } else {
+        const ev = ctx.evaluators.get(`${w.ruleId}${SEP}${w.channel}`)?.evaluator;
+        if (ev instanceof WindowThresholdEvaluator) ev.dirty = true;
+      }
+    }
+  }
+
+  /**
+   * Creates the error-burst counters of loaded windows now, so the windows of
+   * a sensor that never sends again still close on the wall-clock watermark.
+   */
+  materializeWindows(): void {
+    for (const key of [...this.pendingWindows.keys()]) {
+      const [serial, ruleId, channel] = key.split(SEP) as [string, string, string];
+      if (channel !== '') continue;
+      const ctx = this.ctx(serial);
+      const rule = this.rulesOf(ctx).find((r) => r.id === ruleId);
+      if (rule?.type === 'error-burst') this.errorCounter(ctx, rule);
+    }
+  }
+
+  private restoreWindow(serial: string, ruleId: string, channel: string, target: PersistentWindows): void {
+    const key = windowKey(serial, ruleId, channel);
+    const state = this.pendingWindows.get(key);
+    if (state === undefined) return;
+    this.pendingWindows.delete(key);
+    target.restore(state);
+  }
 
   /** Models changed since the last call (and marks them clean). */
   takeDirtyModels(): ModelSnapshot[] {
@@ -613,6 +693,8 @@ export class RuleEngine {
       default:
         throw new Error(`BUG: no sample evaluator for rule type ${rule.type}`);
     }
+    if (evaluator instanceof WindowThresholdEvaluator)
+      this.restoreWindow(serial, rule.id, channel, evaluator);
     ctx.evaluators.set(key, { fingerprint: f, evaluator });
     return evaluator;
   }
@@ -622,6 +704,7 @@ export class RuleEngine {
     const c = ctx.errorCounters.get(rule.id);
     if (c !== undefined && c.fingerprint === f) return c.counter;
     const counter = new ErrorBurstCounter(rule);
+    this.restoreWindow(ctx.profile.serial, rule.id, '', counter);
     ctx.errorCounters.set(rule.id, { fingerprint: f, counter });
     return counter;
   }
@@ -632,6 +715,10 @@ function settle(rule: Rule, evaluator: SampleEvaluator, atUs: number): void {
     evaluator.resettle(atUs + rule.settleUs);
   else if (rule.type === 'rate-of-change' && evaluator instanceof RateOfChangeEvaluator)
     evaluator.reset(atUs + rule.settleUs);
+}
+
+function windowKey(serial: string, ruleId: string, channel: string): string {
+  return `${serial}${SEP}${ruleId}${SEP}${channel}`;
 }
 
 function modelKey(serial: string, channel: string, ruleId: string): string {
