@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Bus, commandQueue, createBus } from '@sensor-streaming/bus';
 import { createTestVhost, type TestVhost } from '@sensor-streaming/bus/testing';
+import { ControlError, createAlarmClient } from '@sensor-streaming/control';
 import { listAlarmTransitions } from '@sensor-streaming/db';
 import { createTestDatabase, type TestDatabase } from '@sensor-streaming/db/testing';
 import {
@@ -19,7 +20,6 @@ import {
 import { createLogger } from '@sensor-streaming/runtime';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AlarmRpcError, createAlarmClient } from './alarm-rpc.js';
 import { type AlarmService, createAlarmService } from './alarm-service.js';
 import { loadConfig } from './config.js';
 import type { AlarmNotification } from './notify/notification.js';
@@ -391,20 +391,20 @@ describe('alarm-service actions and operator RPC', () => {
     ]);
 
     const client = createAlarmClient(probe);
-    const active = await client.list({ active: true, serial });
+    const active = await client.listAlarms({ active: true, serial });
     expect(active.map((a) => [a.alarmId, a.rule, a.severity, a.active])).toEqual([
       [raised.alarm.alarmId, 'shake', 'CRITICAL', true],
     ]);
-    expect(await client.ack(raised.alarm.alarmId, 'iotctl:alice')).toMatchObject({
+    expect(await client.ackAlarm(raised.alarm.alarmId, 'iotctl:alice')).toMatchObject({
       status: 'ACKNOWLEDGED',
       alarm: { acknowledgedBy: 'iotctl:alice', active: true },
     });
-    expect((await client.ack(raised.alarm.alarmId, 'iotctl:bob')).status).toBe('ALREADY_ACKNOWLEDGED');
+    expect((await client.ackAlarm(raised.alarm.alarmId, 'iotctl:bob')).status).toBe('ALREADY_ACKNOWLEDGED');
     const missing = await client
-      .ack('6f1c1d5e-2b1a-4c3d-9e8f-0a1b2c3d4e5f', 'iotctl:alice')
+      .ackAlarm('6f1c1d5e-2b1a-4c3d-9e8f-0a1b2c3d4e5f', 'iotctl:alice')
       .catch((e: unknown) => e);
-    expect(missing).toBeInstanceOf(AlarmRpcError);
-    expect((missing as AlarmRpcError).code).toBe('ALARM_NOT_FOUND');
+    expect(missing).toBeInstanceOf(ControlError);
+    expect((missing as ControlError).code).toBe('ALARM_NOT_FOUND');
     const tr = await client.transitions({ serial });
     expect(tr.map((t) => t.transition)).toEqual(['RAISED', 'ACKNOWLEDGED']);
   });

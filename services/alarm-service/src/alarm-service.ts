@@ -440,7 +440,14 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
       await bus.start();
       await bus.declareQueue(queue);
       ruleSource.start();
-      rpc = await bus.rpcServe(ALARM_RPC_QUEUE, createAlarmRpcHandler(pool));
+      rpc = await bus.rpcServe(
+        ALARM_RPC_QUEUE,
+        createAlarmRpcHandler({
+          db: pool,
+          channels: () => notifications.channels,
+          onQueued: () => notifications.kick(),
+        }),
+      );
       leadership.start();
       log.info({ queue: config.queueName, rulesFile: config.rulesFile }, 'alarm service started');
     },

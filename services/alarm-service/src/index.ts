@@ -1,14 +1,4 @@
-export {
-  ALARM_RPC_QUEUE,
-  type AlarmClient,
-  type AlarmRequest,
-  type AlarmResponse,
-  AlarmRpcError,
-  type AlarmView,
-  createAlarmClient,
-  createAlarmRpcHandler,
-  parseAlarmRequest,
-} from './alarm-rpc.js';
+export { ALARM_RPC_QUEUE, type AlarmRpcDeps, createAlarmRpcHandler, toAlarmRecord } from './alarm-rpc.js';
 export { type AlarmService, type AlarmServiceDeps, createAlarmService } from './alarm-service.js';
 export { type AlarmServiceConfig, defaultRulesFile, loadConfig, type SmtpConfig } from './config.js';
 export { type AlarmDecision, type ModelSnapshot, RuleEngine } from './engine/rule-engine.js';
