@@ -119,7 +119,7 @@ export function registerAlarmManagement(
     .description('take an alarm off the shelf now (if still active it comes back and notifies)')
     .argument('<alarm-id>')
     .option('--json', 'print JSON');
-  unshelve.action(async (id: string, flags: { json?: boolean }) => {
+  unshelve.action(async (id: string) => {
     const ctx = contextFor(unshelve);
     const alarmId = usage(() => assertAlarmId(id, 'alarm id'));
     setExit(
@@ -135,7 +135,7 @@ export function registerAlarmManagement(
     .command('shelves')
     .description('alarms on the shelf now')
     .option('--json', 'print JSON');
-  shelves.action(async (flags: { json?: boolean }) => {
+  shelves.action(async () => {
     const ctx = contextFor(shelves);
     setExit(
       await withSession(ctx, {}, async (session) => {
