@@ -581,9 +581,16 @@ export class RuleEngine {
     clear: boolean,
     out: AlarmDecision[],
   ): void {
+    const wasChattering = latch.chattering;
     const d = latch.evaluate(timeUs, raise, clear);
     if (d === undefined) return;
     const windowUs = 'window' in rule ? rule.window.sizeUs : 0;
+    let message = describe(rule, channel, d, value, threshold);
+    if (d === 'RAISE' && latch.chattering && rule.chatter) {
+      message += ` [chattering: ${rule.chatter.raises}+ raises within ${windowText(rule.chatter.withinUs)}; held until calm for ${windowText(rule.chatter.withinUs)}]`;
+    } else if (d === 'CLEAR' && wasChattering) {
+      message += ' [was chattering]';
+    }
     out.push({
       kind: d,
       serial: ctx.profile.serial,
@@ -595,7 +602,7 @@ export class RuleEngine {
       threshold,
       windowNs: windowUs * 1000,
       timeUs,
-      message: describe(rule, channel, d, value, threshold),
+      message,
       actions: rule.actions,
     });
   }
@@ -642,7 +649,8 @@ export class RuleEngine {
       ctx.plans.clear();
       for (const rule of ctx.rules) {
         for (const [key, latch] of ctx.latches) {
-          if (key.startsWith(`${rule.id}${SEP}`)) latch.configure(rule.raiseForUs, rule.clearForUs);
+          if (key.startsWith(`${rule.id}${SEP}`))
+            latch.configure(rule.raiseForUs, rule.clearForUs, rule.chatter);
         }
       }
     }
@@ -653,7 +661,7 @@ export class RuleEngine {
     const key = `${ruleId}${SEP}${channel}`;
     let latch = ctx.latches.get(key);
     if (latch === undefined) {
-      latch = new AlarmLatch(rule?.raiseForUs ?? 0, rule?.clearForUs ?? 0);
+      latch = new AlarmLatch(rule?.raiseForUs ?? 0, rule?.clearForUs ?? 0, rule?.chatter);
       ctx.latches.set(key, latch);
     }
     return latch;

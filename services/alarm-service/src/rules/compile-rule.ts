@@ -33,6 +33,7 @@ const COMMON_FIELDS = [
   'notify',
   'command',
   'enabled',
+  'chatter',
 ];
 const FIELDS: Record<RuleType, string[]> = {
   threshold: ['channel', 'aggregate', 'window', 'slide', 'allowedLateness', 'raise', 'clear'],
@@ -209,8 +210,28 @@ export function compileRule(raw: Record<string, unknown>): Rule {
     }
   }
 
+  // Chattering (ISA-18.2 TR: 3 or more raises within a minute) is on unless `chatter: false`.
+  let chatter: { raises: number; withinUs: number } | undefined = { raises: 3, withinUs: 60e6 };
+  if (raw.chatter === false) chatter = undefined;
+  else if (raw.chatter !== undefined) {
+    const c = raw.chatter;
+    if (!isRecord(c)) problems.push('chatter: must be false or { raises, within }');
+    else {
+      const raises = c.raises ?? 3;
+      const withinUs = parseDurationUs(c.within ?? '1m');
+      if (typeof raises !== 'number' || !Number.isInteger(raises) || raises < 2 || raises > 1000)
+        problems.push('chatter.raises: must be an integer from 2 to 1000');
+      if (withinUs === undefined || withinUs < 1e6)
+        problems.push('chatter.within: must be a duration of at least 1s');
+      for (const key of Object.keys(c))
+        if (key !== 'raises' && key !== 'within') problems.push(`chatter.${key}: unknown field`);
+      chatter = { raises: typeof raises === 'number' ? raises : 3, withinUs: withinUs ?? 60e6 };
+    }
+  }
+
   const base = {
     id: id ?? '',
+    ...(chatter === undefined ? {} : { chatter }),
     severity: oneOf('severity', SEVERITIES, 'WARNING'),
     description: typeof raw.description === 'string' ? raw.description : '',
     kinds: Array.isArray(kinds) ? (kinds as string[]) : [],

@@ -44,6 +44,8 @@ interface RuleBase {
   raiseForUs: number;
   /** The clear condition must hold this long (event time) before the alarm is cleared. */
   clearForUs: number;
+  /** Chattering detection (ISA-18.2): raised this often within this time = flagged and held; undefined = off. */
+  chatter?: { raises: number; withinUs: number };
   actions: RuleActions;
 }
 
