@@ -10,6 +10,7 @@ import {
 import type { CommandType } from '@sensor-streaming/protocol';
 import { Command, CommanderError, Option } from 'commander';
 import { registerAlarmManagement } from './actions/alarm-management.js';
+import { registerRulesTest } from './actions/rules-test.js';
 import { ackAlarm, listAlarms } from './actions/alarms.js';
 import { commandHistory, listSensors, showSensor } from './actions/sensors.js';
 import { sendCommand } from './actions/send-command.js';
@@ -288,6 +289,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     setExit(await ackAlarm(ctx, alarmId, asJson));
   });
   registerAlarmManagement(alarms, sensors, (cmd) => contextFor(cmd, io), setExit);
+  registerRulesTest(program, (cmd) => contextFor(cmd, io), setExit);
 
   return program;
 }

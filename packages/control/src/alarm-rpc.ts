@@ -135,6 +135,40 @@ export interface AlarmStatsRecord {
   inMaintenance: number;
 }
 
+/** `iotctl rules test`: run a rules file over stored data, raising nothing. */
+export interface RulesTestParams {
+  /** The rules file's text (at most 1 MB). */
+  rules: string;
+  format: 'yaml' | 'json';
+  fromUs: number;
+  toUs: number;
+  selector?: Record<string, string>;
+}
+
+export interface RulesTestTransition {
+  kind: 'RAISE' | 'CLEAR';
+  serial: string;
+  rule: string;
+  ruleType: string;
+  channel: string;
+  severity: string;
+  value: number;
+  threshold: number;
+  timeUs: number;
+  message: string;
+}
+
+export interface RulesTestResult {
+  rulesVersion: string;
+  /** Rules rejected by validation, with why. */
+  problems: Array<{ where: string; reason: string }>;
+  skipped: Array<{ rule: string; reason: string }>;
+  sensors: number;
+  samples: number;
+  logEntries: number;
+  transitions: RulesTestTransition[];
+}
+
 export type AlarmRequest =
   | { method: 'alarms.list'; params: AlarmListParams }
   | { method: 'alarms.ack'; params: AlarmAckParams }
@@ -145,7 +179,8 @@ export type AlarmRequest =
   | { method: 'alarms.stats'; params: { fromUs?: number; toUs?: number } }
   | { method: 'maintenance.start'; params: MaintenanceParams }
   | { method: 'maintenance.end'; params: { serials: string[]; by: string } }
-  | { method: 'maintenance.list'; params: Record<string, never> };
+  | { method: 'maintenance.list'; params: Record<string, never> }
+  | { method: 'rules.test'; params: RulesTestParams };
 
 export const ALARM_METHODS: readonly AlarmRequest['method'][] = [
   'alarms.list',
@@ -158,7 +193,10 @@ export const ALARM_METHODS: readonly AlarmRequest['method'][] = [
   'maintenance.start',
   'maintenance.end',
   'maintenance.list',
+  'rules.test',
 ];
+
+const MAX_BACKTEST_US = 31 * 86_400e6;
 
 const MAX_SHELF_MS = 7 * 86_400_000;
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
@@ -333,6 +371,24 @@ export function parseAlarmRequest(body: Buffer): AlarmRequest {
       };
     case 'maintenance.end':
       return { method: 'maintenance.end', params: { serials: serialsOf(p.serials), by: actor(p.by) } };
+    case 'rules.test': {
+      if (typeof p.rules !== 'string' || p.rules.length === 0 || p.rules.length > 1_000_000)
+        bad('params.rules', 'must be the rules file text (1 byte to 1 MB)');
+      if (p.format !== 'yaml' && p.format !== 'json') bad('params.format', 'must be yaml or json');
+      const fromUs = optInt(p, 'fromUs', 0, Number.MAX_SAFE_INTEGER);
+      const toUs = optInt(p, 'toUs', 0, Number.MAX_SAFE_INTEGER);
+      if (fromUs === undefined) bad('params.fromUs', 'is required');
+      if (toUs === undefined || toUs <= fromUs)
+        bad('params.toUs', 'is required and must be after params.fromUs');
+      if (toUs - fromUs > MAX_BACKTEST_US) bad('params.toUs', 'the range may be at most 31 days');
+      const params: RulesTestParams = { rules: p.rules, format: p.format, fromUs, toUs };
+      if (p.selector !== undefined) {
+        if (!isRecord(p.selector) || !Object.values(p.selector).every((v) => typeof v === 'string'))
+          bad('params.selector', 'must be an object of strings');
+        params.selector = p.selector as Record<string, string>;
+      }
+      return { method: 'rules.test', params };
+    }
     default:
       return bad('method', `unknown method ${JSON.stringify(raw.method)} (${ALARM_METHODS.join(', ')})`);
   }
@@ -354,6 +410,7 @@ export interface AlarmClient {
   startMaintenance(params: MaintenanceParams): Promise<MaintenanceRecord[]>;
   endMaintenance(serials: string[], by: string): Promise<string[]>;
   maintenance(): Promise<MaintenanceRecord[]>;
+  testRules(params: RulesTestParams): Promise<RulesTestResult>;
 }
 
 /** Client side of the alarm service's RPC (`iotctl alarms`). */
@@ -380,5 +437,6 @@ export function createAlarmClient(bus: Bus, opts: { timeoutMs?: number } = {}): 
     startMaintenance: (params) => call({ method: 'maintenance.start', params }),
     endMaintenance: (serials, by) => call({ method: 'maintenance.end', params: { serials, by } }),
     maintenance: () => call({ method: 'maintenance.list', params: {} }),
+    testRules: (params) => call({ method: 'rules.test', params }),
   };
 }

@@ -15,6 +15,7 @@ export * from './repositories/sensors.js';
 export * from './repositories/logs.js';
 export * from './repositories/measurements.js';
 export * from './repositories/alarms.js';
+export * from './repositories/alarm-backtest.js';
 export * from './repositories/alarm-notifications.js';
 export * from './repositories/alarm-outbox.js';
 export * from './repositories/alarm-shelving.js';

@@ -27,6 +27,9 @@ import {
   unshelveAlarm,
 } from '@sensor-streaming/db';
 
+import { BacktestError, runBacktest } from './backtest.js';
+import { parseRuleFile, RuleFileError } from './rules/rule-set.js';
+
 // The server side of the one alarm RPC contract (packages/control/src/alarm-rpc.ts).
 export { ALARM_RPC_QUEUE } from '@sensor-streaming/control';
 
@@ -133,6 +136,26 @@ export function createAlarmRpcHandler(deps: AlarmRpcDeps): (req: RpcRequest) => 
         return { ok: true, result: await endMaintenance(db, r.params.serials) };
       case 'maintenance.list':
         return { ok: true, result: (await listMaintenance(db)).map(toMaintenanceRecord) };
+      case 'rules.test': {
+        let rules: ReturnType<typeof parseRuleFile>;
+        try {
+          rules = parseRuleFile(r.params.rules, r.params.format);
+        } catch (err) {
+          if (!(err instanceof RuleFileError)) throw err;
+          return { ok: false, error: { code: 'RULES_INVALID', message: err.message } };
+        }
+        try {
+          const result = await runBacktest(db, rules, {
+            fromUs: r.params.fromUs,
+            toUs: r.params.toUs,
+            ...(r.params.selector ? { selector: r.params.selector } : {}),
+          });
+          return { ok: true, result: { ...result, problems: rules.problems } };
+        } catch (err) {
+          if (!(err instanceof BacktestError)) throw err;
+          return { ok: false, error: { code: err.code, message: err.message } };
+        }
+      }
     }
   }
   return async (req) => {
