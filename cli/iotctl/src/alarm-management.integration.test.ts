@@ -163,5 +163,18 @@ describe('iotctl alarm management', () => {
     const text = (await iotctl(['alarms', 'stats'])).stdout;
     expect(text).toContain('average per 10 minutes');
     expect(text).toContain(`1. ${serial} cli-hot/temp: 1 (100.0 %)`);
+
+    // rules test: the service replays what is stored (nothing here: no ingester ran) and says so
+    const rulesFile = join(dir, 'rules.yaml');
+    const bt = await iotctl(['rules', 'test', rulesFile, '--from', '1h']);
+    expect(bt).toMatchObject({ code: 0, stderr: '' });
+    expect(bt.stdout).toBe('rules version 1: 1 sensors, 0 samples, 0 log entries\nno transitions\n');
+    const badRange = await iotctl(['rules', 'test', rulesFile, '--from', '1h', '--to', '2h']);
+    expect(badRange.code).toBe(2);
+    expect(badRange.stderr).toContain('--to must be after --from');
+    await writeFile(join(dir, 'bad.yaml'), 'version: 2\nrules: 3\n');
+    const bad = await iotctl(['rules', 'test', join(dir, 'bad.yaml'), '--from', '1h']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('rules: must be a list');
   }, 240_000);
 });
