@@ -131,6 +131,7 @@ describe('iotctl with registry and alarm RPC servers', () => {
       const r = parseAlarmRequest(req.body);
       alarmRequests.push(r);
       if (r.method === 'alarms.list') return encodeAlarmResponse({ ok: true, result: [alarm] });
+      if (r.method !== 'alarms.ack') throw new Error(`unexpected ${r.method}`);
       return encodeAlarmResponse({
         ok: true,
         result: {

@@ -9,6 +9,8 @@ import {
 } from '@sensor-streaming/control';
 import type { CommandType } from '@sensor-streaming/protocol';
 import { Command, CommanderError, Option } from 'commander';
+import { registerAlarmManagement } from './actions/alarm-management.js';
+import { registerRulesTest } from './actions/rules-test.js';
 import { ackAlarm, listAlarms } from './actions/alarms.js';
 import { commandHistory, listSensors, showSensor } from './actions/sensors.js';
 import { sendCommand } from './actions/send-command.js';
@@ -286,6 +288,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     const asJson = flags.json === true || alarms.opts<{ json?: boolean }>().json === true;
     setExit(await ackAlarm(ctx, alarmId, asJson));
   });
+  registerAlarmManagement(alarms, sensors, (cmd) => contextFor(cmd, io), setExit);
+  registerRulesTest(program, (cmd) => contextFor(cmd, io), setExit);
 
   return program;
 }

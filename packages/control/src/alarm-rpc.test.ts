@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertAlarmId, parseAlarmRequest, parseSeverity } from './alarm-rpc.js';
+import { assertAlarmId, parseAlarmRequest, parseSeverity, parseShelfDuration } from './alarm-rpc.js';
 import { ControlError } from './control-error.js';
 
 const body = (v: unknown) => Buffer.from(JSON.stringify(v));
@@ -32,7 +32,55 @@ describe('parseAlarmRequest', () => {
     });
   });
 
+  it('accepts shelving, maintenance, stats and transitions requests', () => {
+    expect(
+      parseAlarmRequest(
+        body({
+          method: 'alarms.shelve',
+          params: { alarmId: ID, by: 'iotctl:bob', reason: ' noisy ', forMs: 3600e3 },
+        }),
+      ),
+    ).toEqual({
+      method: 'alarms.shelve',
+      params: { alarmId: ID, by: 'iotctl:bob', reason: 'noisy', forMs: 3600e3 },
+    });
+    expect(
+      parseAlarmRequest(
+        body({ method: 'maintenance.start', params: { serials: ['a', 'a', 'b'], by: 'x', forMs: 60_000 } }),
+      ),
+    ).toEqual({
+      method: 'maintenance.start',
+      params: { serials: ['a', 'b'], by: 'x', reason: '', forMs: 60_000 },
+    });
+    expect(parseAlarmRequest(body({ method: 'alarms.stats', params: { fromUs: 1, toUs: 2 } }))).toEqual({
+      method: 'alarms.stats',
+      params: { fromUs: 1, toUs: 2 },
+    });
+    expect(parseAlarmRequest(body({ method: 'alarms.transitions', params: { afterId: 7 } }))).toEqual({
+      method: 'alarms.transitions',
+      params: { afterId: 7 },
+    });
+  });
+
   it.each([
+    [
+      body({ method: 'alarms.shelve', params: { alarmId: ID, by: 'x', reason: '', forMs: 60_000 } }),
+      'params.reason',
+    ],
+    [
+      body({ method: 'alarms.shelve', params: { alarmId: ID, by: 'x', reason: 'r', forMs: 10 } }),
+      'params.forMs',
+    ],
+    [
+      body({ method: 'alarms.shelve', params: { alarmId: ID, by: 'x', reason: 'r', forMs: 8 * 86_400e3 } }),
+      'params.forMs',
+    ],
+    [
+      body({ method: 'maintenance.start', params: { serials: [], by: 'x', forMs: 60_000 } }),
+      'params.serials',
+    ],
+    [body({ method: 'maintenance.end', params: { serials: ['a.b'], by: 'x' } }), 'params.serials[0]'],
+    [body({ method: 'alarms.stats', params: { fromUs: 5, toUs: 5 } }), 'params.toUs'],
     [Buffer.from('{'), 'not valid JSON'],
     [body('x'), 'must be a JSON object'],
     [body({ method: 'alarms.delete' }), 'unknown method'],
@@ -52,6 +100,15 @@ describe('parseAlarmRequest', () => {
 });
 
 describe('operator input', () => {
+  it('parses shelf durations from 1 s to 7 days', () => {
+    expect(parseShelfDuration('1h')).toBe(3600e3);
+    expect(parseShelfDuration('30m')).toBe(1800e3);
+    expect(parseShelfDuration('2d')).toBe(2 * 86_400e3);
+    expect(() => parseShelfDuration('8d')).toThrow('--for: must be a duration from 1s to 7d');
+    expect(() => parseShelfDuration('soon')).toThrow('--for');
+    expect(() => parseShelfDuration('500ms')).toThrow('--for');
+  });
+
   it('parses severities case-insensitively and alarm ids as uuids', () => {
     expect(parseSeverity('critical')).toBe('CRITICAL');
     expect(() => parseSeverity('loud', '--severity')).toThrow('--severity: must be one of');

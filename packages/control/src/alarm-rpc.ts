@@ -4,9 +4,9 @@ import { ControlError } from './control-error.js';
 import { callJsonRpc } from './json-rpc-call.js';
 
 /**
- * The alarm service serves its queries on this queue (routed by its own name on the exchange, like the
- * registry). services/alarm-service/src/alarm-rpc.ts implements the server side (it also answers
- * `alarms.transitions`); the shapes here match what it serves.
+ * The alarm RPC contract, the only one: the alarm service serves it on this queue (routed by its own
+ * name on the exchange, like the registry) with parseAlarmRequest and these shapes; iotctl calls it
+ * through createAlarmClient.
  */
 export const ALARM_RPC_QUEUE = 'alarm-service.rpc';
 
@@ -59,9 +59,157 @@ export interface AlarmAckParams {
   by: string;
 }
 
+/** One stored transition (`iotctl alarms --follow` polls with afterId). Times are µs since the epoch. */
+export interface AlarmTransitionRecord {
+  id: number;
+  alarmId: string;
+  serial: string;
+  rule: string;
+  channel: string;
+  severity: AlarmSeverity;
+  transition: 'RAISED' | 'CLEARED' | 'ACKNOWLEDGED' | 'SHELVED' | 'UNSHELVED';
+  value: number | null;
+  threshold: number | null;
+  windowNs: number;
+  timeUs: number;
+  acknowledgedBy: string | null;
+  message: string;
+}
+
+export interface AlarmTransitionsParams {
+  afterId?: number;
+  sinceUs?: number;
+  serial?: string;
+  limit?: number;
+}
+
+/** Shelving (ISA-18.2): hide one alarm for a while, with a reason; it comes back when the shelf expires. */
+export interface AlarmShelveParams {
+  alarmId: string;
+  by: string;
+  reason: string;
+  /** 1 s .. 7 days. */
+  forMs: number;
+}
+
+export interface ShelfRecord {
+  alarmId: string;
+  serial: string;
+  rule: string;
+  channel: string;
+  reason: string;
+  shelvedBy: string;
+  shelvedAt: string;
+  expiresAt: string;
+}
+
+export interface MaintenanceParams {
+  serials: string[];
+  by: string;
+  reason: string;
+  /** 1 s .. 7 days. */
+  forMs: number;
+}
+
+export interface MaintenanceRecord {
+  serial: string;
+  reason: string;
+  startedBy: string;
+  startedAt: string;
+  endsAt: string;
+}
+
+/** EEMUA 191 / ISA-18.2 figures over [fromUs, toUs). */
+export interface AlarmStatsRecord {
+  from: string;
+  to: string;
+  raised: number;
+  averagePer10Min: number;
+  peakPer10Min: number;
+  floodPercent: number;
+  standing: number;
+  stale: number;
+  chattering: Array<{ serial: string; rule: string; channel: string; raisesInAMinute: number }>;
+  topBadActors: Array<{ serial: string; rule: string; channel: string; raised: number; percent: number }>;
+  shelved: number;
+  inMaintenance: number;
+}
+
+/** `iotctl rules test`: run a rules file over stored data, raising nothing. */
+export interface RulesTestParams {
+  /** The rules file's text (at most 1 MB). */
+  rules: string;
+  format: 'yaml' | 'json';
+  fromUs: number;
+  toUs: number;
+  selector?: Record<string, string>;
+}
+
+export interface RulesTestTransition {
+  kind: 'RAISE' | 'CLEAR';
+  serial: string;
+  rule: string;
+  ruleType: string;
+  channel: string;
+  severity: string;
+  value: number;
+  threshold: number;
+  timeUs: number;
+  message: string;
+}
+
+export interface RulesTestResult {
+  rulesVersion: string;
+  /** Rules rejected by validation, with why. */
+  problems: Array<{ where: string; reason: string }>;
+  skipped: Array<{ rule: string; reason: string }>;
+  sensors: number;
+  samples: number;
+  logEntries: number;
+  transitions: RulesTestTransition[];
+}
+
 export type AlarmRequest =
   | { method: 'alarms.list'; params: AlarmListParams }
-  | { method: 'alarms.ack'; params: AlarmAckParams };
+  | { method: 'alarms.ack'; params: AlarmAckParams }
+  | { method: 'alarms.transitions'; params: AlarmTransitionsParams }
+  | { method: 'alarms.shelve'; params: AlarmShelveParams }
+  | { method: 'alarms.unshelve'; params: AlarmAckParams }
+  | { method: 'alarms.shelves'; params: Record<string, never> }
+  | { method: 'alarms.stats'; params: { fromUs?: number; toUs?: number } }
+  | { method: 'maintenance.start'; params: MaintenanceParams }
+  | { method: 'maintenance.end'; params: { serials: string[]; by: string } }
+  | { method: 'maintenance.list'; params: Record<string, never> }
+  | { method: 'rules.test'; params: RulesTestParams };
+
+export const ALARM_METHODS: readonly AlarmRequest['method'][] = [
+  'alarms.list',
+  'alarms.ack',
+  'alarms.transitions',
+  'alarms.shelve',
+  'alarms.unshelve',
+  'alarms.shelves',
+  'alarms.stats',
+  'maintenance.start',
+  'maintenance.end',
+  'maintenance.list',
+  'rules.test',
+];
+
+const MAX_BACKTEST_US = 31 * 86_400e6;
+
+const MAX_SHELF_MS = 7 * 86_400_000;
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86_400e3 };
+
+/** Parses `--for 1h`, `30m`, `90s`, `2d` into ms (1 s .. 7 days); throws ControlError naming the flag. */
+export function parseShelfDuration(v: unknown, field = '--for'): number {
+  const m = typeof v === 'string' ? DURATION.exec(v.trim().toLowerCase()) : null;
+  const ms = m ? Math.round(Number(m[1]) * (UNIT_MS[m[2] as string] ?? 0)) : Number.NaN;
+  if (!(ms >= 1000 && ms <= MAX_SHELF_MS))
+    bad(field, `must be a duration from 1s to 7d like 30m, 1h or 2d, got ${JSON.stringify(v)}`);
+  return ms;
+}
 
 export type AlarmResponse<T> =
   | { ok: true; result: T }
@@ -89,6 +237,41 @@ export function parseSeverity(v: unknown, field = 'severity'): AlarmSeverity {
     bad(field, `must be one of ${ALARM_SEVERITIES.join(', ')}, got ${JSON.stringify(v)}`);
   }
   return s as AlarmSeverity;
+}
+
+function optInt(p: Record<string, unknown>, k: string, min: number, max: number): number | undefined {
+  const v = p[k];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+    bad(`params.${k}`, `must be an integer from ${min} to ${max}`);
+  }
+  return v;
+}
+
+function actor(v: unknown): string {
+  if (typeof v !== 'string' || !ALARM_ACTOR_PATTERN.test(v))
+    bad('params.by', `must match ${ALARM_ACTOR_PATTERN.source}`);
+  return v;
+}
+
+function reasonOf(v: unknown): string {
+  if (typeof v !== 'string' || v.trim() === '' || v.length > 500)
+    bad('params.reason', 'must be 1 to 500 characters');
+  return v.trim();
+}
+
+function durationMs(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1000 || v > MAX_SHELF_MS)
+    bad('params.forMs', `must be an integer from 1000 to ${MAX_SHELF_MS} (ms)`);
+  return v;
+}
+
+function serialsOf(v: unknown): string[] {
+  if (!Array.isArray(v) || v.length === 0 || v.length > 10_000)
+    bad('params.serials', 'must be a list of 1 to 10000 serials');
+  for (const [i, s] of v.entries())
+    if (!isValidSerial(s)) bad(`params.serials[${i}]`, 'must be a serial ([A-Za-z0-9_-]{1,64})');
+  return [...new Set(v as string[])];
 }
 
 /** Validates a request body (JSON) received by the alarm service. Throws ControlError (permanent). */
@@ -137,15 +320,77 @@ export function parseAlarmRequest(body: Buffer): AlarmRequest {
       }
       return { method: 'alarms.list', params };
     }
-    case 'alarms.ack': {
+    case 'alarms.ack':
+    case 'alarms.unshelve': {
       const alarmId = assertAlarmId(p.alarmId, 'params.alarmId');
-      if (typeof p.by !== 'string' || !ALARM_ACTOR_PATTERN.test(p.by)) {
-        bad('params.by', `must match ${ALARM_ACTOR_PATTERN.source}`);
+      return { method: raw.method, params: { alarmId, by: actor(p.by) } };
+    }
+    case 'alarms.transitions': {
+      const params: AlarmTransitionsParams = {};
+      const afterId = optInt(p, 'afterId', 0, Number.MAX_SAFE_INTEGER);
+      if (afterId !== undefined) params.afterId = afterId;
+      const sinceUs = optInt(p, 'sinceUs', 0, Number.MAX_SAFE_INTEGER);
+      if (sinceUs !== undefined) params.sinceUs = sinceUs;
+      if (p.serial !== undefined) {
+        if (!isValidSerial(p.serial)) bad('params.serial', 'must be a serial ([A-Za-z0-9_-]{1,64})');
+        params.serial = p.serial;
       }
-      return { method: 'alarms.ack', params: { alarmId, by: p.by } };
+      const limit = optInt(p, 'limit', 1, 10_000);
+      if (limit !== undefined) params.limit = limit;
+      return { method: 'alarms.transitions', params };
+    }
+    case 'alarms.shelve': {
+      const alarmId = assertAlarmId(p.alarmId, 'params.alarmId');
+      return {
+        method: 'alarms.shelve',
+        params: { alarmId, by: actor(p.by), reason: reasonOf(p.reason), forMs: durationMs(p.forMs) },
+      };
+    }
+    case 'alarms.shelves':
+    case 'maintenance.list':
+      return { method: raw.method, params: {} };
+    case 'alarms.stats': {
+      const params: { fromUs?: number; toUs?: number } = {};
+      const fromUs = optInt(p, 'fromUs', 0, Number.MAX_SAFE_INTEGER);
+      if (fromUs !== undefined) params.fromUs = fromUs;
+      const toUs = optInt(p, 'toUs', 0, Number.MAX_SAFE_INTEGER);
+      if (toUs !== undefined) params.toUs = toUs;
+      if (fromUs !== undefined && toUs !== undefined && toUs <= fromUs)
+        bad('params.toUs', 'must be after params.fromUs');
+      return { method: 'alarms.stats', params };
+    }
+    case 'maintenance.start':
+      return {
+        method: 'maintenance.start',
+        params: {
+          serials: serialsOf(p.serials),
+          by: actor(p.by),
+          reason: p.reason === undefined ? '' : reasonOf(p.reason),
+          forMs: durationMs(p.forMs),
+        },
+      };
+    case 'maintenance.end':
+      return { method: 'maintenance.end', params: { serials: serialsOf(p.serials), by: actor(p.by) } };
+    case 'rules.test': {
+      if (typeof p.rules !== 'string' || p.rules.length === 0 || p.rules.length > 1_000_000)
+        bad('params.rules', 'must be the rules file text (1 byte to 1 MB)');
+      if (p.format !== 'yaml' && p.format !== 'json') bad('params.format', 'must be yaml or json');
+      const fromUs = optInt(p, 'fromUs', 0, Number.MAX_SAFE_INTEGER);
+      const toUs = optInt(p, 'toUs', 0, Number.MAX_SAFE_INTEGER);
+      if (fromUs === undefined) bad('params.fromUs', 'is required');
+      if (toUs === undefined || toUs <= fromUs)
+        bad('params.toUs', 'is required and must be after params.fromUs');
+      if (toUs - fromUs > MAX_BACKTEST_US) bad('params.toUs', 'the range may be at most 31 days');
+      const params: RulesTestParams = { rules: p.rules, format: p.format, fromUs, toUs };
+      if (p.selector !== undefined) {
+        if (!isRecord(p.selector) || !Object.values(p.selector).every((v) => typeof v === 'string'))
+          bad('params.selector', 'must be an object of strings');
+        params.selector = p.selector as Record<string, string>;
+      }
+      return { method: 'rules.test', params };
     }
     default:
-      return bad('method', `unknown method ${JSON.stringify(raw.method)}`);
+      return bad('method', `unknown method ${JSON.stringify(raw.method)} (${ALARM_METHODS.join(', ')})`);
   }
 }
 
@@ -157,6 +402,15 @@ export interface AlarmClient {
   listAlarms(params?: AlarmListParams): Promise<AlarmRecord[]>;
   /** Acknowledges an episode; an unknown id fails with the service's error code (e.g. ALARM_NOT_FOUND). */
   ackAlarm(alarmId: string, by: string): Promise<AlarmAckResult>;
+  transitions(params?: AlarmTransitionsParams): Promise<AlarmTransitionRecord[]>;
+  shelve(params: AlarmShelveParams): Promise<ShelfRecord>;
+  unshelve(alarmId: string, by: string): Promise<ShelfRecord>;
+  shelves(): Promise<ShelfRecord[]>;
+  stats(params?: { fromUs?: number; toUs?: number }): Promise<AlarmStatsRecord>;
+  startMaintenance(params: MaintenanceParams): Promise<MaintenanceRecord[]>;
+  endMaintenance(serials: string[], by: string): Promise<string[]>;
+  maintenance(): Promise<MaintenanceRecord[]>;
+  testRules(params: RulesTestParams): Promise<RulesTestResult>;
 }
 
 /** Client side of the alarm service's RPC (`iotctl alarms`). */
@@ -173,5 +427,16 @@ export function createAlarmClient(bus: Bus, opts: { timeoutMs?: number } = {}): 
     listAlarms: (params = {}) => call<AlarmRecord[]>({ method: 'alarms.list', params }),
     ackAlarm: (alarmId, by) =>
       call<AlarmAckResult>({ method: 'alarms.ack', params: { alarmId: assertAlarmId(alarmId), by } }),
+    transitions: (params = {}) => call({ method: 'alarms.transitions', params }),
+    shelve: (params) =>
+      call({ method: 'alarms.shelve', params: { ...params, alarmId: assertAlarmId(params.alarmId) } }),
+    unshelve: (alarmId, by) =>
+      call({ method: 'alarms.unshelve', params: { alarmId: assertAlarmId(alarmId), by } }),
+    shelves: () => call({ method: 'alarms.shelves', params: {} }),
+    stats: (params = {}) => call({ method: 'alarms.stats', params }),
+    startMaintenance: (params) => call({ method: 'maintenance.start', params }),
+    endMaintenance: (serials, by) => call({ method: 'maintenance.end', params: { serials, by } }),
+    maintenance: () => call({ method: 'maintenance.list', params: {} }),
+    testRules: (params) => call({ method: 'rules.test', params }),
   };
 }

@@ -134,6 +134,7 @@ describe('RPC clients on a real broker', () => {
       const r = parseAlarmRequest(req.body);
       if (r.method === 'alarms.list')
         return encodeAlarmResponse({ ok: true, result: r.params.active === false ? [] : [record] });
+      if (r.method !== 'alarms.ack') throw new Error(`unexpected ${r.method}`);
       return encodeAlarmResponse({
         ok: true,
         result: {

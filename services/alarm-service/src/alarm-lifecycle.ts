@@ -2,29 +2,32 @@ import { randomUUID } from 'node:crypto';
 import type { Bus } from '@sensor-streaming/bus';
 import {
   type AlarmEpisode,
-  type ClearedAlarm,
-  clearAlarm,
-  clearAlarms,
+  clearAlarmsWithOutbox,
+  markTransitionsPublished,
+  type NotificationChannel,
+  type OutboxTransition,
   type Pool,
-  raiseAlarm,
-  raiseAlarms,
+  raiseAlarmsWithOutbox,
   type SensorIdCache,
+  type StoredTransition,
 } from '@sensor-streaming/db';
 import { type Alarm, alarmCodec, routingKeys } from '@sensor-streaming/protocol';
 import type { Logger } from '@sensor-streaming/runtime';
 import type { CommandIssuer } from './command-issuer.js';
 import type { AlarmDecision } from './engine/rule-engine.js';
 import type { AlarmMetrics } from './metrics.js';
-import type { Notifier } from './notify/notifier.js';
 
 export interface AlarmLifecycleDeps {
   pool: Pool;
   bus: Bus;
   sensorIds: SensorIdCache;
-  notifier: Notifier;
   commands: CommandIssuer;
   metrics: AlarmMetrics;
   logger: Logger;
+  /** Notification channels configured (a notifying transition queues one row per channel). */
+  channels: readonly NotificationChannel[];
+  /** Called after transitions were stored (wakes the notification worker). */
+  onStored?: () => void;
   /** True once the service is stopping: database retries give up so the batch is requeued. */
   stopping(): boolean;
 }
@@ -34,6 +37,11 @@ const SEP = '\u0000';
 function isDataError(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+}
+
+/** The bus message id of a transition: the same transition published twice has the same id. */
+export function transitionMessageId(transitionId: number): string {
+  return `alarm-transition-${transitionId}`;
 }
 
 /**
@@ -50,6 +58,8 @@ export class AlarmLifecycle {
   /** Open episodes this replica knows: key -> severity (for the active gauge). */
   private readonly open = new Map<string, string>();
   private readonly log: Logger;
+  /** Transitions whose publish is awaiting its confirm (the outbox relay leaves them alone). */
+  readonly inFlight = new Set<number>();
 
   constructor(private readonly deps: AlarmLifecycleDeps) {
     this.log = deps.logger.child({ module: 'lifecycle' });
@@ -85,67 +95,38 @@ export class AlarmLifecycle {
         }
         wave.push(d);
       }
-      const confirms: Array<Promise<void>> = [];
+      const confirms: Array<Promise<number | undefined>> = [];
       for (const wave of waves) await this.applyWave(wave, confirms);
-      await Promise.all(confirms);
+      this.deps.onStored?.();
+      const published = (await Promise.all(confirms)).filter((id): id is number => id !== undefined);
+      await this.markPublished(published);
     });
     this.chain = run.catch(() => undefined);
     return run;
   }
 
-  private async applyWave(wave: AlarmDecision[], confirms: Array<Promise<void>>): Promise<void> {
-    const { pool, sensorIds } = this.deps;
+  private async applyWave(
+    wave: AlarmDecision[],
+    confirms: Array<Promise<number | undefined>>,
+  ): Promise<void> {
     let raises = wave.filter((d) => d.kind === 'RAISE').map((d) => ({ d, alarmId: randomUUID() }));
     let clears = wave.filter((d) => d.kind === 'CLEAR');
     for (let attempt = 1; ; attempt++) {
       try {
-        const ids = await sensorIds.resolve(wave.map((d) => d.serial));
-        const id = (serial: string) => ids.get(serial) as number;
         if (raises.length > 0) {
-          const won = await raiseAlarms(
-            pool,
-            raises.map(({ d, alarmId }) => ({
-              alarmId,
-              sensorId: id(d.serial),
-              rule: d.ruleId,
-              channel: d.channel,
-              severity: d.severity,
-              value: d.value,
-              threshold: d.threshold,
-              windowNs: d.windowNs,
-              timeUs: d.timeUs,
-              message: d.message,
-            })),
-          );
-          for (const { d, alarmId } of raises) {
-            if (won.has(alarmId)) this.raised(d, alarmId, confirms);
-            else
-              this.log.debug({ serial: d.serial, rule: d.ruleId, channel: d.channel }, 'alarm already open');
-          }
+          await this.storeRaises(raises, confirms);
           raises = [];
         }
         if (clears.length > 0) {
-          const result = await clearAlarms(
-            pool,
-            clears.map((d) => ({
-              sensorId: id(d.serial),
-              rule: d.ruleId,
-              channel: d.channel,
-              value: d.value,
-              threshold: d.threshold,
-              timeUs: d.timeUs,
-              message: d.message,
-            })),
-          );
-          for (const [i, d] of clears.entries()) this.cleared(d, result[i], confirms);
+          await this.storeClears(clears, confirms);
           clears = [];
         }
         return;
       } catch (err) {
         if (isDataError(err)) {
           // One bad row fails the whole statement: store the others one by one.
-          for (const { d } of raises) await this.applyOne(d, confirms);
-          for (const d of clears) await this.applyOne(d, confirms);
+          for (const r of raises) await this.applyOne(() => this.storeRaises([r], confirms), r.d);
+          for (const d of clears) await this.applyOne(() => this.storeClears([d], confirms), d);
           return;
         }
         if (this.deps.stopping()) throw err;
@@ -159,11 +140,10 @@ export class AlarmLifecycle {
     }
   }
 
-  private async applyOne(d: AlarmDecision, confirms: Array<Promise<void>>): Promise<void> {
+  private async applyOne(store: () => Promise<void>, d: AlarmDecision): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        if (d.kind === 'RAISE') await this.raise(d, confirms);
-        else await this.clear(d, confirms);
+        await store();
         return;
       } catch (err) {
         if (isDataError(err)) {
@@ -181,38 +161,65 @@ export class AlarmLifecycle {
     }
   }
 
-  private async raise(d: AlarmDecision, confirms: Array<Promise<void>>): Promise<void> {
-    const { pool, sensorIds } = this.deps;
-    const sensorId = (await sensorIds.resolve([d.serial])).get(d.serial) as number;
-    const alarmId = randomUUID();
-    const won = await raiseAlarm(pool, {
-      alarmId,
-      sensorId,
-      rule: d.ruleId,
-      channel: d.channel,
-      severity: d.severity,
-      value: d.value,
-      threshold: d.threshold,
-      windowNs: d.windowNs,
-      timeUs: d.timeUs,
-      message: d.message,
-    });
-    if (!won) {
-      this.log.debug(
-        { serial: d.serial, rule: d.ruleId, channel: d.channel },
-        'alarm already open; not raised again',
-      );
-      return;
+  private async storeRaises(
+    raises: Array<{ d: AlarmDecision; alarmId: string }>,
+    confirms: Array<Promise<number | undefined>>,
+  ): Promise<void> {
+    const { pool, sensorIds, channels } = this.deps;
+    const ids = await sensorIds.resolve(raises.map((r) => r.d.serial));
+    const won = await raiseAlarmsWithOutbox(
+      pool,
+      raises.map(({ d, alarmId }) => ({
+        alarmId,
+        sensorId: ids.get(d.serial) as number,
+        rule: d.ruleId,
+        channel: d.channel,
+        severity: d.severity,
+        value: d.value,
+        threshold: d.threshold,
+        windowNs: d.windowNs,
+        timeUs: d.timeUs,
+        message: d.message,
+        notify: d.actions.notify,
+      })),
+      channels,
+    );
+    for (const { d, alarmId } of raises) {
+      const stored = won.get(alarmId);
+      if (stored !== undefined) this.raised(d, stored, confirms);
+      else this.log.debug({ serial: d.serial, rule: d.ruleId, channel: d.channel }, 'alarm already open');
     }
-    this.raised(d, alarmId, confirms);
   }
 
-  /** After the episode was opened by this call: gauge, publish, notify, command. */
-  private raised(d: AlarmDecision, alarmId: string, confirms: Array<Promise<void>>): void {
+  private async storeClears(
+    clears: AlarmDecision[],
+    confirms: Array<Promise<number | undefined>>,
+  ): Promise<void> {
+    const { pool, sensorIds, channels } = this.deps;
+    const ids = await sensorIds.resolve(clears.map((d) => d.serial));
+    const result = await clearAlarmsWithOutbox(
+      pool,
+      clears.map((d) => ({
+        sensorId: ids.get(d.serial) as number,
+        rule: d.ruleId,
+        channel: d.channel,
+        value: d.value,
+        threshold: d.threshold,
+        timeUs: d.timeUs,
+        message: d.message,
+        notify: d.actions.notify,
+      })),
+      channels,
+    );
+    for (const [i, d] of clears.entries()) this.cleared(d, result[i], confirms);
+  }
+
+  /** After the episode was opened by this call: gauge, publish, command (not in maintenance). */
+  private raised(d: AlarmDecision, s: StoredTransition, confirms: Array<Promise<number | undefined>>): void {
     this.open.set(key(d.serial, d.ruleId, d.channel), d.severity);
     this.updateGauge();
     const alarm: Alarm = {
-      alarmId,
+      alarmId: s.alarmId,
       serial: d.serial,
       rule: d.ruleId,
       severity: d.severity,
@@ -224,59 +231,59 @@ export class AlarmLifecycle {
       channel: d.channel,
       message: d.message,
     };
-    confirms.push(this.publish(alarm, d));
-    if (d.actions.command) this.deps.commands.issue(d);
+    this.deps.metrics.alarms.inc({ transition: 'RAISED', severity: alarm.severity, rule_type: d.ruleType });
+    confirms.push(this.publish(alarm, s.transitionId));
+    if (d.actions.command) {
+      if (s.suppressedBy === 'maintenance')
+        this.log.info({ serial: d.serial, rule: d.ruleId }, 'sensor in maintenance: rule command not sent');
+      else this.deps.commands.issue(d);
+    }
   }
 
-  private async clear(d: AlarmDecision, confirms: Array<Promise<void>>): Promise<void> {
-    const { pool, sensorIds } = this.deps;
-    const sensorId = (await sensorIds.resolve([d.serial])).get(d.serial) as number;
-    const cleared = await clearAlarm(pool, {
-      sensorId,
-      rule: d.ruleId,
-      channel: d.channel,
-      value: d.value,
-      threshold: d.threshold,
-      timeUs: d.timeUs,
-      message: d.message,
-    });
-    this.cleared(d, cleared, confirms);
-  }
-
-  /** After the clear statement: gauge, and publish + notify when this call closed the episode. */
-  private cleared(d: AlarmDecision, cleared: ClearedAlarm | undefined, confirms: Array<Promise<void>>): void {
+  /** After the clear statement: gauge, and publish when this call closed the episode. */
+  private cleared(
+    d: AlarmDecision,
+    s: StoredTransition | undefined,
+    confirms: Array<Promise<number | undefined>>,
+  ): void {
     this.open.delete(key(d.serial, d.ruleId, d.channel));
     this.updateGauge();
-    if (cleared === undefined) return;
+    if (s === undefined) return;
+    this.deps.metrics.alarms.inc({ transition: 'CLEARED', severity: s.severity, rule_type: d.ruleType });
     confirms.push(
       this.publish(
         {
-          alarmId: cleared.alarmId,
+          alarmId: s.alarmId,
           serial: d.serial,
           rule: d.ruleId,
-          severity: cleared.severity,
+          severity: s.severity,
           transition: 'CLEARED',
           value: d.value,
           threshold: d.threshold,
-          windowNs: cleared.windowNs,
-          timeUs: cleared.timeUs,
+          windowNs: s.windowNs,
+          timeUs: s.timeUs,
           channel: d.channel,
           message: d.message,
         },
-        d,
+        s.transitionId,
       ),
     );
   }
 
-  /** Issues the publish now (keeping per-alarm order on the channel); the promise settles on the confirm. */
-  private publish(alarm: Alarm, d: AlarmDecision): Promise<void> {
-    const { bus, metrics, notifier } = this.deps;
+  /**
+   * Publishes a stored transition now (keeping per-alarm order on the
+   * channel); resolves with its id once confirmed, undefined when the publish
+   * failed: its outbox row stays pending and the relay publishes it later.
+   */
+  publish(alarm: Alarm, transitionId: number): Promise<number | undefined> {
+    const { bus, metrics } = this.deps;
     const t = alarm.transition === 'RAISED' ? 'raised' : 'cleared';
-    metrics.alarms.inc({ transition: alarm.transition, severity: alarm.severity, rule_type: d.ruleType });
     const ctx = { alarmId: alarm.alarmId, serial: alarm.serial, rule: alarm.rule, channel: alarm.channel };
-    if (d.actions.notify) notifier.notify(alarm);
+    this.inFlight.add(transitionId);
     return bus
-      .publish(routingKeys.alarm(alarm.serial, t), alarmCodec.encode(alarm), { messageId: alarm.alarmId })
+      .publish(routingKeys.alarm(alarm.serial, t), alarmCodec.encode(alarm), {
+        messageId: transitionMessageId(transitionId),
+      })
       .then(
         () => {
           metrics.lag.observe({ kind: 'alarm' }, Math.max(0, Date.now() * 1000 - alarm.timeUs) / 1e6);
@@ -284,13 +291,56 @@ export class AlarmLifecycle {
             { ...ctx, severity: alarm.severity, value: alarm.value, threshold: alarm.threshold },
             `alarm ${t}: ${alarm.message}`,
           );
+          return transitionId;
         },
         (err: unknown) => {
-          // Stored but not published (broker gone for longer than the publish timeout): the
-          // alarms table is the record; consumers of the alarm stream miss this transition.
-          this.log.error({ ...ctx, err }, `alarm ${t} stored but its publish failed`);
+          this.log.warn(
+            { ...ctx, transitionId, err },
+            `alarm ${t} stored but not published yet; the outbox will publish it`,
+          );
+          return undefined;
         },
-      );
+      )
+      .finally(() => this.inFlight.delete(transitionId));
+  }
+
+  /** Publishes outbox transitions (the relay): same message as the first attempt. */
+  async republish(list: OutboxTransition[]): Promise<number> {
+    const ids = await Promise.all(
+      list
+        .filter((o) => !this.inFlight.has(o.transitionId))
+        .map((o) =>
+          this.publish(
+            {
+              alarmId: o.alarmId,
+              serial: o.serial,
+              rule: o.rule,
+              severity: o.severity,
+              transition: o.transition,
+              value: o.value,
+              threshold: o.threshold,
+              windowNs: o.windowNs,
+              timeUs: o.timeUs,
+              channel: o.channel,
+              message: o.message,
+            },
+            o.transitionId,
+          ),
+        ),
+    );
+    const done = ids.filter((id): id is number => id !== undefined);
+    await this.markPublished(done);
+    return done.length;
+  }
+
+  private async markPublished(ids: number[]): Promise<void> {
+    if (ids.length === 0) return;
+    try {
+      await markTransitionsPublished(this.deps.pool, ids);
+    } catch (err) {
+      // Published but not marked: the relay publishes them once more (same message id).
+      this.log.warn({ err, transitions: ids.length }, 'marking published transitions failed');
+    }
   }
 
   private updateGauge(): void {

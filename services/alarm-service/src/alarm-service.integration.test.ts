@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Bus, commandQueue, createBus } from '@sensor-streaming/bus';
 import { createTestVhost, type TestVhost } from '@sensor-streaming/bus/testing';
+import { ControlError, createAlarmClient } from '@sensor-streaming/control';
 import { listAlarmTransitions } from '@sensor-streaming/db';
 import { createTestDatabase, type TestDatabase } from '@sensor-streaming/db/testing';
 import {
@@ -19,10 +20,10 @@ import {
 import { createLogger } from '@sensor-streaming/runtime';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AlarmRpcError, createAlarmClient } from './alarm-rpc.js';
 import { type AlarmService, createAlarmService } from './alarm-service.js';
 import { loadConfig } from './config.js';
-import type { AlarmNotification } from './notify/notifier.js';
+import type { AlarmNotification } from './notify/notification.js';
+import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from './notify/webhook.js';
 import { createNoise, logEntry, vibrationBatch } from './testing/signals.js';
 
 const RULES = `
@@ -55,6 +56,7 @@ rules:
     raise: "hot"
 `;
 
+const WEBHOOK_SECRET = 'integration-test-hmac-key';
 const logger = createLogger({ service: 'alarm-service-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 let vhost: TestVhost;
 let db: TestDatabase;
@@ -83,6 +85,7 @@ function startService(): Promise<{ svc: AlarmService; registry: Registry; stoppe
     RULES_FILE: join(dir, 'rules.yaml'),
     METRICS_PORT: '0',
     WEBHOOK_URL: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`,
+    WEBHOOK_SECRET,
     TICK_INTERVAL_MS: '100',
     LEADER_RETRY_MS: '200',
     CONSUME_WAIT_MS: '5',
@@ -107,6 +110,12 @@ beforeAll(async () => {
       body += c;
     });
     req.on('end', () => {
+      // signed with the shared secret over the timestamp and the raw body
+      const ts = String(req.headers[TIMESTAMP_HEADER]);
+      if (req.headers[SIGNATURE_HEADER] !== signWebhook(WEBHOOK_SECRET, ts, body)) {
+        res.writeHead(401).end();
+        return;
+      }
       hooks.push(JSON.parse(body) as AlarmNotification);
       res.writeHead(204).end();
     });
@@ -382,20 +391,20 @@ describe('alarm-service actions and operator RPC', () => {
     ]);
 
     const client = createAlarmClient(probe);
-    const active = await client.list({ active: true, serial });
+    const active = await client.listAlarms({ active: true, serial });
     expect(active.map((a) => [a.alarmId, a.rule, a.severity, a.active])).toEqual([
       [raised.alarm.alarmId, 'shake', 'CRITICAL', true],
     ]);
-    expect(await client.ack(raised.alarm.alarmId, 'iotctl:alice')).toMatchObject({
+    expect(await client.ackAlarm(raised.alarm.alarmId, 'iotctl:alice')).toMatchObject({
       status: 'ACKNOWLEDGED',
       alarm: { acknowledgedBy: 'iotctl:alice', active: true },
     });
-    expect((await client.ack(raised.alarm.alarmId, 'iotctl:bob')).status).toBe('ALREADY_ACKNOWLEDGED');
+    expect((await client.ackAlarm(raised.alarm.alarmId, 'iotctl:bob')).status).toBe('ALREADY_ACKNOWLEDGED');
     const missing = await client
-      .ack('6f1c1d5e-2b1a-4c3d-9e8f-0a1b2c3d4e5f', 'iotctl:alice')
+      .ackAlarm('6f1c1d5e-2b1a-4c3d-9e8f-0a1b2c3d4e5f', 'iotctl:alice')
       .catch((e: unknown) => e);
-    expect(missing).toBeInstanceOf(AlarmRpcError);
-    expect((missing as AlarmRpcError).code).toBe('ALARM_NOT_FOUND');
+    expect(missing).toBeInstanceOf(ControlError);
+    expect((missing as ControlError).code).toBe('ALARM_NOT_FOUND');
     const tr = await client.transitions({ serial });
     expect(tr.map((t) => t.transition)).toEqual(['RAISED', 'ACKNOWLEDGED']);
   });

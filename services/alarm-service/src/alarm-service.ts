@@ -4,14 +4,21 @@ import {
   createSchemaGate,
   createPool,
   createSensorIdCache,
+  expireShelves,
   getSensorProfiles,
   listOpenAlarms,
+  listUnpublishedTransitions,
   loadAlarmModelStates,
+  loadAlarmWindowStates,
+  saveAlarmWindowStates,
+  type NotificationChannel,
   type Pool,
   saveAlarmModelStates,
 } from '@sensor-streaming/db';
 import {
   bindingPatterns,
+  type Command,
+  commandCodec,
   type LogBatch,
   logBatchCodec,
   type MeasurementBatch,
@@ -31,7 +38,10 @@ import type { AnomalyModelParams } from './engine/evaluators.js';
 import { type AlarmDecision, RuleEngine } from './engine/rule-engine.js';
 import { Leadership } from './leadership.js';
 import { type AlarmMetrics, channelLabel, createAlarmMetrics } from './metrics.js';
-import { createNotifier } from './notify/notifier.js';
+import { createEmailSender } from './notify/email.js';
+import type { NotificationSender } from './notify/notification.js';
+import { NotificationWorker } from './notify/notification-worker.js';
+import { createWebhookSender } from './notify/webhook.js';
 import { RuleSource } from './rules/rule-source.js';
 import type { RuleSet } from './rules/rule-types.js';
 
@@ -59,7 +69,8 @@ export interface AlarmService {
 type Incoming =
   | { kind: 'data'; msg: MeasurementBatch }
   | { kind: 'logs'; msg: LogBatch }
-  | { kind: 'state'; msg: SensorState };
+  | { kind: 'state'; msg: SensorState }
+  | { kind: 'command'; msg: Command };
 
 const PROFILE_RETRY_MS = 5 * 60_000;
 
@@ -100,10 +111,15 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     registry,
   });
   const sensorIds = createSensorIdCache(pool);
-  const notifier = createNotifier({
-    ...(config.webhook ? { webhook: config.webhook } : {}),
-    ...(config.smtp ? { smtp: config.smtp } : {}),
+  const senders: Partial<Record<NotificationChannel, NotificationSender>> = {};
+  if (config.webhook) senders.webhook = createWebhookSender(config.webhook);
+  const email = config.smtp ? createEmailSender(config.smtp) : undefined;
+  if (email) senders.email = email;
+  const notifications = new NotificationWorker({
+    pool,
+    senders,
     retry: config.notify,
+    pollMs: config.notify.pollMs,
     logger: deps.logger,
     counter: metrics.notifications,
   });
@@ -112,16 +128,19 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     pool,
     bus,
     sensorIds,
-    notifier,
     commands,
     metrics,
     logger: deps.logger,
+    channels: notifications.channels,
+    onStored: () => notifications.kick(),
     stopping: () => stopping,
   });
   const queue = serviceQueue(config.queueName, [
     bindingPatterns.data,
     bindingPatterns.logs,
     bindingPatterns.state,
+    // Orders to sensors (from iotctl, the registry or this service): a sleep order makes silence expected.
+    bindingPatterns.commands,
   ]);
 
   let engine: RuleEngine | undefined;
@@ -129,7 +148,9 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
   let rpc: Consumer | undefined;
   let tickTimer: NodeJS.Timeout | undefined;
   let persistTimer: NodeJS.Timeout | undefined;
+  let outboxTimer: NodeJS.Timeout | undefined;
   let ticking = false;
+  let relaying = false;
   const profileLookups = new Map<string, number>();
 
   const ruleSource = new RuleSource({
@@ -155,7 +176,9 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
       incoming = { kind: 'logs', msg: logBatchCodec.decode(d.body, d.contentType) };
     else if (key.kind === 'state')
       incoming = { kind: 'state', msg: sensorStateCodec.decode(d.body, d.contentType) };
-    else throw new ProtocolError('routingKey', `not a data, logs or state key: ${d.routingKey}`);
+    else if (key.kind === 'command')
+      incoming = { kind: 'command', msg: commandCodec.decode(d.body, d.contentType) };
+    else throw new ProtocolError('routingKey', `not a data, logs, state or command key: ${d.routingKey}`);
     if (incoming.msg.serial !== key.serial) {
       throw new ProtocolError('serial', `is ${incoming.msg.serial} but the routing key says ${key.serial}`);
     }
@@ -164,6 +187,7 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
 
   function kindOf(routingKey: string): string {
     const k = routingKey.split('.')[2];
+    if (k === 'commands') return 'command';
     return k === 'data' || k === 'logs' || k === 'state' ? k : 'other';
   }
 
@@ -173,7 +197,7 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     const wanted = new Set<string>();
     for (const it of items) {
       const s = it.msg.serial;
-      if (it.kind === 'state' || e.knowsSensor(s)) continue;
+      if (it.kind === 'state' || it.kind === 'command' || e.knowsSensor(s)) continue;
       const last = profileLookups.get(s);
       if (last !== undefined && now - last < PROFILE_RETRY_MS) continue;
       wanted.add(s);
@@ -182,7 +206,11 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     for (const s of wanted) profileLookups.set(s, now);
     try {
       for (const p of await getSensorProfiles(pool, [...wanted])) {
-        if (p.kind !== '') e.setProfile(p.serial, p.kind, p.labels);
+        if (p.kind !== '')
+          e.setProfile(p.serial, p.kind, p.labels, {
+            state: p.reportedState,
+            frequencyHz: p.reportedFrequencyHz,
+          });
       }
     } catch (err) {
       log.warn({ err, sensors: wanted.size }, 'sensor profile lookup failed; rules by channel only for now');
@@ -227,18 +255,47 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
         decisions.push(...e.onBatch(it.msg, nowUs));
       } else if (it.kind === 'logs') {
         decisions.push(...e.onLogs(it.msg, nowUs));
+      } else if (it.kind === 'command') {
+        decisions.push(...e.onCommand(it.msg, nowUs));
       } else {
         decisions.push(...e.onState(it.msg, nowUs));
       }
     }
     for (const [channel, n] of samples) metrics.samples.inc({ channel }, n);
     await lifecycle.apply(decisions);
+    // Error windows are saved before the batch is acked: a crash right now loses no count (a
+    // redelivered entry is recognised and counted once).
+    await saveWindows(e, 'errors', true);
     return { rejected };
+  }
+
+  /** Saves changed windows; `mustSucceed` throws (the batch is requeued) instead of logging. */
+  async function saveWindows(e: RuleEngine, which: 'errors' | 'all', mustSucceed = false): Promise<number> {
+    const windows = e.takeDirtyWindows(which);
+    if (windows.length === 0) return 0;
+    try {
+      const ids = await sensorIds.resolve(windows.map((w) => w.serial));
+      return await saveAlarmWindowStates(
+        pool,
+        windows.map((w) => ({
+          sensorId: ids.get(w.serial) as number,
+          rule: w.ruleId,
+          channel: w.channel,
+          state: w.state,
+        })),
+      );
+    } catch (err) {
+      e.markWindowsDirty(windows); // saved on the next round
+      if (mustSucceed) throw err;
+      log.error({ err, windows: windows.length }, 'saving open windows failed');
+      return 0;
+    }
   }
 
   async function persistModels(): Promise<number> {
     const e = engine;
     if (e === undefined) return 0;
+    await saveWindows(e, 'all');
     const models = e.takeDirtyModels();
     if (models.length === 0) return 0;
     try {
@@ -286,6 +343,12 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
       e.loadModel({ serial: m.serial, channel: m.channel, ruleId: m.model, params });
       loaded++;
     }
+    let windows = 0;
+    for (const w of await loadAlarmWindowStates(pool)) {
+      e.loadWindow({ serial: w.serial, ruleId: w.rule, channel: w.channel, state: w.state });
+      windows++;
+    }
+    e.materializeWindows();
     engine = e;
     profileLookups.clear();
     await lifecycle.apply(e.orphans(Date.now() * 1000));
@@ -301,23 +364,51 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
       ticking = true;
       lifecycle
         .apply(engine.tick(Date.now() * 1000))
+        .then(() => expireShelves(pool, notifications.channels))
+        .then((back) => {
+          if (back.length === 0) return;
+          log.info({ shelves: back.length }, 'shelves expired');
+          notifications.kick();
+        })
         .catch((err) => log.error({ err }, 'tick failed'))
         .finally(() => {
           ticking = false;
         });
     }, config.tickIntervalMs);
+    outboxTimer = setInterval(() => void relayOutbox(), Math.max(100, Math.floor(config.outboxRetryMs / 2)));
+    notifications.start();
     persistTimer = setInterval(() => void persistModels(), config.modelPersistIntervalMs);
     metrics.leader.set(1);
     log.info(
-      { openAlarms: open.length, models: loaded, rulesVersion: rules.version },
+      { openAlarms: open.length, models: loaded, windows, rulesVersion: rules.version },
       'evaluating the live stream',
     );
+  }
+
+  /** Publishes stored transitions whose first publish failed or never happened (crash, broker down). */
+  async function relayOutbox(): Promise<number> {
+    if (relaying || engine === undefined) return 0;
+    relaying = true;
+    try {
+      const pending = await listUnpublishedTransitions(pool, config.outboxRetryMs);
+      if (pending.length === 0) return 0;
+      const n = await lifecycle.republish(pending);
+      log.info({ pending: pending.length, published: n }, 'outbox: published stored transitions');
+      return n;
+    } catch (err) {
+      log.warn({ err }, 'outbox relay failed; retrying on the next round');
+      return 0;
+    } finally {
+      relaying = false;
+    }
   }
 
   async function standDown(): Promise<void> {
     metrics.leader.set(0);
     clearInterval(tickTimer);
     clearInterval(persistTimer);
+    clearInterval(outboxTimer);
+    await notifications.stop();
     await consumer?.stop(); // waits for the in-flight batch: its alarms are stored, then it is acked
     consumer = undefined;
     await lifecycle.apply([]);
@@ -353,7 +444,14 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
       await bus.start();
       await bus.declareQueue(queue);
       ruleSource.start();
-      rpc = await bus.rpcServe(ALARM_RPC_QUEUE, createAlarmRpcHandler(pool));
+      rpc = await bus.rpcServe(
+        ALARM_RPC_QUEUE,
+        createAlarmRpcHandler({
+          db: pool,
+          channels: () => notifications.channels,
+          onQueued: () => notifications.kick(),
+        }),
+      );
       leadership.start();
       log.info({ queue: config.queueName, rulesFile: config.rulesFile }, 'alarm service started');
     },
@@ -363,7 +461,8 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
       await rpc?.stop();
       await leadership.stop();
       await commands.drain();
-      await notifier.stop(3_000);
+      await notifications.stop();
+      email?.close();
       await bus.stop();
       await pool.end();
       log.info('alarm service stopped');

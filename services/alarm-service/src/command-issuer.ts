@@ -1,22 +1,22 @@
 import type { Bus } from '@sensor-streaming/bus';
-import { UnroutableError } from '@sensor-streaming/bus';
-import { buildCommand } from '@sensor-streaming/control';
+import { type Commander, createCommander } from '@sensor-streaming/control';
 import { type Pool, recordIssuedCommand, type SensorIdCache } from '@sensor-streaming/db';
-import { commandCodec, routingKeys } from '@sensor-streaming/protocol';
 import type { Logger } from '@sensor-streaming/runtime';
 import type { AlarmDecision } from './engine/rule-engine.js';
 import type { AlarmMetrics } from './metrics.js';
 
 /**
- * Automatic commands of alarm rules, through the same path as iotctl: a
- * Command with a fresh id, recorded in `commands` (ON CONFLICT (id) DO NOTHING:
- * the registry may record it too), then published with mandatory=true to
- * sensor.<serial>.commands.<type> with the command TTL as message expiration.
+ * Automatic commands of alarm rules, through packages/control's command path
+ * (the one iotctl and the registry use: a Command with a fresh id, published
+ * with mandatory=true to sensor.<serial>.commands.<type> with the TTL as
+ * expiration, without waiting for the ack), then recorded in `commands`
+ * (ON CONFLICT (id) DO NOTHING: the registry records it too).
  * Runs in the background: never blocks rule evaluation.
  */
 export class CommandIssuer {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly log: Logger;
+  private readonly commander: Commander;
 
   constructor(
     private readonly deps: {
@@ -28,6 +28,7 @@ export class CommandIssuer {
     },
   ) {
     this.log = deps.logger.child({ module: 'commands' });
+    this.commander = createCommander(deps.bus);
   }
 
   issue(d: AlarmDecision): void {
@@ -39,45 +40,52 @@ export class CommandIssuer {
 
   async drain(): Promise<void> {
     await Promise.allSettled([...this.inFlight]);
+    await this.commander.close();
   }
 
   private async run(
     d: AlarmDecision,
     action: NonNullable<AlarmDecision['actions']['command']>,
   ): Promise<void> {
-    const { bus, pool, sensorIds, metrics } = this.deps;
+    const { pool, sensorIds, metrics } = this.deps;
     const issuedBy = `alarm-service:${d.ruleId}`;
     const request =
       action.type === 'changesamplefrequency' && action.sampleFrequencyHz !== undefined
         ? { type: action.type, sampleFrequencyHz: action.sampleFrequencyHz }
         : { type: action.type };
     const ctx = { serial: d.serial, rule: d.ruleId, type: action.type };
+    const issuedAtUs = Date.now() * 1000;
     try {
-      const command = buildCommand(d.serial, request, { issuedBy, ttlMs: action.ttlMs });
+      const [outcome] = await this.commander.issue([d.serial], request, {
+        issuedBy,
+        ttlMs: action.ttlMs,
+        wait: false,
+      });
+      const status = outcome?.status ?? 'FAILED';
+      metrics.commands.inc({
+        type: action.type,
+        status: status === 'UNROUTABLE' ? 'UNROUTABLE' : status === 'PUBLISHED' ? 'PUBLISHED' : 'FAILED',
+      });
+      if (outcome === undefined || status !== 'PUBLISHED') {
+        this.log.warn({ ...ctx, status, reason: outcome?.reason }, 'automatic command not delivered');
+        return;
+      }
+      this.log.info({ ...ctx, commandId: outcome.commandId }, 'automatic command published');
       const sensorId = (await sensorIds.resolve([d.serial])).get(d.serial) as number;
       await recordIssuedCommand(pool, {
-        commandId: command.commandId,
+        commandId: outcome.commandId,
         sensorId,
         serial: d.serial,
-        type: command.type,
+        type: action.type,
         params:
-          command.sampleFrequencyHz === undefined ? {} : { sampleFrequencyHz: command.sampleFrequencyHz },
+          request.sampleFrequencyHz === undefined ? {} : { sampleFrequencyHz: request.sampleFrequencyHz },
         issuedBy,
-        issuedAtUs: command.issuedAtUs,
-        expiresAtUs: command.expiresAtUs ?? null,
+        issuedAtUs,
+        expiresAtUs: issuedAtUs + action.ttlMs * 1000,
       });
-      await bus.publish(routingKeys.command(d.serial, command.type), commandCodec.encode(command), {
-        mandatory: true,
-        messageId: command.commandId,
-        expirationMs: action.ttlMs,
-        headers: { 'x-issued-by': issuedBy },
-      });
-      metrics.commands.inc({ type: action.type, status: 'PUBLISHED' });
-      this.log.info({ ...ctx, commandId: command.commandId }, 'automatic command published');
     } catch (err) {
-      const status = err instanceof UnroutableError ? 'UNROUTABLE' : 'FAILED';
-      metrics.commands.inc({ type: action.type, status });
-      this.log.warn({ ...ctx, err, status }, 'automatic command not delivered');
+      metrics.commands.inc({ type: action.type, status: 'FAILED' });
+      this.log.warn({ ...ctx, err }, 'automatic command not delivered');
     }
   }
 }

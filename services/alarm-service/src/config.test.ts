@@ -11,7 +11,8 @@ describe('loadConfig', () => {
       rulesFile: defaultRulesFile(),
       modelPersistIntervalMs: 30_000,
       consume: { maxBatch: 5000, maxWaitMs: 20, prefetch: 12000 },
-      notify: { maxAttempts: 6, queueLimit: 1000 },
+      notify: { maxAttempts: 6, pollMs: 1000 },
+      outboxRetryMs: 5000,
     });
     expect(c.rulesFile).toMatch(/alarm-service\/rules\/default\.yaml$/);
     expect(c.webhook).toBeUndefined();
@@ -21,17 +22,24 @@ describe('loadConfig', () => {
   it('reads notifications and intervals', () => {
     const c = loadConfig({
       WEBHOOK_URL: 'https://hooks.example/alarms',
+      WEBHOOK_SECRET: 'a-long-enough-secret',
       SMTP_URL: 'smtps://bot:secret@mail.example:465',
       SMTP_TO: 'ops@example.com, oncall@example.com',
       RULES_FILE: '/etc/alarms/rules.json',
       MODEL_PERSIST_INTERVAL_MS: '10s',
       METRICS_PORT: '0',
     });
-    expect(c.webhook).toEqual({ url: 'https://hooks.example/alarms', timeoutMs: 5000 });
+    expect(c.webhook).toEqual({
+      url: 'https://hooks.example/alarms',
+      timeoutMs: 5000,
+      secret: 'a-long-enough-secret',
+    });
     expect(c.smtp).toEqual({
       url: 'smtps://bot:secret@mail.example:465',
       from: 'alarm-service@localhost',
       to: ['ops@example.com', 'oncall@example.com'],
+      requireTls: true,
+      timeoutMs: 10_000,
     });
     expect(c.rulesFile).toBe('/etc/alarms/rules.json');
     expect(c.modelPersistIntervalMs).toBe(10_000);
@@ -64,6 +72,13 @@ describe('loadConfig', () => {
       expect(problems).toContain(name);
     }
     expect(problems).not.toContain('hunter2');
+  });
+
+  it('wants a webhook secret (signing) with the webhook URL, and never echoes it', () => {
+    expect(() => loadConfig({ WEBHOOK_URL: 'https://h.example/x' })).toThrow(/WEBHOOK_SECRET: must be set/);
+    expect(() => loadConfig({ WEBHOOK_URL: 'https://h.example/x', WEBHOOK_SECRET: 'short-s3cret' })).toThrow(
+      /WEBHOOK_SECRET/,
+    );
   });
 
   it('wants SMTP_URL when SMTP_TO is set', () => {

@@ -2,10 +2,16 @@ import { fileURLToPath } from 'node:url';
 import { type CommonConfig, readCommonConfig, readEnv } from '@sensor-streaming/runtime';
 
 export interface SmtpConfig {
-  /** smtp://[user:pass@]host[:port] (STARTTLS when offered) or smtps://... (TLS from the start). */
+  /** smtp://[user:pass@]host[:port] (STARTTLS required) or smtps://... (TLS from the start). */
   url: string;
   from: string;
   to: string[];
+  /** SMTP_REQUIRE_TLS (default true): smtp:// without STARTTLS fails instead of sending in clear. */
+  requireTls: boolean;
+  /** SMTP_TIMEOUT_MS: connection, greeting and socket timeout. */
+  timeoutMs: number;
+  /** Tests only: TLS options (e.g. a self-signed CA). */
+  tls?: { ca?: string; rejectUnauthorized?: boolean };
 }
 
 export interface AlarmServiceConfig extends CommonConfig {
@@ -24,9 +30,13 @@ export interface AlarmServiceConfig extends CommonConfig {
   consume: { maxBatch: number; maxWaitMs: number; prefetch: number };
   /** LEADER_RETRY_MS: how often a standby replica tries to become the active evaluator. */
   leaderRetryMs: number;
-  webhook?: { url: string; timeoutMs: number };
+  /** WEBHOOK_URL, WEBHOOK_TIMEOUT_MS, WEBHOOK_SECRET (HMAC-SHA256 key; required with the URL). */
+  webhook?: { url: string; timeoutMs: number; secret: string };
   smtp?: SmtpConfig;
-  notify: { maxAttempts: number; queueLimit: number; initialDelayMs: number; maxDelayMs: number };
+  /** The durable notification queue: retries with backoff, polled every NOTIFY_POLL_MS. */
+  notify: { maxAttempts: number; initialDelayMs: number; maxDelayMs: number; pollMs: number };
+  /** OUTBOX_RETRY_MS: a stored transition not confirmed this long after storing is published by the relay. */
+  outboxRetryMs: number;
 }
 
 const EMAIL = /^[^\s@<>]+@[^\s@<>]+$/;
@@ -60,15 +70,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AlarmServiceCo
     leaderRetryMs: r.duration('LEADER_RETRY_MS', 2_000, { min: 50 }),
     notify: {
       maxAttempts: r.int('NOTIFY_MAX_ATTEMPTS', 6, { min: 1, max: 100 }),
-      queueLimit: r.int('NOTIFY_QUEUE_LIMIT', 1_000, { min: 1, max: 1_000_000 }),
       initialDelayMs: r.duration('NOTIFY_RETRY_INITIAL_MS', 500, { min: 1 }),
       maxDelayMs: r.duration('NOTIFY_RETRY_MAX_MS', 60_000, { min: 1 }),
+      pollMs: r.duration('NOTIFY_POLL_MS', 1_000, { min: 10, max: 60_000 }),
     },
+    outboxRetryMs: r.duration('OUTBOX_RETRY_MS', 5_000, { min: 100, max: 3_600_000 }),
   };
   if (r.has('WEBHOOK_URL')) {
+    const secret = r.string('WEBHOOK_SECRET', '');
+    if (secret.length < 16)
+      r.problem('WEBHOOK_SECRET', 'must be set with WEBHOOK_URL: at least 16 characters (the HMAC key)');
     config.webhook = {
       url: r.url('WEBHOOK_URL', undefined, { protocols: ['http', 'https'] }),
       timeoutMs: r.duration('WEBHOOK_TIMEOUT_MS', 5_000, { min: 1 }),
+      secret,
     };
   }
   if (r.has('SMTP_URL')) {
@@ -76,7 +91,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AlarmServiceCo
     for (const a of to)
       if (!EMAIL.test(a)) r.problem('SMTP_TO', `${JSON.stringify(a)} is not an e-mail address`);
     const from = r.string('SMTP_FROM', 'alarm-service@localhost', { pattern: EMAIL });
-    config.smtp = { url: r.url('SMTP_URL', undefined, { protocols: ['smtp', 'smtps'] }), from, to };
+    config.smtp = {
+      url: r.url('SMTP_URL', undefined, { protocols: ['smtp', 'smtps'] }),
+      from,
+      to,
+      requireTls: r.bool('SMTP_REQUIRE_TLS', true),
+      timeoutMs: r.duration('SMTP_TIMEOUT_MS', 10_000, { min: 100 }),
+    };
   } else if (r.has('SMTP_TO')) {
     r.problem('SMTP_TO', 'is set but SMTP_URL is not');
   }

@@ -7,7 +7,7 @@ import type { SensorId } from './sensors.js';
 // sensor + rule + channel; alarms = append-only transitions).
 
 export type AlarmSeverityName = 'INFO' | 'WARNING' | 'MAJOR' | 'CRITICAL';
-export type AlarmTransitionName = 'RAISED' | 'CLEARED' | 'ACKNOWLEDGED';
+export type AlarmTransitionName = 'RAISED' | 'CLEARED' | 'ACKNOWLEDGED' | 'SHELVED' | 'UNSHELVED';
 
 const US = `interval '1 microsecond'`;
 /** SQL for "$n µs since the epoch" as timestamptz. */
@@ -204,6 +204,183 @@ export async function clearAlarms(
       severity: r.severity,
       windowNs: Number(r.window_ns),
       timeUs: Number(r.t),
+    };
+  }
+  return out;
+}
+
+/** Notification channels a transition is queued for (alarm_notifications.channel). */
+export type NotificationChannel = 'webhook' | 'email';
+/** Why a transition was stored without notifying. */
+export type SuppressedBy = 'shelved' | 'maintenance';
+
+export interface StoredTransition {
+  /** alarms.id: the transition id (message id on the bus, outbox key). */
+  transitionId: number;
+  alarmId: string;
+  severity: AlarmSeverityName;
+  windowNs: number;
+  timeUs: number;
+  suppressedBy: SuppressedBy | null;
+}
+
+const SUPPRESSION = `CASE
+    WHEN EXISTS (SELECT 1 FROM sensor_maintenance m
+                 WHERE m.sensor_id = i.sensor_id AND m.ended_at IS NULL AND m.ends_at > now()) THEN 'maintenance'
+    WHEN EXISTS (SELECT 1 FROM alarm_shelves sh
+                 WHERE sh.sensor_id = i.sensor_id AND sh.rule = i.rule AND sh.channel = i.channel
+                   AND sh.ended_at IS NULL AND sh.expires_at > now()) THEN 'shelved'
+  END`;
+
+/**
+ * raiseAlarms that also writes, in the same statement, the transition's
+ * outbox row (published later if the publish after the commit fails) and its
+ * notification rows (one per channel when `notify`, none when the alarm is
+ * shelved or its sensor in maintenance). Returns the raised ones by alarm id.
+ */
+export async function raiseAlarmsWithOutbox(
+  db: Queryable,
+  list: ReadonlyArray<RaiseAlarmInput & { notify: boolean }>,
+  channels: readonly NotificationChannel[],
+): Promise<Map<string, StoredTransition>> {
+  if (list.length === 0) return new Map();
+  const { rows } = await db.query<{
+    id: string;
+    alarm_id: string;
+    severity: AlarmSeverityName;
+    window_ns: string;
+    t: string;
+    suppressed_by: SuppressedBy | null;
+  }>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::float8[],
+                            $7::float8[], $8::bigint[], $9::text[], $10::bigint[], $11::boolean[])
+         AS t (alarm_id, sensor_id, rule, channel, severity, value, threshold, window_ns, message, time_us, notify)
+     ), sup AS (
+       SELECT i.alarm_id, i.notify, ${SUPPRESSION} AS suppressed_by FROM input i
+     ), ep AS (
+       INSERT INTO alarm_episodes (alarm_id, sensor_id, rule, channel, severity, value, threshold, window_ns,
+                                   message, raised_at)
+       SELECT alarm_id, sensor_id, rule, channel, severity, value, threshold, window_ns, message,
+              timestamptz 'epoch' + time_us * ${US}
+       FROM input
+       ON CONFLICT (sensor_id, rule, channel) WHERE cleared_at IS NULL DO NOTHING
+       RETURNING *
+     ), tr AS (
+       INSERT INTO alarms (alarm_id, sensor_id, rule, channel, severity, transition, value, threshold, window_ns,
+                           time, message, suppressed_by)
+       SELECT ep.alarm_id, sensor_id, rule, channel, severity, 'RAISED', value, threshold, window_ns, raised_at,
+              message, sup.suppressed_by
+       FROM ep JOIN sup ON sup.alarm_id = ep.alarm_id
+       RETURNING id, alarm_id, severity, window_ns, time, suppressed_by
+     ), ob AS (
+       INSERT INTO alarm_outbox (transition_id) SELECT id FROM tr
+     ), nq AS (
+       INSERT INTO alarm_notifications (transition_id, channel)
+       SELECT tr.id, c FROM tr JOIN sup ON sup.alarm_id = tr.alarm_id CROSS JOIN unnest($12::text[]) AS c
+       WHERE sup.notify AND tr.suppressed_by IS NULL
+     )
+     SELECT id, alarm_id, severity, window_ns, ${us('time')} AS t, suppressed_by FROM tr`,
+    [
+      list.map((a) => a.alarmId),
+      list.map((a) => a.sensorId),
+      list.map((a) => a.rule),
+      list.map((a) => a.channel),
+      list.map((a) => a.severity),
+      list.map((a) => a.value),
+      list.map((a) => a.threshold),
+      list.map((a) => a.windowNs),
+      list.map((a) => a.message),
+      list.map((a) => a.timeUs),
+      list.map((a) => a.notify),
+      [...channels],
+    ],
+  );
+  return new Map(
+    rows.map((r) => [
+      r.alarm_id,
+      {
+        transitionId: Number(r.id),
+        alarmId: r.alarm_id,
+        severity: r.severity,
+        windowNs: Number(r.window_ns),
+        timeUs: Number(r.t),
+        suppressedBy: r.suppressed_by,
+      },
+    ]),
+  );
+}
+
+/**
+ * clearAlarms that also writes the outbox and notification rows (see
+ * raiseAlarmsWithOutbox), and gives the episode the clear message. One entry
+ * per input, undefined where nothing was open.
+ */
+export async function clearAlarmsWithOutbox(
+  db: Queryable,
+  list: ReadonlyArray<ClearAlarmInput & { notify: boolean }>,
+  channels: readonly NotificationChannel[],
+): Promise<Array<StoredTransition | undefined>> {
+  if (list.length === 0) return [];
+  const { rows } = await db.query<{
+    idx: number;
+    id: string;
+    alarm_id: string;
+    severity: AlarmSeverityName;
+    window_ns: string;
+    t: string;
+    suppressed_by: SuppressedBy | null;
+  }>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $5::float8[], $6::float8[],
+                            $7::bigint[], $8::text[], $9::boolean[])
+         AS t (idx, sensor_id, rule, channel, value, threshold, time_us, message, notify)
+     ), sup AS (
+       SELECT i.idx, ${SUPPRESSION} AS suppressed_by FROM input i
+     ), ep AS (
+       UPDATE alarm_episodes e
+       SET cleared_at = GREATEST(e.raised_at, timestamptz 'epoch' + i.time_us * ${US}), message = i.message
+       FROM input i
+       WHERE e.sensor_id = i.sensor_id AND e.rule = i.rule AND e.channel = i.channel AND e.cleared_at IS NULL
+       RETURNING e.*, i.idx, i.notify, i.value AS new_value, i.threshold AS new_threshold, i.message AS new_message
+     ), tr AS (
+       INSERT INTO alarms (alarm_id, sensor_id, rule, channel, severity, transition, value, threshold, window_ns,
+                           time, message, suppressed_by)
+       SELECT alarm_id, sensor_id, rule, channel, severity, 'CLEARED', new_value, new_threshold, window_ns,
+              cleared_at, new_message, sup.suppressed_by
+       FROM ep JOIN sup ON sup.idx = ep.idx
+       RETURNING id, alarm_id, severity, window_ns, time, suppressed_by
+     ), ob AS (
+       INSERT INTO alarm_outbox (transition_id) SELECT id FROM tr
+     ), nq AS (
+       INSERT INTO alarm_notifications (transition_id, channel)
+       SELECT tr.id, c FROM tr JOIN ep ON ep.alarm_id = tr.alarm_id CROSS JOIN unnest($10::text[]) AS c
+       WHERE ep.notify AND tr.suppressed_by IS NULL
+     )
+     SELECT ep.idx, tr.id, tr.alarm_id, tr.severity, tr.window_ns, ${us('tr.time')} AS t, tr.suppressed_by
+     FROM tr JOIN ep ON ep.alarm_id = tr.alarm_id`,
+    [
+      list.map((_, i) => i),
+      list.map((c) => c.sensorId),
+      list.map((c) => c.rule),
+      list.map((c) => c.channel),
+      list.map((c) => c.value),
+      list.map((c) => c.threshold),
+      list.map((c) => c.timeUs),
+      list.map((c) => c.message),
+      list.map((c) => c.notify),
+      [...channels],
+    ],
+  );
+  const out: Array<StoredTransition | undefined> = list.map(() => undefined);
+  for (const r of rows) {
+    out[r.idx] = {
+      transitionId: Number(r.id),
+      alarmId: r.alarm_id,
+      severity: r.severity,
+      windowNs: Number(r.window_ns),
+      timeUs: Number(r.t),
+      suppressedBy: r.suppressed_by,
     };
   }
   return out;

@@ -35,3 +35,30 @@ describe('AlarmLatch', () => {
     expect(latch.evaluate(2, false, true)).toBe('CLEAR');
   });
 });
+
+describe('AlarmLatch: chattering', () => {
+  it('the third raise within a minute flags it and holds it until the clear condition held a minute', () => {
+    const S = 1_000_000;
+    const latch = new AlarmLatch(0, 0, { raises: 3, withinUs: 60 * S });
+    const seen: Array<[number, string]> = [];
+    // the condition flaps every 5 s for 2 minutes
+    for (let t = 0; t < 120; t += 5) {
+      const on = (t / 5) % 2 === 0;
+      const d = latch.evaluate(t * S, on, !on);
+      if (d) seen.push([t, d]);
+    }
+    // raise, clear, raise, clear, raise (chattering now): held, no further clear while it flaps
+    expect(seen).toEqual([
+      [0, 'RAISE'],
+      [5, 'CLEAR'],
+      [10, 'RAISE'],
+      [15, 'CLEAR'],
+      [20, 'RAISE'],
+    ]);
+    expect(latch.chattering).toBe(true);
+    // the last flap (115 s) was clear; from then on it stays calm: it clears once that held 60 s
+    expect(latch.evaluate(170 * S, false, true)).toBeUndefined();
+    expect(latch.evaluate(175 * S, false, true)).toBe('CLEAR');
+    expect(latch.chattering).toBe(false);
+  });
+});

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileRule } from '../rules/compile-rule.js';
 import type { AnomalyRule, RateOfChangeRule, VibrationRule } from '../rules/rule-types.js';
+import { createNoise } from '../testing/signals.js';
 import {
   AnomalyEvaluator,
   ErrorBurstCounter,
@@ -18,25 +19,72 @@ function collect(): { rows: Row[]; sink: Sink } {
 }
 
 describe('RateOfChangeEvaluator', () => {
-  it('compares |dv/dt| in units per second and counts out-of-order samples as late', () => {
-    const rule = compileRule({
-      id: 'r',
-      type: 'rate-of-change',
-      channel: 'pressure',
-      raise: '> 5',
-      clear: '<= 2',
-    }) as RateOfChangeRule;
-    const ev = new RateOfChangeEvaluator(rule);
+  const ramp = compileRule({
+    id: 'r',
+    type: 'rate-of-change',
+    channel: 'pressure',
+    window: '1s',
+    raise: '> 5',
+    clear: '<= 2',
+  }) as RateOfChangeRule;
+
+  it('is the least-squares slope over the window, from half a window on; out-of-order samples are late', () => {
+    const ev = new RateOfChangeEvaluator(ramp);
     const { rows, sink } = collect();
-    // 0 s: 100, 0.5 s: 103 (6/s), 1.5 s: 104 (1/s), 1.0 s: out of order
-    expect(ev.process([0, 0.5 * S, 1.5 * S, 1 * S], [100, 103, 104, 0], sink)).toBe(1);
-    expect(rows).toEqual([
-      [0.5 * S, 6, 5, true, false],
-      [1.5 * S, 1, 5, false, true],
-    ]);
-    // a falling edge counts too: 104 -> 100 in 0.5 s = 8/s
-    ev.process([2 * S], [100], sink);
-    expect(rows.at(-1)).toEqual([2 * S, 8, 5, true, false]);
+    // 6 units/s at 10 Hz: 0, 0.1 s, ... ; the first evaluation once 0.5 s are covered
+    const times = Array.from({ length: 11 }, (_, i) => i * 0.1 * S);
+    expect(ev.process([...times, 0.35 * S], [...times.map((t) => 100 + (6 * t) / S), 0], sink)).toBe(1);
+    expect(rows[0]?.[0]).toBe(0.5 * S);
+    for (const r of rows) {
+      expect(r[1]).toBeCloseTo(6, 9);
+      expect(r.slice(2)).toEqual([5, true, false]);
+    }
+    // flat afterwards: once the window holds only flat samples the slope is 0 and the clear holds
+    const flat = Array.from({ length: 20 }, (_, i) => 1.1 * S + i * 0.1 * S);
+    ev.process(
+      flat,
+      flat.map(() => 106),
+      sink,
+    );
+    expect(rows.at(-1)).toEqual([3 * S, 0, 5, false, true]);
+  });
+
+  it('sampling 100 times faster does not make white noise look like a faster process', () => {
+    const peak = (hz: number): number => {
+      const rule = { ...ramp, window: { sizeUs: 5 * S, slideUs: 5 * S, allowedLatenessUs: 0 } };
+      const ev = new RateOfChangeEvaluator(rule);
+      const noise = createNoise(11);
+      let max = 0;
+      const n = Math.round(60 * hz);
+      const ts: number[] = [];
+      const vs: number[] = [];
+      for (let i = 0; i < n; i++) {
+        ts.push(Math.round((i * S) / hz));
+        vs.push(400 + 2 * noise());
+      }
+      ev.process(ts, vs, (_t, v) => {
+        if (v > max) max = v;
+      });
+      return max;
+    };
+    const slow = peak(10);
+    const fast = peak(1000);
+    expect(slow).toBeLessThan(5); // sample-to-sample this would be up to 40/s
+    expect(fast).toBeLessThanOrEqual(slow);
+  });
+
+  it('holds raises back until the settle time after a reset, clears are not held', () => {
+    const ev = new RateOfChangeEvaluator(ramp);
+    const { rows, sink } = collect();
+    ev.reset(2 * S);
+    const times = Array.from({ length: 30 }, (_, i) => i * 0.1 * S);
+    ev.process(
+      times,
+      times.map((t) => (6 * t) / S),
+      sink,
+    );
+    expect(rows.filter((r) => r[3] === true).every((r) => (r[0] as number) >= 2 * S)).toBe(true);
+    expect(rows.some((r) => r[3] === true)).toBe(true);
   });
 });
 

@@ -1,5 +1,6 @@
 import {
   type AlarmSeverity,
+  type Command,
   type LogBatch,
   type MeasurementBatch,
   type PowerState,
@@ -20,6 +21,7 @@ import {
   AnomalyEvaluator,
   type AnomalyModelParams,
   ErrorBurstCounter,
+  type PersistentWindows,
   RateOfChangeEvaluator,
   type SampleEvaluator,
   type Sink,
@@ -52,6 +54,15 @@ export interface ModelSnapshot {
   params: AnomalyModelParams;
 }
 
+/** Open windows of one sensor + rule + channel ('' for error-burst counters), as saved in alarm_window_state. */
+export interface WindowStateSnapshot {
+  serial: string;
+  ruleId: string;
+  channel: string;
+  /** null: nothing open any more (delete the saved row). */
+  state: Record<string, unknown> | null;
+}
+
 export interface RuleEngineOptions {
   rules: RuleSet;
   /** Events that arrived after their window closed (or out of order for point rules). */
@@ -74,6 +85,10 @@ interface SensorCtx {
   kindKnown: boolean;
   powerState: PowerState | undefined;
   frequencyHz: number;
+  /** A sleep command is out (wall µs it was issued, until it expires): silence is expected. */
+  sleepOrdered: { issuedAtUs: number; untilUs: number } | undefined;
+  /** Event time of the newest wake / frequency change: rules created later settle from here. */
+  settleFromUs: number | undefined;
   rules: Rule[] | undefined;
   evaluators: Map<string, BoundEvaluator>;
   plans: Map<string, ChannelPlan>;
@@ -107,6 +122,10 @@ function windowText(us: number): string {
   return `${us / 1e3}ms`;
 }
 
+/**
+ * The transition's message: the condition that raised it, or "cleared: " and
+ * the value that cleared it (never a raise text on a clear).
+ */
 function describe(
   rule: Rule,
   channel: string,
@@ -114,22 +133,27 @@ function describe(
   value: number,
   threshold: number,
 ): string {
-  const verb = kind === 'RAISE' ? 'raised' : 'cleared';
+  const raise = kind === 'RAISE';
+  const head = raise ? '' : 'cleared: ';
   switch (rule.type) {
-    case 'threshold':
-      return `${rule.aggregate}(${channel}) over ${windowText(rule.window.sizeUs)} = ${fmt(value)} (${kind === 'RAISE' ? `${rule.raise.op} ${fmt(rule.raise.threshold)}` : `${rule.clear.op} ${fmt(rule.clear.threshold)}`}): ${verb}`;
-    case 'rate-of-change':
-      return `|d${channel}/dt| = ${fmt(value)}/s (limit ${rule.raise.op} ${fmt(rule.raise.threshold)}): ${verb}`;
+    case 'threshold': {
+      const c = raise ? rule.raise : rule.clear;
+      return `${head}${rule.aggregate}(${channel}) over ${windowText(rule.window.sizeUs)} = ${fmt(value)} (${c.op} ${fmt(c.threshold)})`;
+    }
+    case 'rate-of-change': {
+      const c = raise ? rule.raise : rule.clear;
+      return `${head}|d${channel}/dt| over ${windowText(rule.window.sizeUs)} = ${fmt(value)}/s (${c.op} ${fmt(c.threshold)})`;
+    }
     case 'anomaly':
-      return `${channel} = ${fmt(value)} vs anomaly bound ${fmt(threshold)} (z ${kind === 'RAISE' ? '>' : '<='} ${kind === 'RAISE' ? rule.zScore : rule.clearZScore}): ${verb}`;
+      return `${head}${channel} = ${fmt(value)} vs anomaly bound ${fmt(threshold)} (z ${raise ? '>' : '<='} ${raise ? rule.zScore : rule.clearZScore})`;
     case 'vibration':
-      return `rms(${channel}) over ${windowText(rule.window.sizeUs)} = ${fmt(value)} mm/s, zone ${rule.zone} limit ${fmt(threshold)} mm/s for class ${rule.machineClass}: ${verb}`;
+      return `${head}rms(${channel}) over ${windowText(rule.window.sizeUs)} = ${fmt(value)} mm/s, zone ${rule.zone} limit ${fmt(threshold)} mm/s for class ${rule.machineClass}`;
     case 'error-burst':
-      return `${fmt(value)} ERROR entries with code ${channel} in ${windowText(rule.window.sizeUs)}: ${verb}`;
+      return `${head}${fmt(value)} ERROR entries with code ${channel} in ${windowText(rule.window.sizeUs)}`;
     case 'silence':
-      return kind === 'RAISE'
-        ? `no data for ${fmt(value)} s (expected within ${fmt(threshold)} s): ${verb}`
-        : `data again after silence: ${verb}`;
+      return raise
+        ? `no data for ${fmt(value)} s (expected within ${fmt(threshold)} s)`
+        : 'cleared: data again';
   }
 }
 
@@ -166,11 +190,18 @@ export class RuleEngine {
   }
 
   /** Sets what the sensors table says about a sensor (until a SensorState says otherwise). */
-  setProfile(serial: string, kind: string, labels: Record<string, string>): void {
+  setProfile(
+    serial: string,
+    kind: string,
+    labels: Record<string, string>,
+    reported?: { state: PowerState | null; frequencyHz: number | null },
+  ): void {
     const ctx = this.ctx(serial);
     ctx.profile = { serial, kind, labels };
     ctx.kindKnown = true;
     ctx.rules = undefined;
+    if (reported?.state && ctx.powerState === undefined) ctx.powerState = reported.state;
+    if (reported?.frequencyHz && ctx.frequencyHz === 0) ctx.frequencyHz = reported.frequencyHz;
   }
 
   /** Marks an alarm as open (found in the database), so it is not raised again and can be cleared. */
@@ -186,6 +217,76 @@ export class RuleEngine {
   }
 
   private readonly pendingModels = new Map<string, AnomalyModelParams>();
+  /** Saved windows waiting for their evaluator to be created (serial, rule, channel). */
+  private readonly pendingWindows = new Map<string, Record<string, unknown>>();
+
+  /** A saved open window (loaded at start): continued when its rule's evaluator is created. */
+  loadWindow(w: WindowStateSnapshot): void {
+    if (w.state === null) return;
+    this.pendingWindows.set(windowKey(w.serial, w.ruleId, w.channel), w.state);
+  }
+
+  /**
+   * Windows changed since the last call (and marks them clean): error-burst
+   * counters only (cheap, saved after every batch), or every windowed
+   * evaluator (saved with the models and on stand-down).
+   */
+  takeDirtyWindows(which: 'errors' | 'all'): WindowStateSnapshot[] {
+    const out: WindowStateSnapshot[] = [];
+    for (const ctx of this.sensors.values()) {
+      const serial = ctx.profile.serial;
+      for (const [ruleId, { counter }] of ctx.errorCounters) {
+        if (!counter.dirty) continue;
+        counter.dirty = false;
+        out.push({ serial, ruleId, channel: '', state: counter.snapshot() ?? null });
+      }
+      if (which === 'errors') continue;
+      for (const [key, { evaluator }] of ctx.evaluators) {
+        if (!(evaluator instanceof WindowThresholdEvaluator) || !evaluator.dirty) continue;
+        evaluator.dirty = false;
+        const [ruleId, channel] = key.split(SEP) as [string, string];
+        out.push({ serial, ruleId, channel, state: evaluator.snapshot() ?? null });
+      }
+    }
+    return out;
+  }
+
+  /** Windows whose save failed: dirty again, so the next save includes them. */
+  markWindowsDirty(windows: readonly WindowStateSnapshot[]): void {
+    for (const w of windows) {
+      const ctx = this.sensors.get(w.serial);
+      if (ctx === undefined) continue;
+      if (w.channel === '') {
+        const c = ctx.errorCounters.get(w.ruleId);
+        if (c) c.counter.dirty = true;
+      } else {
+        const ev = ctx.evaluators.get(`${w.ruleId}${SEP}${w.channel}`)?.evaluator;
+        if (ev instanceof WindowThresholdEvaluator) ev.dirty = true;
+      }
+    }
+  }
+
+  /**
+   * Creates the error-burst counters of loaded windows now, so the windows of
+   * a sensor that never sends again still close on the wall-clock watermark.
+   */
+  materializeWindows(): void {
+    for (const key of [...this.pendingWindows.keys()]) {
+      const [serial, ruleId, channel] = key.split(SEP) as [string, string, string];
+      if (channel !== '') continue;
+      const ctx = this.ctx(serial);
+      const rule = this.rulesOf(ctx).find((r) => r.id === ruleId);
+      if (rule?.type === 'error-burst') this.errorCounter(ctx, rule);
+    }
+  }
+
+  private restoreWindow(serial: string, ruleId: string, channel: string, target: PersistentWindows): void {
+    const key = windowKey(serial, ruleId, channel);
+    const state = this.pendingWindows.get(key);
+    if (state === undefined) return;
+    this.pendingWindows.delete(key);
+    target.restore(state);
+  }
 
   /** Models changed since the last call (and marks them clean). */
   takeDirtyModels(): ModelSnapshot[] {
@@ -225,7 +326,7 @@ export class RuleEngine {
           threshold: 0,
           windowNs: 0,
           timeUs: nowUs,
-          message: `rule ${ruleId} no longer applies to this sensor (rules version ${this.rules.version}): cleared`,
+          message: `cleared: rule ${ruleId} no longer applies to this sensor (rules version ${this.rules.version})`,
           actions: { notify: true },
         });
       }
@@ -237,6 +338,12 @@ export class RuleEngine {
     return this.sensors.size;
   }
 
+  /**
+   * A reported state (birth, heartbeat, change, will). Operator actions are
+   * expected behaviour, never alarms: asleep means silence is expected (an
+   * open silence alarm clears); a wake or a sample-frequency change restarts
+   * the silence clock and makes anomaly and rate rules re-learn and settle.
+   */
   onState(state: SensorState, nowUs: number): AlarmDecision[] {
     const ctx = this.ctx(state.serial);
     const before = ctx.profile;
@@ -245,18 +352,62 @@ export class RuleEngine {
       ctx.rules = undefined;
     }
     if (state.kind !== '') ctx.kindKnown = true;
+    const wasAsleep = ctx.powerState === 'ASLEEP' || ctx.powerState === 'OFFLINE';
+    const woke = wasAsleep && state.state === 'AWAKE';
+    const retuned =
+      state.sampleFrequencyHz > 0 && ctx.frequencyHz > 0 && state.sampleFrequencyHz !== ctx.frequencyHz;
     ctx.powerState = state.state;
     if (state.sampleFrequencyHz > 0) ctx.frequencyHz = state.sampleFrequencyHz;
+    if (state.state === 'AWAKE' && ctx.sleepOrdered && state.timeUs >= ctx.sleepOrdered.issuedAtUs) {
+      ctx.sleepOrdered = undefined; // awake after the sleep order: it was applied and undone, or refused
+    }
+    if (state.state === 'ASLEEP' && ctx.sleepOrdered) ctx.sleepOrdered = undefined;
     const out: AlarmDecision[] = [];
     if (state.state === 'ASLEEP') {
       // Silence of a sleeping sensor is expected: clear.
-      for (const rule of this.rulesOf(ctx)) {
-        if (rule.type === 'silence') this.decide(ctx, rule, '', state.timeUs, 0, 0, false, true, out);
-      }
+      this.clearSilence(ctx, state.timeUs, out);
+    } else if (woke || retuned) {
+      this.resettle(ctx, state.timeUs, nowUs);
     } else if (ctx.lastArrivalUs === undefined) {
       ctx.lastArrivalUs = nowUs; // an awake sensor that has not sent data yet: start the silence clock
     }
     return out;
+  }
+
+  /**
+   * A command on its way to a sensor (the alarm service's queue sees every
+   * command): a sleep order makes silence expected from now, even before the
+   * sensor acknowledges it (or while it is offline and the order waits).
+   */
+  onCommand(cmd: Command, nowUs: number): AlarmDecision[] {
+    const ctx = this.ctx(cmd.serial);
+    const out: AlarmDecision[] = [];
+    if (cmd.type === 'sleep') {
+      const untilUs = cmd.expiresAtUs ?? Number.POSITIVE_INFINITY;
+      if (untilUs <= nowUs) return out;
+      ctx.sleepOrdered = { issuedAtUs: cmd.issuedAtUs, untilUs };
+      this.clearSilence(ctx, nowUs, out);
+    } else if (cmd.type === 'awake') {
+      ctx.sleepOrdered = undefined;
+    }
+    return out;
+  }
+
+  private clearSilence(ctx: SensorCtx, timeUs: number, out: AlarmDecision[]): void {
+    for (const rule of this.rulesOf(ctx)) {
+      if (rule.type === 'silence') this.decide(ctx, rule, '', timeUs, 0, 0, false, true, out);
+    }
+  }
+
+  /** The signal restarts at event time `atUs` (wake, new sample rate). */
+  private resettle(ctx: SensorCtx, atUs: number, nowUs: number): void {
+    ctx.lastArrivalUs = nowUs;
+    ctx.expectedIntervalUs.clear();
+    ctx.lastBatchStartUs.clear();
+    ctx.settleFromUs = atUs;
+    for (const plan of ctx.plans.values()) {
+      for (const step of plan.steps) settle(step.rule, step.evaluator, atUs);
+    }
   }
 
   onBatch(batch: MeasurementBatch, nowUs: number): AlarmDecision[] {
@@ -272,7 +423,7 @@ export class RuleEngine {
     this.out = out;
     try {
       for (const step of plan.steps) {
-        const late = step.evaluator.process(times, batch.values, step.sink);
+        const late = step.evaluator.process(times, batch.values, step.sink, nowUs);
         if (late > 0) this.onLate(step.rule.type, late);
       }
     } finally {
@@ -325,6 +476,16 @@ export class RuleEngine {
   /** Wall-clock driven work: silence, and closing error windows of sensors that went quiet. */
   tick(nowUs: number): AlarmDecision[] {
     const out: AlarmDecision[] = [];
+    this.out = out;
+    try {
+      for (const ctx of this.sensors.values()) {
+        for (const plan of ctx.plans.values()) {
+          for (const step of plan.steps) step.evaluator.idle?.(nowUs, step.sink);
+        }
+      }
+    } finally {
+      this.out = NO_OUT;
+    }
     for (const ctx of this.sensors.values()) {
       for (const rule of this.rulesOf(ctx)) {
         if (rule.type === 'silence') this.checkSilence(ctx, rule, nowUs, out);
@@ -339,6 +500,11 @@ export class RuleEngine {
 
   private checkSilence(ctx: SensorCtx, rule: SilenceRule, nowUs: number, out: AlarmDecision[]): void {
     if (ctx.lastArrivalUs === undefined || ctx.powerState === 'ASLEEP') return;
+    if (ctx.sleepOrdered !== undefined) {
+      if (nowUs < ctx.sleepOrdered.untilUs) return; // ordered to sleep: silence is expected
+      ctx.sleepOrdered = undefined;
+      ctx.lastArrivalUs = Math.max(ctx.lastArrivalUs, nowUs); // the order expired: count from now
+    }
     let expected = ctx.frequencyHz > 0 ? 1e6 / ctx.frequencyHz : 0;
     for (const v of ctx.expectedIntervalUs.values()) if (v > expected) expected = v;
     const limitUs = Math.max(expected * rule.factor, rule.minSilenceUs);
@@ -415,9 +581,16 @@ export class RuleEngine {
     clear: boolean,
     out: AlarmDecision[],
   ): void {
+    const wasChattering = latch.chattering;
     const d = latch.evaluate(timeUs, raise, clear);
     if (d === undefined) return;
     const windowUs = 'window' in rule ? rule.window.sizeUs : 0;
+    let message = describe(rule, channel, d, value, threshold);
+    if (d === 'RAISE' && latch.chattering && rule.chatter) {
+      message += ` [chattering: ${rule.chatter.raises}+ raises within ${windowText(rule.chatter.withinUs)}; held until calm for ${windowText(rule.chatter.withinUs)}]`;
+    } else if (d === 'CLEAR' && wasChattering) {
+      message += ' [was chattering]';
+    }
     out.push({
       kind: d,
       serial: ctx.profile.serial,
@@ -429,7 +602,7 @@ export class RuleEngine {
       threshold,
       windowNs: windowUs * 1000,
       timeUs,
-      message: describe(rule, channel, d, value, threshold),
+      message,
       actions: rule.actions,
     });
   }
@@ -454,6 +627,8 @@ export class RuleEngine {
         kindKnown: false,
         powerState: undefined,
         frequencyHz: 0,
+        sleepOrdered: undefined,
+        settleFromUs: undefined,
         rules: undefined,
         evaluators: new Map(),
         plans: new Map(),
@@ -474,7 +649,8 @@ export class RuleEngine {
       ctx.plans.clear();
       for (const rule of ctx.rules) {
         for (const [key, latch] of ctx.latches) {
-          if (key.startsWith(`${rule.id}${SEP}`)) latch.configure(rule.raiseForUs, rule.clearForUs);
+          if (key.startsWith(`${rule.id}${SEP}`))
+            latch.configure(rule.raiseForUs, rule.clearForUs, rule.chatter);
         }
       }
     }
@@ -485,7 +661,7 @@ export class RuleEngine {
     const key = `${ruleId}${SEP}${channel}`;
     let latch = ctx.latches.get(key);
     if (latch === undefined) {
-      latch = new AlarmLatch(rule?.raiseForUs ?? 0, rule?.clearForUs ?? 0);
+      latch = new AlarmLatch(rule?.raiseForUs ?? 0, rule?.clearForUs ?? 0, rule?.chatter);
       ctx.latches.set(key, latch);
     }
     return latch;
@@ -499,6 +675,8 @@ export class RuleEngine {
         ev = new AnomalyEvaluator(rule, this.pendingModels.get(key));
         this.pendingModels.delete(key);
         this.anomalies.set(key, ev);
+        if (ctx.settleFromUs !== undefined && ev.params.lastTimeUs < ctx.settleFromUs)
+          settle(rule, ev, ctx.settleFromUs);
       } else {
         ev.updateRule(rule);
       }
@@ -518,10 +696,13 @@ export class RuleEngine {
         break;
       case 'rate-of-change':
         evaluator = new RateOfChangeEvaluator(rule);
+        if (ctx.settleFromUs !== undefined) settle(rule, evaluator, ctx.settleFromUs);
         break;
       default:
         throw new Error(`BUG: no sample evaluator for rule type ${rule.type}`);
     }
+    if (evaluator instanceof WindowThresholdEvaluator)
+      this.restoreWindow(serial, rule.id, channel, evaluator);
     ctx.evaluators.set(key, { fingerprint: f, evaluator });
     return evaluator;
   }
@@ -531,9 +712,21 @@ export class RuleEngine {
     const c = ctx.errorCounters.get(rule.id);
     if (c !== undefined && c.fingerprint === f) return c.counter;
     const counter = new ErrorBurstCounter(rule);
+    this.restoreWindow(ctx.profile.serial, rule.id, '', counter);
     ctx.errorCounters.set(rule.id, { fingerprint: f, counter });
     return counter;
   }
+}
+
+function settle(rule: Rule, evaluator: SampleEvaluator, atUs: number): void {
+  if (rule.type === 'anomaly' && evaluator instanceof AnomalyEvaluator)
+    evaluator.resettle(atUs + rule.settleUs);
+  else if (rule.type === 'rate-of-change' && evaluator instanceof RateOfChangeEvaluator)
+    evaluator.reset(atUs + rule.settleUs);
+}
+
+function windowKey(serial: string, ruleId: string, channel: string): string {
+  return `${serial}${SEP}${ruleId}${SEP}${channel}`;
 }
 
 function modelKey(serial: string, channel: string, ruleId: string): string {

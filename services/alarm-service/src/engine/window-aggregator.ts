@@ -8,6 +8,15 @@ interface Pane {
   max: number;
 }
 
+export interface WindowSnapshot {
+  sizeUs: number;
+  slideUs: number;
+  maxEventUs: number;
+  nextEndUs: number;
+  /** [pane index, count, sum, sumSq, min, max] */
+  panes: Array<[number, number, number, number, number, number]>;
+}
+
 export interface WindowResult {
   /** Window [startUs, endUs). */
   startUs: number;
@@ -36,6 +45,29 @@ export class WindowAggregator {
     private readonly aggregate: Aggregate,
   ) {
     this.panesPerWindow = Math.max(1, Math.round(spec.sizeUs / spec.slideUs));
+  }
+
+  /** Open panes and the watermark, as JSON (alarm_window_state). */
+  snapshot(): WindowSnapshot | undefined {
+    if (this.nextEndUs === undefined || this.panes.size === 0) return undefined;
+    return {
+      sizeUs: this.spec.sizeUs,
+      slideUs: this.spec.slideUs,
+      maxEventUs: this.maxEventUs,
+      nextEndUs: this.nextEndUs,
+      panes: [...this.panes].map(([i, p]) => [i, p.count, p.sum, p.sumSq, p.min, p.max]),
+    };
+  }
+
+  /** Continues from a snapshot of the same window shape (false: shape changed, ignored). */
+  restore(s: WindowSnapshot): boolean {
+    if (s.sizeUs !== this.spec.sizeUs || s.slideUs !== this.spec.slideUs) return false;
+    this.maxEventUs = s.maxEventUs;
+    this.nextEndUs = s.nextEndUs;
+    this.panes.clear();
+    for (const [i, count, sum, sumSq, min, max] of s.panes)
+      this.panes.set(i, { count, sum, sumSq, min, max });
+    return true;
   }
 
   get watermarkUs(): number {

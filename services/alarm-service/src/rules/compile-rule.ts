@@ -33,11 +33,21 @@ const COMMON_FIELDS = [
   'notify',
   'command',
   'enabled',
+  'chatter',
 ];
 const FIELDS: Record<RuleType, string[]> = {
   threshold: ['channel', 'aggregate', 'window', 'slide', 'allowedLateness', 'raise', 'clear'],
-  'rate-of-change': ['channel', 'raise', 'clear'],
-  anomaly: ['channel', 'alpha', 'zScore', 'clearZScore', 'warmupSamples', 'minStdDev'],
+  'rate-of-change': ['channel', 'window', 'raise', 'clear', 'settle'],
+  anomaly: [
+    'channel',
+    'alpha',
+    'zScore',
+    'clearZScore',
+    'warmupSamples',
+    'minStdDev',
+    'timeConstant',
+    'settle',
+  ],
   vibration: ['channel', 'machineClass', 'zone', 'window', 'slide', 'allowedLateness', 'clearRatio'],
   'error-burst': ['errorCode', 'window', 'allowedLateness', 'raise', 'clear'],
   silence: ['factor', 'minSilence'],
@@ -200,8 +210,28 @@ export function compileRule(raw: Record<string, unknown>): Rule {
     }
   }
 
+  // Chattering (ISA-18.2 TR: 3 or more raises within a minute) is on unless `chatter: false`.
+  let chatter: { raises: number; withinUs: number } | undefined = { raises: 3, withinUs: 60e6 };
+  if (raw.chatter === false) chatter = undefined;
+  else if (raw.chatter !== undefined) {
+    const c = raw.chatter;
+    if (!isRecord(c)) problems.push('chatter: must be false or { raises, within }');
+    else {
+      const raises = c.raises ?? 3;
+      const withinUs = parseDurationUs(c.within ?? '1m');
+      if (typeof raises !== 'number' || !Number.isInteger(raises) || raises < 2 || raises > 1000)
+        problems.push('chatter.raises: must be an integer from 2 to 1000');
+      if (withinUs === undefined || withinUs < 1e6)
+        problems.push('chatter.within: must be a duration of at least 1s');
+      for (const key of Object.keys(c))
+        if (key !== 'raises' && key !== 'within') problems.push(`chatter.${key}: unknown field`);
+      chatter = { raises: typeof raises === 'number' ? raises : 3, withinUs: withinUs ?? 60e6 };
+    }
+  }
+
   const base = {
     id: id ?? '',
+    ...(chatter === undefined ? {} : { chatter }),
     severity: oneOf('severity', SEVERITIES, 'WARNING'),
     description: typeof raw.description === 'string' ? raw.description : '',
     kinds: Array.isArray(kinds) ? (kinds as string[]) : [],
@@ -231,8 +261,13 @@ export function compileRule(raw: Record<string, unknown>): Rule {
         ...base,
         type: 'rate-of-change',
         channel: str('channel'),
+        window: (() => {
+          const sizeUs = duration('window', '5s', 1000);
+          return { sizeUs, slideUs: sizeUs, allowedLatenessUs: 0 };
+        })(),
         raise,
         clear: condition('clear', negate(raise)),
+        settleUs: duration('settle', '30s'),
       };
       break;
     }
@@ -247,6 +282,8 @@ export function compileRule(raw: Record<string, unknown>): Rule {
         clearZScore: num('clearZScore', Math.max(zScore / 2, 0), 0, zScore),
         warmupSamples: Math.round(num('warmupSamples', 100, 2, 1e9)),
         minStdDev: num('minStdDev', 1e-6, 0, 1e12),
+        timeConstantUs: duration('timeConstant', '0s'),
+        settleUs: duration('settle', '60s'),
       };
       break;
     }

@@ -44,6 +44,8 @@ interface RuleBase {
   raiseForUs: number;
   /** The clear condition must hold this long (event time) before the alarm is cleared. */
   clearForUs: number;
+  /** Chattering detection (ISA-18.2): raised this often within this time = flagged and held; undefined = off. */
+  chatter?: { raises: number; withinUs: number };
   actions: RuleActions;
 }
 
@@ -67,9 +69,17 @@ export interface ThresholdRule extends RuleBase {
 export interface RateOfChangeRule extends RuleBase {
   type: 'rate-of-change';
   channel: string;
+  /**
+   * The slope is the least-squares fit over the samples of this trailing
+   * window (event time), evaluated at every sample once the window holds at
+   * least half its span: a property of the signal, not of the sample rate.
+   */
+  window: WindowSpec;
   /** Applied to |dv/dt| in units per second. */
   raise: Condition;
   clear: Condition;
+  /** After a wake or a sample-frequency change, no raise for this long (event time). */
+  settleUs: number;
 }
 
 export interface AnomalyRule extends RuleBase {
@@ -86,6 +96,14 @@ export interface AnomalyRule extends RuleBase {
   warmupSamples: number;
   /** Lower bound of the standard deviation (units), so a flat signal does not make every wiggle infinite. */
   minStdDev: number;
+  /**
+   * When > 0 the EWMA forgets by time, not by sample: each sample weighs
+   * 1 - exp(-dt / timeConstant), so a sensor sampling 100 times faster has
+   * the same model (alpha is then unused after warm-up).
+   */
+  timeConstantUs: number;
+  /** After a wake or a sample-frequency change: re-learn (warm-up again) and no raise for this long. */
+  settleUs: number;
 }
 
 export type MachineClass = 'I' | 'II' | 'III' | 'IV';

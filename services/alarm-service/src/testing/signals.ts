@@ -52,3 +52,28 @@ export function logEntry(timeUs: number, level: LogEntry['level'], errorCode = '
     component: 'test',
   };
 }
+
+/**
+ * A process pressure signal like the simulator's (kPa): a slow production
+ * cycle plus band-limited (Ornstein-Uhlenbeck) noise whose variance does not
+ * depend on the sample rate. Call with increasing times.
+ */
+export function createProcessSignal(seed: number, cycleS = 300, noiseSd = 2, noiseTauS = 0.5) {
+  const noise = createNoise(seed);
+  const gauss = () => {
+    // Irwin-Hall approximation of N(0, 1) from 12 uniform draws on [-1, 1): sum/2 has variance 1.
+    let s = 0;
+    for (let i = 0; i < 6; i++) s += noise();
+    return s / Math.sqrt(2);
+  };
+  let x = 0;
+  let lastUs: number | undefined;
+  return (timeUs: number): number => {
+    const dtS = lastUs === undefined ? 1e9 : (timeUs - lastUs) / 1e6;
+    lastUs = timeUs;
+    const keep = Math.exp(-dtS / noiseTauS);
+    x = x * keep + Math.sqrt(1 - keep * keep) * gauss();
+    const t = timeUs / 1e6;
+    return 400 + 75 * (1 - Math.cos((2 * Math.PI * t) / cycleS)) + noiseSd * x;
+  };
+}

@@ -1,5 +1,6 @@
 import type { KindSpec, SignalModel, SignalOptions } from './signal-model.js';
 import { dayPhase, US_PER_S } from './signal-model.js';
+import { BandLimitedNoise } from './band-limited-noise.js';
 
 /**
  * Outdoor/indoor climate: temperature (°C) warmest mid-afternoon, absolute
@@ -14,6 +15,7 @@ export class EnvironmentModel implements SignalModel {
   readonly #basePressure: number;
   readonly #weatherPhase: number;
   #wander = [0, 0, 0];
+  readonly #noise: BandLimitedNoise[];
   #lastUs: number | undefined;
 
   constructor(opts: SignalOptions) {
@@ -21,6 +23,8 @@ export class EnvironmentModel implements SignalModel {
     this.#baseTemp = opts.prng.range(10, 20);
     this.#basePressure = opts.prng.range(100.3, 102.3);
     this.#weatherPhase = opts.prng.range(0, 2 * Math.PI);
+    // Measurement noise band-limited to ~0.3 Hz: sampling faster does not make the climate noisier.
+    this.#noise = [0.05, 0.01, 0.5].map((sd) => new BandLimitedNoise(opts.prng, sd, 0.5));
   }
 
   sample(timeUs: number, out: number[]): void {
@@ -37,9 +41,9 @@ export class EnvironmentModel implements SignalModel {
 
     const day = Math.sin(2 * Math.PI * (dayPhase(timeUs) - 9 / 24)); // peak ~15:00
     const weather = Math.sin((2 * Math.PI * timeUs) / (3 * 86_400 * US_PER_S) + this.#weatherPhase);
-    out[0] = this.#baseTemp + 7 * day + 1.5 * w[0]! + 0.05 * prng.gaussian();
-    out[1] = this.#basePressure + 1.2 * weather + 0.2 * day + 0.3 * w[1]! + 0.01 * prng.gaussian();
-    const rh = 65 - 15 * day + 5 * w[2]! + 0.5 * prng.gaussian();
+    out[0] = this.#baseTemp + 7 * day + 1.5 * w[0]! + this.#noise[0]!.at(timeUs);
+    out[1] = this.#basePressure + 1.2 * weather + 0.2 * day + 0.3 * w[1]! + this.#noise[1]!.at(timeUs);
+    const rh = 65 - 15 * day + 5 * w[2]! + this.#noise[2]!.at(timeUs);
     out[2] = Math.min(100, Math.max(0, rh));
   }
 }

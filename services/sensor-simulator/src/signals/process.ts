@@ -1,10 +1,11 @@
 import type { KindSpec, SignalModel, SignalOptions } from './signal-model.js';
 import { US_PER_S } from './signal-model.js';
+import { BandLimitedNoise } from './band-limited-noise.js';
 
 /**
  * A production machine (press, extruder, autoclave): temperature (°C) and
  * absolute pressure (kPa) follow the production cycle, a smooth rise and fall
- * with a per-machine cycle time, plus noise.
+ * with a per-machine cycle time, plus band-limited noise.
  */
 export class ProcessModel implements SignalModel {
   readonly channels = processKind.channels;
@@ -13,6 +14,8 @@ export class ProcessModel implements SignalModel {
   readonly #phase: number;
   readonly #tempBase: number;
   readonly #pressureBase: number;
+  readonly #tempNoise: BandLimitedNoise;
+  readonly #pressureNoise: BandLimitedNoise;
 
   constructor(opts: SignalOptions) {
     this.#opts = opts;
@@ -20,14 +23,17 @@ export class ProcessModel implements SignalModel {
     this.#phase = opts.prng.range(0, 1);
     this.#tempBase = opts.prng.range(60, 70);
     this.#pressureBase = opts.prng.range(350, 450);
+    // Band-limited (~0.3 Hz): the same process at 0.1 Hz and at 1 kHz.
+    this.#tempNoise = new BandLimitedNoise(opts.prng, 0.2, 0.5);
+    this.#pressureNoise = new BandLimitedNoise(opts.prng, 2, 0.5);
   }
 
   sample(timeUs: number, out: number[]): void {
-    const { prng, originUs } = this.#opts;
+    const { originUs } = this.#opts;
     const t = (timeUs - originUs) / US_PER_S;
     const cycle = (1 - Math.cos(2 * Math.PI * (t / this.#cycleS + this.#phase))) / 2; // 0..1
-    out[0] = this.#tempBase + 15 * cycle + 0.2 * prng.gaussian();
-    out[1] = this.#pressureBase + 150 * cycle + 2 * prng.gaussian();
+    out[0] = this.#tempBase + 15 * cycle + this.#tempNoise.at(timeUs);
+    out[1] = this.#pressureBase + 150 * cycle + this.#pressureNoise.at(timeUs);
   }
 }
 
