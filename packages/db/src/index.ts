@@ -16,3 +16,7 @@ export * from './repositories/logs.js';
 export * from './repositories/measurements.js';
 export * from './repositories/alarms.js';
 export * from './repositories/registry.js';
+export * from './repositories/positions.js';
+export * from './storage/storage-backend.js';
+export * from './storage/storage-maintainer.js';
+export * from './storage-command.js';
