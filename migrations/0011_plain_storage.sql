@@ -383,9 +383,10 @@ BEGIN
   );
   CREATE INDEX rollup_error_counts_1m_sensor_idx ON rollup_error_counts_1m (sensor_id, bucket);
 
-  -- rollups start with the day of the oldest raw row: the first maintenance
-  -- pass materialises existing data, the views are exact meanwhile
-  start_wm := sensor_streaming_bin(INTERVAL '1 day', coalesce(least(oldest, (SELECT min(time) FROM sensor_logs)), now()));
+  -- nothing is materialised yet: the views compute everything from the raw
+  -- rows (exact, slower) until the first maintenance pass materialises the
+  -- existing data (within aggregates_retention)
+  start_wm := '-infinity';
   INSERT INTO rollup_watermarks (name, watermark) VALUES
     ('measurements_1m', start_wm), ('measurements_1h', start_wm), ('measurements_1d', start_wm),
     ('error_counts_1m', start_wm);
@@ -396,7 +397,7 @@ BEGIN
      sensor_streaming_setting('measurements_retention', '30 days')::interval, legacy_upper),
     ('rollup_measurements_1m', 'bucket', rollup_step,
      sensor_streaming_setting('aggregates_retention', '365 days')::interval,
-     sensor_streaming_bin(rollup_step, least(start_wm, now()))),
+     sensor_streaming_bin(rollup_step, least(oldest, now()))),
     ('rollup_measurements_1h', 'bucket', NULL,
      sensor_streaming_setting('aggregates_1h_retention', '730 days')::interval, NULL),
     ('rollup_measurements_1d', 'bucket', NULL,
