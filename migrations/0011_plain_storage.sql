@@ -9,9 +9,10 @@
 -- 1. measurements becomes a table partitioned by range of time. On an
 --    existing database the old table, with its rows, is attached as the
 --    first partition (MINVALUE up to the end of the current period): no row
---    is copied; ATTACH scans it once to check the bound. Later partitions are
---    created ahead (through now + 2 periods) and detached and dropped once
---    their whole range is older than the retention.
+--    is copied; ATTACH scans it once to check the bound. On a new database
+--    partitions cover the retention window. Partitions are created ahead
+--    (through now + 2 periods) and detached and dropped once their whole
+--    range is older than the retention.
 -- 2. Rollups are materialised incrementally into rollup_* tables (sum,
 --    sum of squares, min, max, count per bucket): 1 minute from the raw rows,
 --    1 hour from the minutes, 1 day from the hours. A watermark per level says
@@ -106,7 +107,14 @@ BEGIN
   END IF;
   SET LOCAL lock_timeout = '5s';
   FOR p IN SELECT * FROM storage_policies WHERE partition_step IS NOT NULL ORDER BY relation LOOP
-    lower_ts := greatest(p.partitions_from, sensor_streaming_bin(p.partition_step, now_ts - p.retention));
+    -- from the retention window's start, never below the catch-all partition (FROM MINVALUE)
+    SELECT max((regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1]::timestamptz)
+      INTO lower_ts
+    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent = to_regclass(quote_ident(p.relation))
+      AND pg_get_expr(c.relpartbound, c.oid) LIKE 'FOR VALUES FROM (MINVALUE)%';
+    lower_ts := greatest(p.partitions_from, sensor_streaming_bin(p.partition_step, now_ts - p.retention),
+                         sensor_streaming_bin(p.partition_step, lower_ts));
     WHILE lower_ts < now_ts + 2 * p.partition_step LOOP
       upper_ts := lower_ts + p.partition_step;
       name := p.relation || '_p' || to_char(lower_ts AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MI');
@@ -120,18 +128,40 @@ BEGIN
 
     FOR part IN
       SELECT c.relname,
-             (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1] AS upper_text
+             (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1] AS upper_text,
+             pg_get_expr(c.relpartbound, c.oid) LIKE 'FOR VALUES FROM (MINVALUE)%' AS catch_all
       FROM pg_inherits i
       JOIN pg_class c ON c.oid = i.inhrelid
       WHERE i.inhparent = to_regclass(quote_ident(p.relation))
     LOOP
       CONTINUE WHEN part.upper_text IS NULL; -- MAXVALUE or unparsable: never dropped automatically
-      IF part.upper_text::timestamptz <= now_ts - p.retention THEN
+      -- the catch-all (its upper bound is the oldest partition's lower one) goes with that partition
+      IF (part.upper_text::timestamptz
+          + (CASE WHEN part.catch_all THEN p.partition_step ELSE INTERVAL '0' END) <= now_ts - p.retention) THEN
         EXECUTE format('ALTER TABLE %I DETACH PARTITION %I', p.relation, part.relname);
         EXECUTE format('DROP TABLE %I', part.relname);
         dropped := dropped || part.relname::text;
       END IF;
     END LOOP;
+
+    -- rows older than every partition (late data, back-fills) land in <table>_p_before, which is
+    -- dropped with the next partitions past retention and created again below the oldest one left
+    IF NOT EXISTS (
+      SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE i.inhparent = to_regclass(quote_ident(p.relation))
+        AND pg_get_expr(c.relpartbound, c.oid) LIKE 'FOR VALUES FROM (MINVALUE)%'
+    ) THEN
+      SELECT min((regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''([^'']+)''\)'))[1]::timestamptz)
+        INTO lower_ts
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE i.inhparent = to_regclass(quote_ident(p.relation));
+      IF lower_ts IS NOT NULL THEN
+        name := p.relation || '_p_before';
+        EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (MINVALUE) TO (%L)',
+                       name, p.relation, lower_ts);
+        created := created || name;
+      END IF;
+    END IF;
   END LOOP;
   RETURN jsonb_build_object('partitions_created', to_jsonb(created), 'partitions_dropped', to_jsonb(dropped));
 END
@@ -326,6 +356,8 @@ DO $$
 DECLARE
   step interval := sensor_streaming_setting('measurements_partition_interval', '1 day')::interval;
   rollup_step interval := sensor_streaming_setting('aggregates_partition_interval', '7 days')::interval;
+  retention interval := sensor_streaming_setting('measurements_retention', '30 days')::interval;
+  rollup_retention interval := sensor_streaming_setting('aggregates_retention', '365 days')::interval;
   oldest timestamptz;
   newest timestamptz;
   legacy_upper timestamptz;
@@ -339,8 +371,14 @@ BEGIN
   END IF;
 
   -- 1. measurements: partitioned by time; the existing table becomes the first partition
+  -- With rows: the old table keeps them up to the end of the current period (it is dropped once that is
+  -- past retention). Empty (a new database): it only takes rows already past retention, and partitions
+  -- cover the retention window, so back-filled history lands in its own period's partition.
   SELECT min(time), max(time) INTO oldest, newest FROM measurements;
-  legacy_upper := sensor_streaming_bin(step, greatest(now(), coalesce(newest, now()))) + step;
+  legacy_upper := CASE
+    WHEN newest IS NULL THEN sensor_streaming_bin(step, now() - retention)
+    ELSE sensor_streaming_bin(step, greatest(now(), newest)) + step
+  END;
   ALTER TABLE measurements RENAME TO measurements_p_legacy;
   ALTER TABLE measurements_p_legacy RENAME CONSTRAINT measurements_pkey TO measurements_p_legacy_pkey;
   CREATE TABLE measurements (
@@ -393,11 +431,9 @@ BEGIN
   INSERT INTO rollup_thresholds (source, threshold) VALUES ('measurements', start_wm), ('sensor_logs', start_wm);
 
   INSERT INTO storage_policies (relation, time_column, partition_step, retention, partitions_from) VALUES
-    ('measurements', 'time', step,
-     sensor_streaming_setting('measurements_retention', '30 days')::interval, legacy_upper),
-    ('rollup_measurements_1m', 'bucket', rollup_step,
-     sensor_streaming_setting('aggregates_retention', '365 days')::interval,
-     sensor_streaming_bin(rollup_step, least(oldest, now()))),
+    ('measurements', 'time', step, retention, legacy_upper),
+    ('rollup_measurements_1m', 'bucket', rollup_step, rollup_retention,
+     sensor_streaming_bin(rollup_step, least(oldest, now() - rollup_retention))),
     ('rollup_measurements_1h', 'bucket', NULL,
      sensor_streaming_setting('aggregates_1h_retention', '730 days')::interval, NULL),
     ('rollup_measurements_1d', 'bucket', NULL,
