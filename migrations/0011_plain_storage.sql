@@ -190,6 +190,8 @@ DECLARE
   w record;
   inv record;
   rg tstzrange;
+  slice_lo timestamptz;
+  slice_hi timestamptz;
   keep_1m timestamptz;
   m_1m tstzmultirange := '{}';
   m_1h tstzmultirange := '{}';
@@ -237,14 +239,22 @@ BEGIN
 
   FOR rg IN SELECT unnest(m_1m) LOOP
     DELETE FROM rollup_measurements_1m WHERE bucket >= lower(rg) AND bucket < upper(rg);
-    INSERT INTO rollup_measurements_1m (bucket, sensor_id, channel, sum, sumsq, min, max, count)
-    SELECT sensor_streaming_bin(INTERVAL '1 minute', time), sensor_id, channel,
-           sum(value), sum(value * value), min(value), max(value), count(*)
-    FROM measurements
-    WHERE time >= lower(rg) AND time < upper(rg)
-    GROUP BY 1, 2, 3;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    rows_1m := rows_1m + n;
+    -- a day at a time from the first row (the first pass after an upgrade covers all history)
+    slice_lo := (SELECT min(time) FROM measurements WHERE time >= lower(rg) AND time < upper(rg));
+    CONTINUE WHEN slice_lo IS NULL;
+    slice_lo := greatest(lower(rg), sensor_streaming_bin(INTERVAL '1 day', slice_lo));
+    WHILE slice_lo < upper(rg) LOOP
+      slice_hi := least(sensor_streaming_bin(INTERVAL '1 day', slice_lo) + INTERVAL '1 day', upper(rg));
+      INSERT INTO rollup_measurements_1m (bucket, sensor_id, channel, sum, sumsq, min, max, count)
+      SELECT sensor_streaming_bin(INTERVAL '1 minute', time), sensor_id, channel,
+             sum(value), sum(value * value), min(value), max(value), count(*)
+      FROM measurements
+      WHERE time >= slice_lo AND time < slice_hi
+      GROUP BY 1, 2, 3;
+      GET DIAGNOSTICS n = ROW_COUNT;
+      rows_1m := rows_1m + n;
+      slice_lo := slice_hi;
+    END LOOP;
   END LOOP;
 
   -- hours: complete ones only (below the hour of the new 1-minute watermark)
