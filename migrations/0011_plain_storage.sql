@@ -87,6 +87,22 @@ CREATE TABLE rollup_invalidations (
   hi timestamptz NOT NULL
 );
 
+-- The watermark of one rollup level, for the views. Declared IMMUTABLE on
+-- purpose: the planner then reads it once while planning, and prunes the raw
+-- and rollup partitions with it as with a literal (with a sub-select, every
+-- partition would be planned and pruned only at run time). A plan that keeps
+-- an older value stays exact: the levels below any past watermark are
+-- complete, and the raw rows above it are all read; it is only slower.
+CREATE OR REPLACE FUNCTION sensor_streaming_rollup_watermark(level text)
+RETURNS timestamptz
+LANGUAGE plpgsql
+IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+  RETURN (SELECT watermark FROM rollup_watermarks WHERE name = level);
+END
+$$;
+
 -- Creates missing partitions of one table through `through`, detaches and
 -- drops those entirely older than now - retention. Returns what it did.
 CREATE OR REPLACE FUNCTION sensor_streaming_manage_partitions(now_ts timestamptz DEFAULT now())
@@ -490,18 +506,18 @@ BEGIN
     SELECT r.bucket, r.sensor_id, r.channel, r.sum / r.count AS avg, r.min, r.max,
            sqrt(r.sumsq / r.count) AS rms, r.count
     FROM rollup_measurements_1m r
-    WHERE r.bucket < (SELECT watermark FROM rollup_watermarks WHERE name = 'measurements_1m')
+    WHERE r.bucket < sensor_streaming_rollup_watermark('measurements_1m')
     UNION ALL
     SELECT sensor_streaming_bin(INTERVAL '1 minute', m.time), m.sensor_id, m.channel, avg(m.value),
            min(m.value), max(m.value), sqrt(avg(m.value * m.value)), count(*)
     FROM measurements m
-    WHERE m.time >= (SELECT watermark FROM rollup_watermarks WHERE name = 'measurements_1m')
+    WHERE m.time >= sensor_streaming_rollup_watermark('measurements_1m')
     GROUP BY 1, 2, 3;
   CREATE VIEW measurements_1h AS
     SELECT r.bucket, r.sensor_id, r.channel, r.sum / r.count AS avg, r.min, r.max,
            sqrt(r.sumsq / r.count) AS rms, r.count
     FROM rollup_measurements_1h r
-    WHERE r.bucket < (SELECT watermark FROM rollup_watermarks WHERE name = 'measurements_1h')
+    WHERE r.bucket < sensor_streaming_rollup_watermark('measurements_1h')
     UNION ALL
     SELECT sensor_streaming_bin(INTERVAL '1 hour', t.bucket), t.sensor_id, t.channel,
            sum(t.sum) / sum(t.count), min(t.min), max(t.max), sqrt(sum(t.sumsq) / sum(t.count)),
@@ -509,18 +525,18 @@ BEGIN
     FROM (
       SELECT bucket, sensor_id, channel, sum, sumsq, min, max, count
       FROM rollup_measurements_1m
-      WHERE bucket >= (SELECT watermark FROM rollup_watermarks WHERE name = 'measurements_1h') AND bucket < (SELECT watermark FROM rollup_watermarks WHERE name = 'measurements_1m')
+      WHERE bucket >= sensor_streaming_rollup_watermark('measurements_1h') AND bucket < sensor_streaming_rollup_watermark('measurements_1m')
       UNION ALL
       SELECT time, sensor_id, channel, value, value * value, value, value, 1
       FROM measurements
-      WHERE time >= greatest((SELECT watermark FROM rollup_watermarks WHERE name = 'measurements_1h'), (SELECT watermark FROM rollup_watermarks WHERE name = 'measurements_1m'))
+      WHERE time >= greatest(sensor_streaming_rollup_watermark('measurements_1h'), sensor_streaming_rollup_watermark('measurements_1m'))
     ) t
     GROUP BY 1, 2, 3;
   CREATE VIEW measurements_1d AS
     SELECT r.bucket, r.sensor_id, r.channel, r.sum / r.count AS avg, r.min, r.max,
            sqrt(r.sumsq / r.count) AS rms, r.count
     FROM rollup_measurements_1d r
-    WHERE r.bucket < (SELECT watermark FROM rollup_watermarks WHERE name = 'measurements_1d')
+    WHERE r.bucket < sensor_streaming_rollup_watermark('measurements_1d')
     UNION ALL
     SELECT sensor_streaming_bin(INTERVAL '1 day', t.bucket), t.sensor_id, t.channel,
            sum(t.sum) / sum(t.count), min(t.min), max(t.max), sqrt(sum(t.sumsq) / sum(t.count)),
@@ -528,25 +544,25 @@ BEGIN
     FROM (
       SELECT bucket, sensor_id, channel, sum, sumsq, min, max, count
       FROM rollup_measurements_1h
-      WHERE bucket >= (SELECT watermark FROM rollup_watermarks WHERE name = 'measurements_1d') AND bucket < (SELECT watermark FROM rollup_watermarks WHERE name = 'measurements_1h')
+      WHERE bucket >= sensor_streaming_rollup_watermark('measurements_1d') AND bucket < sensor_streaming_rollup_watermark('measurements_1h')
       UNION ALL
       SELECT bucket, sensor_id, channel, sum, sumsq, min, max, count
       FROM rollup_measurements_1m
-      WHERE bucket >= greatest((SELECT watermark FROM rollup_watermarks WHERE name = 'measurements_1d'), (SELECT watermark FROM rollup_watermarks WHERE name = 'measurements_1h')) AND bucket < (SELECT watermark FROM rollup_watermarks WHERE name = 'measurements_1m')
+      WHERE bucket >= greatest(sensor_streaming_rollup_watermark('measurements_1d'), sensor_streaming_rollup_watermark('measurements_1h')) AND bucket < sensor_streaming_rollup_watermark('measurements_1m')
       UNION ALL
       SELECT time, sensor_id, channel, value, value * value, value, value, 1
       FROM measurements
-      WHERE time >= greatest((SELECT watermark FROM rollup_watermarks WHERE name = 'measurements_1d'), (SELECT watermark FROM rollup_watermarks WHERE name = 'measurements_1h'), (SELECT watermark FROM rollup_watermarks WHERE name = 'measurements_1m'))
+      WHERE time >= greatest(sensor_streaming_rollup_watermark('measurements_1d'), sensor_streaming_rollup_watermark('measurements_1h'), sensor_streaming_rollup_watermark('measurements_1m'))
     ) t
     GROUP BY 1, 2, 3;
   CREATE VIEW error_counts_1m AS
     SELECT r.bucket, r.sensor_id, r.error_code, r.count
     FROM rollup_error_counts_1m r
-    WHERE r.bucket < (SELECT watermark FROM rollup_watermarks WHERE name = 'error_counts_1m')
+    WHERE r.bucket < sensor_streaming_rollup_watermark('error_counts_1m')
     UNION ALL
     SELECT sensor_streaming_bin(INTERVAL '1 minute', l.time), l.sensor_id, l.error_code, count(*)
     FROM sensor_logs l
-    WHERE l.level = 'ERROR' AND l.time >= (SELECT watermark FROM rollup_watermarks WHERE name = 'error_counts_1m')
+    WHERE l.level = 'ERROR' AND l.time >= sensor_streaming_rollup_watermark('error_counts_1m')
     GROUP BY 1, 2, 3;
 
   -- first partitions, so rows can be written before the maintainer's first pass
