@@ -86,7 +86,7 @@ async function main(): Promise<number> {
       meta.sensors !== config.sensors ||
       meta.days !== config.days ||
       meta.periodS !== config.periodS ||
-      Date.now() - meta.dataEnd.getTime() > 3_600_000;
+      Date.now() - meta.dataEnd.getTime() > 86_400_000;
     let rows = meta?.rows ?? 0;
     if (fresh) {
       await pool.end();
