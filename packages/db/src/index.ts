@@ -24,3 +24,7 @@ export * from './repositories/alarm-shelving.js';
 export * from './repositories/alarm-stats.js';
 export * from './repositories/alarm-windows.js';
 export * from './repositories/registry.js';
+export * from './repositories/positions.js';
+export * from './storage/storage-backend.js';
+export * from './storage/storage-maintainer.js';
+export * from './storage-command.js';

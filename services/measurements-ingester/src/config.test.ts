@@ -18,6 +18,15 @@ describe('loadConfig', () => {
       drainTimeoutMs: 5000,
       maxMessageRows: 100_000,
     });
+    expect(c.storageMaintenanceMs).toBe(60_000);
+  });
+
+  it('reads the storage maintenance interval (0 turns the maintainer off)', () => {
+    expect(loadConfig({ STORAGE_MAINTENANCE_INTERVAL: '0' }).storageMaintenanceMs).toBe(0);
+    expect(loadConfig({ STORAGE_MAINTENANCE_INTERVAL: '30s' }).storageMaintenanceMs).toBe(30_000);
+    expect(() => loadConfig({ STORAGE_MAINTENANCE_INTERVAL: 'often' })).toThrow(
+      /STORAGE_MAINTENANCE_INTERVAL/,
+    );
   });
 
   it('reads every ingest variable', () => {

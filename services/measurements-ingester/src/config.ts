@@ -5,6 +5,8 @@ export const SERVICE_NAME = 'measurements-ingester';
 
 export interface MeasurementsIngesterConfig extends CommonConfig {
   ingest: IngestConfig;
+  /** STORAGE_MAINTENANCE_INTERVAL (default 1m, 0 = off): plain PostgreSQL partitions, rollups, retention. */
+  storageMaintenanceMs: number;
 }
 
 /** Validates every variable at once; throws one ConfigError listing each bad one. */
@@ -17,6 +19,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeasurementsIn
     maxBatchWaitMs: 100,
     writeConcurrency: 2,
   });
+  const storageMaintenanceMs = r.duration('STORAGE_MAINTENANCE_INTERVAL', 60_000, { min: 0 });
   r.done();
-  return { ...common, ingest };
+  return { ...common, ingest, storageMaintenanceMs };
 }

@@ -4,10 +4,13 @@ import {
   createSchemaGate,
   createPool,
   createSensorIdCache,
+  createStorageMaintainer,
   isRowDataError,
   type MeasurementSeries,
   type Pool,
+  type SensorPositionSample,
   writeMeasurements,
+  writeSensorPositions,
 } from '@sensor-streaming/db';
 import {
   bindingPatterns,
@@ -123,6 +126,12 @@ export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): Meas
         values: m.value.batch.values,
       }));
       await writeMeasurements(pool, series);
+      const positions: SensorPositionSample[] = [];
+      for (const m of messages) {
+        const p = m.value.batch.position;
+        if (p) positions.push({ sensorId: m.sensorId, timeUs: m.value.newestUs, ...p });
+      }
+      await writeSensorPositions(pool, positions);
     },
     isRowDataError,
     onWritten(messages, seconds, commitMs) {
@@ -152,6 +161,15 @@ export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): Meas
     what: 'sensor data',
     onReceived: (n) => metrics.messageReceived(n),
   });
+  // Plain PostgreSQL: partitions ahead/behind, rollups, retention (a no-op with TimescaleDB).
+  const maintainer =
+    config.storageMaintenanceMs > 0
+      ? createStorageMaintainer({
+          pool,
+          logger: deps.logger.child({ module: 'storage-maintainer' }),
+          intervalMs: config.storageMaintenanceMs,
+        })
+      : undefined;
   let started = false;
 
   return {
@@ -167,12 +185,14 @@ export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): Meas
       started = true;
       if (ownBus) await bus.start();
       await consumers.start();
+      await maintainer?.start();
     },
 
     async stop() {
       if (!started) return;
       started = false;
       await consumers.stop();
+      await maintainer?.stop();
       if (ownBus) await bus.stop();
       if (ownPool) await pool.end();
       log.info({}, 'stopped');

@@ -17,6 +17,13 @@ export const MIGRATION_SETTINGS = {
   aggregates_refresh_interval: '1 minute',
   aggregates_refresh_lookback: '3 hours',
   aggregates_retention: '365 days',
+  aggregates_1h_retention: '730 days',
+  aggregates_1d_retention: '3650 days',
+  sensor_positions_chunk_interval: '7 days',
+  sensor_positions_retention: '365 days',
+  /** Plain PostgreSQL only (migrations/0011). */
+  measurements_partition_interval: '1 day',
+  aggregates_partition_interval: '7 days',
 } as const;
 
 export type MigrationSettingName = keyof typeof MIGRATION_SETTINGS;

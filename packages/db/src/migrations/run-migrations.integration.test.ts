@@ -5,12 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MigrationChecksumError, MigrationError } from '../errors.js';
 import type { DbLogger } from '../logger.js';
 import { createPool, hasTimescale, type Pool } from '../pool.js';
-import {
-  createTestDatabase,
-  createTestSchema,
-  type TestDatabase,
-  type TestSchema,
-} from '../testing/index.js';
+import { createTestDatabase, type TestDatabase, testBackend } from '../testing/index.js';
 import { defaultMigrationsDir, loadMigrationFiles } from './migration-files.js';
 import { runMigrations } from './run-migrations.js';
 
@@ -30,17 +25,9 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
-// One database for the file; each test gets its own empty schema in it.
-let database: TestDatabase;
-beforeAll(async () => {
-  database = await createTestDatabase({ migrate: false });
-});
-afterAll(async () => {
-  await database?.drop();
-});
-
-async function emptyDatabase(): Promise<TestSchema> {
-  const db = await createTestSchema(database, { migrate: false });
+// A database per test: TimescaleDB, when the server offers it, is installed once per database.
+async function emptyDatabase(): Promise<TestDatabase> {
+  const db = await createTestDatabase({ migrate: false });
   cleanups.push(db.drop);
   return db;
 }
@@ -81,10 +68,28 @@ describe('runMigrations on PostgreSQL', () => {
     expect(Number(count[0]?.n)).toBe(files.length);
   });
 
-  it('builds the plain-PostgreSQL schema with the same objects TimescaleDB gets', async () => {
+  it('builds the same objects on whichever backend the server offers', async () => {
     const db = await emptyDatabase();
     await runMigrations(db.pool);
-    expect(await hasTimescale(db.pool)).toBe(false);
+    const backend = await testBackend();
+    expect(await hasTimescale(db.pool)).toBe(backend === 'timescaledb');
+    // measurements is a hypertable with TimescaleDB, a table partitioned by time without it
+    const { rows: kind } = await db.pool.query<{ relkind: string }>(
+      "SELECT relkind FROM pg_class WHERE oid = 'measurements'::regclass",
+    );
+    expect(kind[0]?.relkind).toBe(backend === 'timescaledb' ? 'r' : 'p');
+    for (const level of ['measurements_1m', 'measurements_1h', 'measurements_1d']) {
+      expect(await columnsOf(db.pool, level), level).toEqual([
+        'bucket',
+        'sensor_id',
+        'channel',
+        'avg',
+        'min',
+        'max',
+        'rms',
+        'count',
+      ]);
+    }
     expect(await columnsOf(db.pool, 'measurements_1m')).toEqual([
       'bucket',
       'sensor_id',
@@ -112,6 +117,7 @@ describe('runMigrations on PostgreSQL', () => {
       'alarm_rules',
       'commands',
       'sensor_state_changes',
+      'sensor_positions',
     ]) {
       expect((await columnsOf(db.pool, table)).length, table).toBeGreaterThan(0);
     }
@@ -127,7 +133,7 @@ describe('runMigrations on PostgreSQL', () => {
     );
     expect(tb[0]?.b.toISOString()).toBe('2026-11-23T00:00:00.000Z');
 
-    // the 1-minute views aggregate what is written, microseconds preserved
+    // the 1-minute aggregates (real-time part on both backends) give what is written, microseconds preserved
     await db.pool.query("INSERT INTO sensors (serial) VALUES ('pump-1')");
     await db.pool.query(
       `INSERT INTO measurements (sensor_id, channel, time, value) VALUES
@@ -231,7 +237,13 @@ describe('runMigrations on PostgreSQL', () => {
     const on = await runMigrations(db.pool, { settings: { 'sensor_streaming.timescaledb': 'on' } }).catch(
       (e: unknown) => e,
     );
-    expect((on as Error).message).toMatch(/timescaledb extension is not available/);
+    if ((await testBackend()) === 'timescaledb') {
+      // the server offers it: 'on' installs it
+      expect(on).toMatchObject({ applied: expect.arrayContaining(['0001_extensions.sql']) });
+      expect(await hasTimescale(db.pool)).toBe(true);
+    } else {
+      expect((on as Error).message).toMatch(/timescaledb extension is not available/);
+    }
   });
 });
 

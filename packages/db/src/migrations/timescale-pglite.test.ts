@@ -46,6 +46,7 @@ describe('migrations on TimescaleDB', () => {
     expect(hypertables).toEqual([
       { hypertable_name: 'measurements', compression_enabled: true },
       { hypertable_name: 'sensor_logs', compression_enabled: true },
+      { hypertable_name: 'sensor_positions', compression_enabled: false },
       { hypertable_name: 'sensor_state_changes', compression_enabled: false },
     ]);
     const dims = await rows<{ hypertable_name: string; column_name: string; interval: string }>(
@@ -55,6 +56,7 @@ describe('migrations on TimescaleDB', () => {
     expect(dims).toEqual([
       { hypertable_name: 'measurements', column_name: 'time', interval: '01:00:00' },
       { hypertable_name: 'sensor_logs', column_name: 'time', interval: '1 day' },
+      { hypertable_name: 'sensor_positions', column_name: 'time', interval: '7 days' },
       { hypertable_name: 'sensor_state_changes', column_name: 'time', interval: '7 days' },
     ]);
     const settings = await rows<{
@@ -105,6 +107,14 @@ describe('migrations on TimescaleDB', () => {
         orderby_column_index: 1,
         orderby_asc: false,
       },
+      // 0012: the unique key's entry_hash orders too (no "should be used for segmenting or ordering" warning)
+      {
+        hypertable_name: 'sensor_logs',
+        attname: 'entry_hash',
+        segmentby_column_index: null,
+        orderby_column_index: 2,
+        orderby_asc: true,
+      },
     ]);
   });
 
@@ -128,15 +138,20 @@ describe('migrations on TimescaleDB', () => {
       ['policy_compression', 'measurements', '02:00:00'],
       ['policy_compression', 'sensor_logs', '7 days'],
       ['policy_refresh_continuous_aggregate', 'error_counts_1m', '03:00:00..00:01:00'],
+      ['policy_refresh_continuous_aggregate', 'measurements_1d', '3 days..1 day'],
+      ['policy_refresh_continuous_aggregate', 'measurements_1h', '05:00:00..01:00:00'],
       ['policy_refresh_continuous_aggregate', 'measurements_1m', '03:00:00..00:01:00'],
       ['policy_retention', 'error_counts_1m', '365 days'],
       ['policy_retention', 'measurements', '14 days'],
+      ['policy_retention', 'measurements_1d', '3650 days'],
+      ['policy_retention', 'measurements_1h', '730 days'],
       ['policy_retention', 'measurements_1m', '365 days'],
       ['policy_retention', 'sensor_logs', '90 days'],
+      ['policy_retention', 'sensor_positions', '365 days'],
       ['policy_retention', 'sensor_state_changes', '365 days'],
     ]);
     const refresh = jobs.filter((j) => j.proc_name === 'policy_refresh_continuous_aggregate');
-    expect(refresh.map((j) => j.schedule)).toEqual(['00:01:00', '00:01:00']);
+    expect(refresh.map((j) => j.schedule)).toEqual(['00:01:00', '01:00:00', '00:10:00', '00:01:00']);
   });
 
   it('creates real-time continuous aggregates with the columns of the plain views', async () => {
@@ -146,15 +161,29 @@ describe('migrations on TimescaleDB', () => {
     );
     expect(caggs).toEqual([
       { view_name: 'error_counts_1m', hypertable_name: 'sensor_logs', materialized_only: false },
+      // continuous aggregates on continuous aggregates: their hypertable is the parent's materialization
+      {
+        view_name: 'measurements_1d',
+        hypertable_name: expect.stringMatching(/^_materialized_hypertable_\d+$/),
+        materialized_only: false,
+      },
+      {
+        view_name: 'measurements_1h',
+        hypertable_name: expect.stringMatching(/^_materialized_hypertable_\d+$/),
+        materialized_only: false,
+      },
       { view_name: 'measurements_1m', hypertable_name: 'measurements', materialized_only: false },
     ]);
     const cols = await rows<{ table_name: string; columns: string }>(
       `SELECT table_name, string_agg(column_name, ',' ORDER BY ordinal_position) AS columns
-       FROM information_schema.columns WHERE table_name IN ('measurements_1m', 'error_counts_1m')
+       FROM information_schema.columns
+       WHERE table_name IN ('measurements_1m', 'measurements_1h', 'measurements_1d', 'error_counts_1m')
        GROUP BY table_name ORDER BY table_name`,
     );
     expect(cols).toEqual([
       { table_name: 'error_counts_1m', columns: 'bucket,sensor_id,error_code,count' },
+      { table_name: 'measurements_1d', columns: 'bucket,sensor_id,channel,avg,min,max,rms,count' },
+      { table_name: 'measurements_1h', columns: 'bucket,sensor_id,channel,avg,min,max,rms,count' },
       { table_name: 'measurements_1m', columns: 'bucket,sensor_id,channel,avg,min,max,rms,count' },
     ]);
   });
@@ -257,6 +286,31 @@ describe('migrations on TimescaleDB', () => {
     );
     expect(materialized?.n).toBeGreaterThanOrEqual(2);
     expect(await rows(query, [id])).toEqual(expected); // now served from the materialization
+
+    // hourly and daily levels (continuous aggregates on continuous aggregates): weighted by count
+    const hourly = `SELECT bucket, avg, min, max, rms, count::int AS count FROM measurements_1h WHERE sensor_id = $1`;
+    const expectedHour = {
+      bucket: new Date('2026-04-01T08:00:00Z'),
+      avg: expect.closeTo(3, 12),
+      min: -4,
+      max: 10,
+      rms: expect.closeTo(Math.sqrt(125 / 3), 12),
+      count: 3,
+    };
+    expect(await rows(hourly, [id])).toEqual([expectedHour]); // real-time
+    await db.exec(
+      "CALL refresh_continuous_aggregate('measurements_1h', '2026-04-01T00:00:00Z', '2026-04-02T00:00:00Z')",
+    );
+    await db.exec(
+      "CALL refresh_continuous_aggregate('measurements_1d', '2026-04-01T00:00:00Z', '2026-04-02T00:00:00Z')",
+    );
+    expect(await rows(hourly, [id])).toEqual([expectedHour]); // materialized
+    expect(
+      await rows(
+        `SELECT bucket, avg, min, max, rms, count::int AS count FROM measurements_1d WHERE sensor_id = $1`,
+        [id],
+      ),
+    ).toEqual([{ ...expectedHour, bucket: new Date('2026-04-01T00:00:00Z') }]);
     expect(
       await rows(
         'SELECT bucket, error_code, count::int AS count FROM error_counts_1m WHERE sensor_id = $1 ORDER BY error_code',

@@ -115,3 +115,90 @@ export async function createTestSchema(
   }
   return { schema, url, pool, drop };
 }
+
+/** The backend a migration on the test server builds: TimescaleDB when the server offers the extension. */
+export type TestBackend = 'timescaledb' | 'postgresql';
+
+let backendOnce: Promise<TestBackend> | undefined;
+
+/**
+ * 'timescaledb' when the test server (TEST_DATABASE_URL) lists the extension
+ * in pg_available_extensions (migrations then install it), else 'postgresql'.
+ * Tests assert on whichever backend they find instead of skipping.
+ */
+export function testBackend(): Promise<TestBackend> {
+  backendOnce ??= admin(async (c) => {
+    const { rows } = await c.query<{ offered: boolean }>(
+      "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') AS offered",
+    );
+    return rows[0]?.offered === true ? 'timescaledb' : 'postgresql';
+  });
+  return backendOnce;
+}
+
+/** What both a node-postgres Pool and PGlite offer. */
+export interface TestSqlClient {
+  query(text: string): Promise<unknown>;
+}
+
+/**
+ * CALL refresh_continuous_aggregate(name, from, to) for each aggregate in
+ * order, retrying while TimescaleDB's own scheduler is refreshing the same
+ * aggregate (SQLSTATE 55P03, "due to a concurrent refresh"): on a real server
+ * the refresh policies start as soon as the database exists.
+ */
+export async function refreshContinuousAggregates(
+  db: TestSqlClient,
+  names: readonly string[],
+  window: { from: string | null; to: string | null },
+  timeoutMs = 60_000,
+): Promise<void> {
+  const lit = (v: string | null) => (v === null ? 'NULL' : `'${v.replace(/'/g, "''")}'::timestamptz`);
+  for (const name of names) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await db.query(
+          `CALL refresh_continuous_aggregate('${name}', ${lit(window.from)}, ${lit(window.to)})`,
+        );
+        break;
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        const concurrent = code === '55P03' || /concurrent refresh/i.test((err as Error).message);
+        if (!concurrent || Date.now() > deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200));
+      }
+    }
+  }
+}
+
+/**
+ * TimescaleDB: unschedules the refresh, compression and retention jobs of the
+ * connected database, so a test that refreshes or compresses by hand does not
+ * race the scheduler (a job already running still finishes; refresh with
+ * {@link refreshContinuousAggregates}, which waits for it). No-op without TimescaleDB.
+ */
+export async function pauseTimescaleJobs(db: TestSqlClient): Promise<void> {
+  await db.query(
+    `DO $$
+     DECLARE
+       job int;
+     BEGIN
+       IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
+         RETURN;
+       END IF;
+       FOR job IN
+         SELECT job_id FROM timescaledb_information.jobs
+         WHERE proc_name IN ('policy_refresh_continuous_aggregate', 'policy_compression', 'policy_retention')
+       LOOP
+         BEGIN
+           PERFORM alter_job(job, scheduled => false);
+         EXCEPTION WHEN feature_not_supported OR object_not_in_prerequisite_state THEN
+           -- 2.22 re-validates hierarchical refresh policies in alter_job and refuses; leave those scheduled
+           NULL;
+         END;
+       END LOOP;
+     END
+     $$`,
+  );
+}

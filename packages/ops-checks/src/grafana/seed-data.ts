@@ -1,9 +1,15 @@
+import {
+  pauseTimescaleJobs,
+  refreshContinuousAggregates,
+  type TestSqlClient,
+} from '@sensor-streaming/db/testing';
+
 /**
  * A small, now-relative data set covering every table the dashboards read, so
  * their queries run over real rows: three sensors (awake with a position,
  * asleep, never reported), raw samples of the last three minutes and of one
  * day ago (old enough to compress with TimescaleDB), logs with error codes,
- * state changes, an open and a cleared alarm, commands with outcomes.
+ * state changes, a position track, an open and a cleared alarm, commands with outcomes.
  */
 export const SEED_SQL = [
   `INSERT INTO sensors (serial, kind, latitude, longitude, firmware, channels, reported_state,
@@ -36,6 +42,10 @@ export const SEED_SQL = [
           '0.1.0', '1.2.3', 'sampler', 'entry ' || g.i
    FROM sensors s, generate_series(0, 59) AS g(i)
    WHERE s.serial IN ('sim-0-0', 'sim-0-1')`,
+  `INSERT INTO sensor_positions (sensor_id, time, latitude, longitude, altitude_m)
+   SELECT s.id, now() - g.i * interval '10 minutes', 52.37 + g.i * 0.001, 4.89 - g.i * 0.002, 3
+   FROM sensors s, generate_series(0, 5) AS g(i)
+   WHERE s.serial = 'sim-0-0'`,
   `INSERT INTO sensor_state_changes (sensor_id, time, state, frequency_hz, reason, firmware, uptime_s)
    SELECT s.id, now() - c.ago, c.state, c.hz, c.reason, '1.2.3', 60
    FROM sensors s,
@@ -75,9 +85,27 @@ export const SEED_SQL = [
    WHERE s.serial = 'sim-0-0'`,
 ];
 
-/** With TimescaleDB: compress the day-old chunk and materialise the aggregates, so those code paths run too. */
-export const TIMESCALE_SEED_SQL = [
-  `SELECT compress_chunk(c, true) FROM show_chunks('measurements', older_than => interval '3 hours') AS c`,
-  `CALL refresh_continuous_aggregate('measurements_1m', NULL, now() - interval '2 minutes')`,
-  `CALL refresh_continuous_aggregate('error_counts_1m', NULL, now() - interval '2 minutes')`,
-];
+/**
+ * With TimescaleDB: compress the day-old chunk and materialise the aggregates, so those code paths run too.
+ * On a real server the scheduler's own jobs start with the database: they are paused first and each
+ * refresh waits out a concurrent one (SQLSTATE 55P03) instead of failing.
+ * On plain PostgreSQL: one storage maintenance pass materialises the rollups.
+ */
+export async function materialiseSeed(
+  db: TestSqlClient,
+  backend: 'postgresql' | 'timescaledb',
+): Promise<void> {
+  if (backend === 'postgresql') {
+    await db.query('CALL sensor_streaming_maintain_storage(NULL)');
+    return;
+  }
+  await pauseTimescaleJobs(db);
+  await db.query(
+    `SELECT compress_chunk(c, true) FROM show_chunks('measurements', older_than => interval '3 hours') AS c`,
+  );
+  await refreshContinuousAggregates(
+    db,
+    ['measurements_1m', 'error_counts_1m', 'measurements_1h', 'measurements_1d'],
+    { from: null, to: new Date(Date.now() - 120_000).toISOString() },
+  );
+}
