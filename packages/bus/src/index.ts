@@ -17,7 +17,9 @@ export type { Delivery } from './delivery.js';
 export {
   BusClosedError,
   BusDisconnectedError,
+  DependencyUnavailableError,
   isPermanentError,
+  isReleaseError,
   PublishBufferFullError,
   PublishNackedError,
   PublishTimeoutError,
@@ -37,6 +39,7 @@ export {
   HEADER_ORIGINAL_QUEUE,
   HEADER_ORIGINAL_ROUTING_KEY,
   HEADER_REASON,
+  HEADER_RELEASED,
   queueDeclareOptions,
   serviceQueue,
 } from './topology.js';

@@ -23,6 +23,12 @@ export const HEADER_ORIGINAL_EXCHANGE = 'x-sensor-streaming-original-exchange';
 export const HEADER_ORIGINAL_QUEUE = 'x-sensor-streaming-original-queue';
 export const HEADER_ORIGINAL_CONTENT_TYPE = 'x-sensor-streaming-original-content-type';
 export const HEADER_DELIVERY_COUNT = 'x-sensor-streaming-delivery-count';
+/**
+ * On a message the bus gave back to its queue (a dependency was unavailable): how many times. Such a copy is
+ * published to the default exchange; the consumer restores its original routing key and exchange from
+ * HEADER_ORIGINAL_ROUTING_KEY / HEADER_ORIGINAL_EXCHANGE.
+ */
+export const HEADER_RELEASED = 'x-sensor-streaming-released';
 
 export const DEFAULT_DELIVERY_LIMIT = 5;
 

@@ -36,8 +36,15 @@ export interface LogsIngester extends RunnableService {
 }
 
 /** Decodes and validates one `sensor.<serial>.logs` delivery. Throws a permanent error for bad input. */
-export function decodeLogsDelivery(d: Delivery, maxBatchSize: number): { value: LogBatch; serial: string } {
-  const batch = logBatchCodec.decode(d.body, d.contentType, { maxBatchSize });
+export function decodeLogsDelivery(
+  d: Delivery,
+  maxBatchSize: number,
+  maxBytes?: number,
+): { value: LogBatch; serial: string } {
+  const batch = logBatchCodec.decode(d.body, d.contentType, {
+    maxBatchSize,
+    ...(maxBytes === undefined ? {} : { maxBytes }),
+  });
   const key = parseRoutingKey(d.routingKey);
   if (key.kind !== 'logs' || key.serial !== batch.serial) {
     throw new RoutingMismatchError(
@@ -82,13 +89,21 @@ export function createLogsIngester(deps: LogsIngesterDeps): LogsIngester {
   const pipeline: BatchPipeline = createBatchPipeline<LogBatch>({
     logger: log,
     retry: cfg.retry,
-    decode: (d) => decodeLogsDelivery(d, cfg.maxMessageRows),
+    releaseAfterMs: cfg.releaseAfterMs,
+    decode: (d) => decodeLogsDelivery(d, cfg.maxMessageRows, cfg.maxMessageBytes),
     resolveSensorIds: (serials) => sensorIds.resolve(serials),
     async write(messages) {
-      await writeSensorLogs(
+      const r = await writeSensorLogs(
         pool,
         messages.map((m) => ({ sensorId: m.sensorId, entries: m.value.entries })),
       );
+      if (r.deduplicated) {
+        metrics.deduplicated(r.rows - r.inserted);
+        log.info(
+          { rows: r.rows, inserted: r.inserted, duplicates: r.rows - r.inserted, messages: messages.length },
+          'batch overlapped stored log entries; written through the duplicate-key fallback',
+        );
+      }
     },
     isRowDataError,
     onWritten(messages, seconds, commitMs) {
@@ -122,6 +137,7 @@ export function createLogsIngester(deps: LogsIngesterDeps): LogsIngester {
     logger: log,
     what: 'sensor logs',
     onReceived: (n) => metrics.messageReceived(n),
+    probe: () => checkDatabase(pool),
   });
   let started = false;
 

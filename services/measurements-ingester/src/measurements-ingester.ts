@@ -59,8 +59,12 @@ function newest(times: number[]): number {
 export function decodeDataDelivery(
   d: Delivery,
   maxBatchSize: number,
+  maxBytes?: number,
 ): { value: DataMessage; serial: string } {
-  const batch = measurementBatchCodec.decode(d.body, d.contentType, { maxBatchSize });
+  const batch = measurementBatchCodec.decode(d.body, d.contentType, {
+    maxBatchSize,
+    ...(maxBytes === undefined ? {} : { maxBytes }),
+  });
   const key = parseRoutingKey(d.routingKey);
   if (key.kind !== 'data' || key.serial !== batch.serial) {
     throw new RoutingMismatchError(
@@ -108,8 +112,9 @@ export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): Meas
   const pipeline: BatchPipeline = createBatchPipeline<DataMessage>({
     logger: log,
     retry: cfg.retry,
+    releaseAfterMs: cfg.releaseAfterMs,
     decode(d) {
-      const decoded = decodeDataDelivery(d, cfg.maxMessageRows);
+      const decoded = decodeDataDelivery(d, cfg.maxMessageRows, cfg.maxMessageBytes);
       metrics.samplesReceived(decoded.value.batch.channel, decoded.value.batch.values.length);
       return decoded;
     },
@@ -121,7 +126,15 @@ export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): Meas
         timesUs: m.value.timesUs,
         values: m.value.batch.values,
       }));
-      await writeMeasurements(pool, series);
+      const r = await writeMeasurements(pool, series);
+      if (r.deduplicated) {
+        // a redelivery overlapped stored rows: COPY failed and the batch went through ON CONFLICT DO NOTHING
+        metrics.deduplicated(r.rows - r.inserted);
+        log.info(
+          { rows: r.rows, inserted: r.inserted, duplicates: r.rows - r.inserted, messages: messages.length },
+          'batch overlapped stored samples; written through the duplicate-key fallback',
+        );
+      }
     },
     isRowDataError,
     onWritten(messages, seconds, commitMs) {
@@ -150,6 +163,7 @@ export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): Meas
     logger: log,
     what: 'sensor data',
     onReceived: (n) => metrics.messageReceived(n),
+    probe: () => checkDatabase(pool),
   });
   let started = false;
 
