@@ -31,7 +31,7 @@ export interface LogsIngesterDeps {
 
 export interface LogsIngester extends RunnableService {
   readiness: HealthCheck[];
-  /** False while writes fail (database unavailable): batches are held unacked. */
+  /** False while writes fail (database unavailable): consuming is paused, nothing is held. */
   isWriting(): boolean;
 }
 
@@ -58,7 +58,7 @@ export function decodeLogsDelivery(
  * sensor.*.logs -> sensor_logs, with the discipline of measurements-ingester:
  * batches written with one binary COPY and acked after the commit, duplicates
  * stored once (the table's content hash key), invalid messages dead-lettered
- * by index, batches held unacked and retried while PostgreSQL is unavailable.
+ * by index, consuming paused (nothing held) while PostgreSQL is unavailable.
  */
 export function createLogsIngester(deps: LogsIngesterDeps): LogsIngester {
   const { config, registry } = deps;
@@ -125,7 +125,7 @@ export function createLogsIngester(deps: LogsIngesterDeps): LogsIngester {
     onRejected: (r) => metrics.messageRejected(r.code),
     onHealthChange(healthy) {
       if (healthy) log.info({}, 'database writes succeed again; acking resumed');
-      else log.warn({}, 'database writes failing; holding batches unacked (not ready)');
+      else log.warn({}, 'database writes failing (not ready)');
     },
   });
 

@@ -38,7 +38,7 @@ export interface MeasurementsIngesterDeps {
 
 export interface MeasurementsIngester extends RunnableService {
   readiness: HealthCheck[];
-  /** False while writes fail (database unavailable): batches are held unacked. */
+  /** False while writes fail (database unavailable): consuming is paused, nothing is held. */
   isWriting(): boolean;
 }
 
@@ -80,8 +80,8 @@ export function decodeDataDelivery(
  * (WRITE_CONCURRENCY per process, any number of replicas); each batch of
  * messages is written with one binary COPY and acked after the commit.
  * Invalid messages are dead-lettered by index; while PostgreSQL is
- * unavailable the batch stays unacked, /readyz fails and the write is retried
- * with backoff until it succeeds.
+ * unavailable the batch is released back to the queue, consuming pauses and
+ * /readyz fails until the database answers again (see @sensor-streaming/ingest).
  */
 export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): MeasurementsIngester {
   const { config, registry } = deps;
@@ -151,7 +151,7 @@ export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): Meas
     onRejected: (r) => metrics.messageRejected(r.code),
     onHealthChange(healthy) {
       if (healthy) log.info({}, 'database writes succeed again; acking resumed');
-      else log.warn({}, 'database writes failing; holding batches unacked (not ready)');
+      else log.warn({}, 'database writes failing (not ready)');
     },
   });
 
