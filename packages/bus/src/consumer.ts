@@ -7,7 +7,6 @@ import type { BusLogger } from './logger.js';
 import type { BusMetrics, DeadLetterCause } from './metrics.js';
 import type { Publisher } from './publisher.js';
 import {
-  DEAD_LETTER_EXCHANGE,
   DEAD_LETTER_QUEUE,
   DEFAULT_DELIVERY_LIMIT,
   declareQueueOn,
@@ -488,12 +487,11 @@ export class ManagedConsumer implements Consumer {
     if (typeof props.contentType === 'string') headers[HEADER_ORIGINAL_CONTENT_TYPE] = props.contentType;
     // mandatory: if the copy cannot be routed (dead queue missing) the original is requeued, not lost
     const options: Options.Publish = { ...copyProperties(props), headers, persistent: true, mandatory: true };
-    // A message consumed from a queue bound to the DLX would come straight back through the DLX: send its
-    // copy directly to the dead-letter queue (default exchange) instead.
-    const fromDlx = p.delivery.exchange === DEAD_LETTER_EXCHANGE;
+    // Straight to the dead-letter queue (default exchange), not through the DLX: the DLX also feeds the
+    // queues that observe expired commands, which must not see the bus's own rejections, and a message
+    // consumed from a queue bound to the DLX would come straight back.
     try {
-      if (fromDlx) await this.deps.publisher.publish('', DEAD_LETTER_QUEUE, msg.content, options);
-      else await this.deps.publisher.publish(DEAD_LETTER_EXCHANGE, routingKey, msg.content, options);
+      await this.deps.publisher.publish('', DEAD_LETTER_QUEUE, msg.content, options);
     } catch (err) {
       this.log.error({ err, routingKey, reason }, 'cannot dead-letter message, requeueing it');
       return false;

@@ -33,6 +33,7 @@ export class ServiceProcess {
   /** Exits nobody asked for (not by kill() or stop()). */
   unexpectedExits = 0;
   private expectingExit = false;
+  private closed = false;
 
   constructor(opts: ServiceProcessOptions) {
     this.opts = opts;
@@ -72,8 +73,17 @@ export class ServiceProcess {
     this.starts++;
     child.stdout?.pipe(this.log, { end: false });
     child.stderr?.pipe(this.log, { end: false });
-    this.exited = once(child, 'exit').then(() => {
-      if (!this.expectingExit) this.unexpectedExits++;
+    this.exited = once(child, 'exit').then(([code, signal]) => {
+      if (this.expectingExit) return;
+      // a crash: counted (it fails the run), and restarted as an orchestrator would, so the rest of the
+      // run still means something
+      this.unexpectedExits++;
+      this.log.write(
+        `{"fault-suite":"${this.name} exited by itself (code ${code}, signal ${signal}); restarting"}\n`,
+      );
+      setTimeout(() => {
+        if (!this.closed && !this.running) void this.start();
+      }, 1000);
     });
   }
 
@@ -129,6 +139,7 @@ export class ServiceProcess {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.stop(5_000).catch(() => undefined);
     await new Promise<void>((resolve) => this.log.end(() => resolve()));
   }
