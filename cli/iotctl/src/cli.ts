@@ -10,6 +10,7 @@ import {
 import type { CommandType } from '@sensor-streaming/protocol';
 import { Command, CommanderError, Option } from 'commander';
 import { ackAlarm, listAlarms } from './actions/alarms.js';
+import { registerDeadLetterCommands } from './actions/dead-letters.js';
 import { commandHistory, listSensors, showSensor } from './actions/sensors.js';
 import { sendCommand } from './actions/send-command.js';
 import { status } from './actions/status.js';
@@ -286,6 +287,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     const asJson = flags.json === true || alarms.opts<{ json?: boolean }>().json === true;
     setExit(await ackAlarm(ctx, alarmId, asJson));
   });
+
+  registerDeadLetterCommands(program, (cmd) => contextFor(cmd, io), setExit);
 
   return program;
 }

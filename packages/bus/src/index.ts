@@ -15,6 +15,13 @@ export { createBus } from './bus.js';
 export type { BatchOutcome, Consumer } from './consumer.js';
 export type { Delivery } from './delivery.js';
 export {
+  type DeadLetter,
+  type DeadLetterQueue,
+  type DeadLetterScan,
+  describeDeadLetter,
+  openDeadLetterQueue,
+} from './dead-letters.js';
+export {
   BusClosedError,
   BusDisconnectedError,
   DependencyUnavailableError,
