@@ -2,6 +2,7 @@
 // `pnpm test:faults`: the full fault run on a RabbitMQ node and a PostgreSQL instance of its own.
 // Progress lines while it runs; the last line is the summary; exit 0 only if nothing was lost.
 import { parseArgs } from 'node:util';
+import { runCommandFaults } from '../command-faults.js';
 import { createOwnedEnvironment } from '../environments.js';
 import { type FaultStep, runFaults, summaryLine } from '../fault-run.js';
 import { DEFAULT_FUZZ_ITERATIONS, fuzzProtocol } from '../fuzz.js';
@@ -126,8 +127,28 @@ try {
   print(
     `faults: ${result.recoveries} recoveries, ${result.publishRetries} publishes re-sent, ${result.unexpectedExits} unexpected exits, ${Math.round(result.durationMs / 1000)} s; service logs in ${result.logDir}`,
   );
-  for (const p of [...result.problems, ...fuzz.problems]) print(`faults: FAILED ${p}`);
-  exitCode = result.problems.length === 0 && fuzz.problems.length === 0 ? 0 : 1;
+  // 3. commands while the simulator is killed
+  const commands = await runCommandFaults({
+    amqpUrl: owned.env.amqpUrl,
+    databaseUrl: owned.env.databaseUrl,
+    logDir: result.logDir,
+    rounds: 30,
+    sensors: 10,
+    roundIntervalMs: 300,
+    killAfterRound: 8,
+    ttlMs: 30_000,
+    shortTtlMs: 1_500,
+    downtimeMs: 4_000,
+    timeoutMs: 45_000,
+    print,
+  });
+  print(
+    `faults: commands: ${commands.issued} issued, ${commands.applied} applied (acked once), ${commands.expired} expired, ${commands.timedOut} timed out, ${commands.other.length} other, ${commands.ackedTwice} applied twice`,
+  );
+  result.recoveries += commands.recoveries;
+  const problems = [...result.problems, ...fuzz.problems, ...commands.problems];
+  for (const p of problems) print(`faults: FAILED ${p}`);
+  exitCode = problems.length === 0 ? 0 : 1;
   summary = summaryLine(result);
 } catch (err) {
   print(`faults: FAILED ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
