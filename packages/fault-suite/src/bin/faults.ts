@@ -2,6 +2,7 @@
 // `pnpm test:faults`: the full fault run on a RabbitMQ node and a PostgreSQL instance of its own.
 // Progress lines while it runs; the last line is the summary; exit 0 only if nothing was lost.
 import { parseArgs } from 'node:util';
+import { runAlarmFaults } from '../alarm-faults.js';
 import { runCommandFaults } from '../command-faults.js';
 import { createOwnedEnvironment } from '../environments.js';
 import { type FaultStep, runFaults, summaryLine } from '../fault-run.js';
@@ -146,7 +147,21 @@ try {
     `faults: commands: ${commands.issued} issued, ${commands.applied} applied (acked once), ${commands.expired} expired, ${commands.timedOut} timed out, ${commands.other.length} other, ${commands.ackedTwice} applied twice`,
   );
   result.recoveries += commands.recoveries;
-  const problems = [...result.problems, ...fuzz.problems, ...commands.problems];
+  // 4. the alarm service fails over mid-episode
+  const alarms = await runAlarmFaults({
+    amqpUrl: owned.env.amqpUrl,
+    databaseUrl: owned.env.databaseUrl,
+    pool: owned.env.pool,
+    logDir: result.logDir,
+    episodes: 5,
+    failoverInEpisode: 2,
+    print,
+  });
+  print(
+    `faults: alarms: ${alarms.episodes} episodes, ${alarms.raised} raised, ${alarms.cleared} cleared across a leader SIGKILL`,
+  );
+  result.recoveries += alarms.recoveries;
+  const problems = [...result.problems, ...fuzz.problems, ...commands.problems, ...alarms.problems];
   for (const p of problems) print(`faults: FAILED ${p}`);
   exitCode = problems.length === 0 ? 0 : 1;
   summary = summaryLine(result);
