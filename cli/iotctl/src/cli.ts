@@ -12,6 +12,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { registerAlarmManagement } from './actions/alarm-management.js';
 import { registerRulesTest } from './actions/rules-test.js';
 import { ackAlarm, listAlarms } from './actions/alarms.js';
+import { registerDeadLetterCommands } from './actions/dead-letters.js';
 import { commandHistory, listSensors, showSensor } from './actions/sensors.js';
 import { sendCommand } from './actions/send-command.js';
 import { status } from './actions/status.js';
@@ -290,6 +291,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   });
   registerAlarmManagement(alarms, sensors, (cmd) => contextFor(cmd, io), setExit);
   registerRulesTest(program, (cmd) => contextFor(cmd, io), setExit);
+
+  registerDeadLetterCommands(program, (cmd) => contextFor(cmd, io), setExit);
 
   return program;
 }

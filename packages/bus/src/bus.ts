@@ -70,6 +70,8 @@ export interface BatchConsumeSpec {
   maxWaitMs: number;
   /** First pause before requeueing a failed batch, doubling per delivery (max 5 s); default 250. */
   retryDelayMs?: number;
+  /** Declare the queue but do not take deliveries until resume() (e.g. until the database is reachable). */
+  startPaused?: boolean;
   handler(ds: Delivery[]): Promise<BatchOutcome>;
 }
 
@@ -350,6 +352,7 @@ class BusImpl implements Bus {
       prefetch,
       { kind: 'batch', maxBatch, maxWaitMs: spec.maxWaitMs, handler: spec.handler },
       retryDelayMs,
+      spec.startPaused === true,
     );
   }
 
@@ -435,6 +438,7 @@ class BusImpl implements Bus {
     prefetch: number,
     mode: ConstructorParameters<typeof ManagedConsumer>[3],
     retryDelayMs: number,
+    startPaused = false,
   ): Promise<Consumer> {
     const consumer = new ManagedConsumer(
       {
@@ -447,6 +451,7 @@ class BusImpl implements Bus {
       prefetch,
       mode,
       retryDelayMs,
+      startPaused,
     );
     this.consumers.add(consumer);
     const model = this.conConn.model;

@@ -2,12 +2,11 @@ import type { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
 import { abortableSleep, backoffDelay } from './backoff.js';
 import { BatchAccumulator } from './batch-accumulator.js';
 import { type Delivery, previousDeliveries, toDelivery } from './delivery.js';
-import { errorReason, isPermanentError } from './errors.js';
+import { errorReason, isPermanentError, isReleaseError } from './errors.js';
 import type { BusLogger } from './logger.js';
 import type { BusMetrics, DeadLetterCause } from './metrics.js';
 import type { Publisher } from './publisher.js';
 import {
-  DEAD_LETTER_EXCHANGE,
   DEAD_LETTER_QUEUE,
   DEFAULT_DELIVERY_LIMIT,
   declareQueueOn,
@@ -17,6 +16,7 @@ import {
   HEADER_ORIGINAL_QUEUE,
   HEADER_ORIGINAL_ROUTING_KEY,
   HEADER_REASON,
+  HEADER_RELEASED,
   type QueueSpec,
   queueMetricLabel,
 } from './topology.js';
@@ -24,6 +24,14 @@ import {
 export interface Consumer {
   /** Cancel, wait for the in-flight handler or batch and settle it, close the channel. */
   stop(): Promise<void>;
+  /**
+   * Stop taking deliveries (basic.cancel; survives reconnects) and give what was prefetched but not yet
+   * handed to the handler back to the queue without counting a delivery. Resolves when that is done.
+   */
+  pause(): Promise<void>;
+  /** Consume again after pause(). */
+  resume(): Promise<void>;
+  isPaused(): boolean;
 }
 
 export interface BatchOutcome {
@@ -64,6 +72,7 @@ export class ManagedConsumer implements Consumer {
   private channel: Channel | undefined;
   private consumerTag: string | undefined;
   private stopping = false;
+  private paused: boolean;
   private attachFailures = 0;
   private reattachTimer: NodeJS.Timeout | undefined;
   // single mode
@@ -82,8 +91,10 @@ export class ManagedConsumer implements Consumer {
     prefetch: number,
     mode: ConsumerMode,
     retryDelayMs = 250,
+    startPaused = false,
   ) {
     this.deps = deps;
+    this.paused = startPaused;
     this.retryDelayMs = retryDelayMs;
     this.queue = queue;
     this.prefetch = prefetch;
@@ -121,15 +132,57 @@ export class ManagedConsumer implements Consumer {
       await declareQueueOn(ch, this.queue);
       await ch.prefetch(this.prefetch);
       this.channel = ch;
-      const opts: Options.Consume = { noAck: false };
-      const { consumerTag } = await ch.consume(this.queue.name, (msg) => this.onMessage(ch, msg), opts);
-      if (this.channel === ch) this.consumerTag = consumerTag;
+      if (!this.paused) await this.startConsuming(ch);
       this.attachFailures = 0;
-      this.log.info({ prefetch: this.prefetch, mode: this.mode.kind }, 'consuming');
     } catch (err) {
       if (this.channel === ch) this.channel = undefined;
       await ch.close().catch(() => undefined);
       throw err;
+    }
+  }
+
+  private async startConsuming(ch: Channel): Promise<void> {
+    const opts: Options.Consume = { noAck: false };
+    const { consumerTag } = await ch.consume(this.queue.name, (msg) => this.onMessage(ch, msg), opts);
+    if (this.channel === ch) this.consumerTag = consumerTag;
+    this.log.info({ prefetch: this.prefetch, mode: this.mode.kind }, 'consuming');
+  }
+
+  isPaused(): boolean {
+    return this.paused;
+  }
+
+  async pause(): Promise<void> {
+    if (this.paused || this.stopping) return;
+    this.paused = true;
+    const ch = this.channel;
+    const tag = this.consumerTag;
+    this.consumerTag = undefined;
+    if (ch && tag) {
+      try {
+        await ch.cancel(tag); // after cancel-ok nothing more arrives on this consumer
+      } catch (err) {
+        this.log.debug({ err }, 'cancel failed (channel already closed)');
+      }
+    }
+    // prefetched, not yet handed to the handler: back to the queue, uncounted
+    const held = [...(this.accumulator?.clear() ?? []), ...this.backlog.splice(0)];
+    this.notifyIdle();
+    if (held.length > 0) await this.release(held, 'consumer paused');
+    this.log.info({ released: held.length }, 'consumer paused');
+  }
+
+  async resume(): Promise<void> {
+    if (!this.paused || this.stopping) return;
+    this.paused = false;
+    const ch = this.channel;
+    if (ch && !this.consumerTag) {
+      try {
+        await this.startConsuming(ch);
+      } catch (err) {
+        // the channel is broken: it closes, and attach() on the next channel consumes (not paused)
+        this.log.warn({ err }, 'cannot resume consuming on this channel; waiting for the next one');
+      }
     }
   }
 
@@ -276,6 +329,12 @@ export class ManagedConsumer implements Consumer {
     try {
       outcome = await this.mode.handler(live.map((p) => p.delivery));
     } catch (err) {
+      if (isReleaseError(err)) {
+        // a dependency is down: give the batch back uncounted (never towards the delivery limit)
+        this.log.warn({ err, size: live.length }, 'dependency unavailable; releasing the batch to the queue');
+        await this.release(live, errorReason(err));
+        return;
+      }
       // the whole batch failed: log once, then each message is requeued or dead-lettered on its own count
       this.log.warn(
         { err, size: live.length, permanent: isPermanentError(err) },
@@ -319,6 +378,10 @@ export class ManagedConsumer implements Consumer {
   private async fail(p: Pending, err: unknown, quiet = false): Promise<void> {
     const reason = errorReason(err);
     const failures = previousDeliveries(p.msg) + 1;
+    if (isReleaseError(err)) {
+      await this.release([p], reason);
+      return;
+    }
     if (isPermanentError(err)) {
       if (await this.publishDeadLetter(p, reason, 'permanent')) this.ack(p, false, 0);
       else this.nack(p, true);
@@ -350,45 +413,91 @@ export class ManagedConsumer implements Consumer {
   }
 
   /**
+   * Give messages back to their queue without counting a delivery: publish a copy to the queue itself
+   * (default exchange, original route in headers, no `x-delivery-count`), wait for its confirm, then ack the
+   * original. A copy that cannot be published is requeued instead (counted, as before). A crash between the
+   * confirm and the ack leaves both: a duplicate, which the idempotent sinks absorb.
+   */
+  private async release(items: Pending[], reason: string): Promise<void> {
+    const results = await Promise.all(
+      items.map(async (p) => {
+        if (p.ch !== this.channel) return false; // channel gone: the broker has it back already
+        const props = p.msg.properties;
+        const headers: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(props.headers ?? {})) {
+          if (
+            k === 'x-delivery-count' ||
+            k === 'x-death' ||
+            k.startsWith('x-first-death') ||
+            k.startsWith('x-last-death')
+          )
+            continue;
+          headers[k] = v;
+        }
+        const prev = Number(headers[HEADER_RELEASED] ?? 0);
+        headers[HEADER_RELEASED] = (Number.isFinite(prev) ? prev : 0) + 1;
+        headers[HEADER_ORIGINAL_ROUTING_KEY] = p.delivery.routingKey;
+        headers[HEADER_ORIGINAL_EXCHANGE] = p.delivery.exchange;
+        const options: Options.Publish = {
+          ...copyProperties(props),
+          headers,
+          persistent: true,
+          mandatory: true,
+        };
+        try {
+          await this.deps.publisher.publish('', this.queue.name, p.msg.content, options);
+          return true;
+        } catch (err) {
+          this.log.error(
+            { err, routingKey: p.delivery.routingKey, reason },
+            'cannot release message, requeueing it',
+          );
+          return false;
+        }
+      }),
+    );
+    let released = 0;
+    items.forEach((p, i) => {
+      if (results[i]) {
+        this.ack(p, false, 0);
+        released++;
+      } else {
+        this.nack(p, true);
+      }
+    });
+    if (released > 0) this.deps.metrics.released.inc({ queue: this.label }, released);
+  }
+
+  /**
    * Publish a copy of the message to the DLX with the reason (nack cannot add headers) and wait for its
    * confirm; the caller acks the original only after that. Returns false if the copy could not be published.
    */
   private async publishDeadLetter(p: Pending, reason: string, cause: DeadLetterCause): Promise<boolean> {
     const { msg } = p;
     const props = msg.properties;
+    const routingKey = p.delivery.routingKey;
     const headers: Record<string, unknown> = {
       ...(props.headers ?? {}),
       [HEADER_REASON]: reason,
-      [HEADER_ORIGINAL_ROUTING_KEY]: msg.fields.routingKey,
-      [HEADER_ORIGINAL_EXCHANGE]: msg.fields.exchange,
+      [HEADER_ORIGINAL_ROUTING_KEY]: routingKey,
+      [HEADER_ORIGINAL_EXCHANGE]: p.delivery.exchange,
       [HEADER_ORIGINAL_QUEUE]: this.queue.name,
       [HEADER_DELIVERY_COUNT]: previousDeliveries(msg) + 1,
     };
     if (typeof props.contentType === 'string') headers[HEADER_ORIGINAL_CONTENT_TYPE] = props.contentType;
     // mandatory: if the copy cannot be routed (dead queue missing) the original is requeued, not lost
-    const options: Options.Publish = { headers, persistent: true, mandatory: true };
-    if (typeof props.contentType === 'string') options.contentType = props.contentType;
-    if (typeof props.contentEncoding === 'string') options.contentEncoding = props.contentEncoding;
-    if (typeof props.messageId === 'string') options.messageId = props.messageId;
-    if (typeof props.correlationId === 'string') options.correlationId = props.correlationId;
-    if (typeof props.timestamp === 'number') options.timestamp = props.timestamp;
-    if (typeof props.type === 'string') options.type = props.type;
-    // A message consumed from a queue bound to the DLX would come straight back through the DLX: send its
-    // copy directly to the dead-letter queue (default exchange) instead.
-    const fromDlx = msg.fields.exchange === DEAD_LETTER_EXCHANGE;
+    const options: Options.Publish = { ...copyProperties(props), headers, persistent: true, mandatory: true };
+    // Straight to the dead-letter queue (default exchange), not through the DLX: the DLX also feeds the
+    // queues that observe expired commands, which must not see the bus's own rejections, and a message
+    // consumed from a queue bound to the DLX would come straight back.
     try {
-      if (fromDlx) await this.deps.publisher.publish('', DEAD_LETTER_QUEUE, msg.content, options);
-      else
-        await this.deps.publisher.publish(DEAD_LETTER_EXCHANGE, msg.fields.routingKey, msg.content, options);
+      await this.deps.publisher.publish('', DEAD_LETTER_QUEUE, msg.content, options);
     } catch (err) {
-      this.log.error(
-        { err, routingKey: msg.fields.routingKey, reason },
-        'cannot dead-letter message, requeueing it',
-      );
+      this.log.error({ err, routingKey, reason }, 'cannot dead-letter message, requeueing it');
       return false;
     }
     this.deps.metrics.deadLettered.inc({ queue: this.label, cause });
-    this.log.warn({ routingKey: msg.fields.routingKey, reason, cause }, 'message dead-lettered');
+    this.log.warn({ routingKey, reason, cause }, 'message dead-lettered');
     return true;
   }
 
@@ -410,4 +519,19 @@ export class ManagedConsumer implements Consumer {
       this.log.debug({ err }, 'nack failed (channel closed)');
     }
   }
+}
+
+/**
+ * The properties a copy of a message keeps (headers are set by the caller). Not `userId`: the broker refuses
+ * a user_id other than the publishing connection's user.
+ */
+function copyProperties(props: ConsumeMessage['properties']): Options.Publish {
+  const options: Options.Publish = {};
+  if (typeof props.contentType === 'string') options.contentType = props.contentType;
+  if (typeof props.contentEncoding === 'string') options.contentEncoding = props.contentEncoding;
+  if (typeof props.messageId === 'string') options.messageId = props.messageId;
+  if (typeof props.correlationId === 'string') options.correlationId = props.correlationId;
+  if (typeof props.timestamp === 'number') options.timestamp = props.timestamp;
+  if (typeof props.type === 'string') options.type = props.type;
+  return options;
 }

@@ -1,4 +1,5 @@
 import type { ConsumeMessage } from 'amqplib';
+import { HEADER_ORIGINAL_EXCHANGE, HEADER_ORIGINAL_ROUTING_KEY, HEADER_RELEASED } from './topology.js';
 
 export interface Delivery {
   body: Buffer;
@@ -28,7 +29,7 @@ export function previousDeliveries(msg: ConsumeMessage): number {
 }
 
 /** Internal header of mandatory publishes (matches a basic.return to its publish); hidden from handlers. */
-const PUBLISH_ID_HEADER = 'x-sensor-streaming-publish-id';
+export const PUBLISH_ID_HEADER = 'x-sensor-streaming-publish-id';
 
 function publicHeaders(headers: Record<string, unknown> | undefined): Record<string, unknown> {
   if (!headers) return {};
@@ -37,16 +38,31 @@ function publicHeaders(headers: Record<string, unknown> | undefined): Record<str
   return rest;
 }
 
+/**
+ * Where a message was originally published: a copy the bus released back to its queue travels through the
+ * default exchange and carries its original routing key and exchange in headers.
+ */
+export function originalRoute(msg: ConsumeMessage): { routingKey: string; exchange: string } {
+  const h = msg.properties.headers;
+  if (msg.fields.exchange === '' && h && h[HEADER_RELEASED] !== undefined) {
+    const rk = h[HEADER_ORIGINAL_ROUTING_KEY];
+    const ex = h[HEADER_ORIGINAL_EXCHANGE];
+    if (typeof rk === 'string') return { routingKey: rk, exchange: typeof ex === 'string' ? ex : '' };
+  }
+  return { routingKey: msg.fields.routingKey, exchange: msg.fields.exchange };
+}
+
 export function toDelivery(msg: ConsumeMessage, queue: string): Delivery {
   const p = msg.properties;
+  const route = originalRoute(msg);
   const d: Delivery = {
     body: msg.content,
-    routingKey: msg.fields.routingKey,
+    routingKey: route.routingKey,
     contentType: typeof p.contentType === 'string' ? p.contentType : undefined,
     headers: publicHeaders(p.headers),
     redelivered: msg.fields.redelivered,
     deliveryCount: previousDeliveries(msg) + 1,
-    exchange: msg.fields.exchange,
+    exchange: route.exchange,
     queue,
   };
   if (typeof p.messageId === 'string') d.messageId = p.messageId;

@@ -90,6 +90,24 @@ export class BusDisconnectedError extends Error {
   }
 }
 
+/**
+ * Thrown by a handler when a dependency it needs (the database) is unavailable, not because of the message.
+ * The bus gives the messages back to their queue as fresh copies (the copy is confirmed, then the original
+ * is acked), so an outage, however long and however many restarts it spans, never counts against the
+ * queue's delivery limit and never dead-letters good data. Compare a permanent error (dead-lettered at once)
+ * and any other error (requeued, counted by the broker, dead-lettered at the delivery limit).
+ */
+export class DependencyUnavailableError extends Error {
+  readonly code = 'DEPENDENCY_UNAVAILABLE';
+  readonly release = true;
+  override readonly name = 'DependencyUnavailableError';
+}
+
+/** True for DependencyUnavailableError (or any error carrying `release: true`). */
+export function isReleaseError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { release?: unknown }).release === true;
+}
+
 /** True when an error says "retrying cannot help" (see docs/internal-api.md). */
 export function isPermanentError(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { permanent?: unknown }).permanent === true;

@@ -15,9 +15,18 @@ export { createBus } from './bus.js';
 export type { BatchOutcome, Consumer } from './consumer.js';
 export type { Delivery } from './delivery.js';
 export {
+  type DeadLetter,
+  type DeadLetterQueue,
+  type DeadLetterScan,
+  describeDeadLetter,
+  openDeadLetterQueue,
+} from './dead-letters.js';
+export {
   BusClosedError,
   BusDisconnectedError,
+  DependencyUnavailableError,
   isPermanentError,
+  isReleaseError,
   PublishBufferFullError,
   PublishNackedError,
   PublishTimeoutError,
@@ -37,6 +46,7 @@ export {
   HEADER_ORIGINAL_QUEUE,
   HEADER_ORIGINAL_ROUTING_KEY,
   HEADER_REASON,
+  HEADER_RELEASED,
   queueDeclareOptions,
   serviceQueue,
 } from './topology.js';

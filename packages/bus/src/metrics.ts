@@ -16,6 +16,7 @@ export interface BusMetrics {
   consumed: Counter<'queue'>;
   acked: Counter<'queue'>;
   requeued: Counter<'queue'>;
+  released: Counter<'queue'>;
   deadLettered: Counter<'queue' | 'cause'>;
 }
 
@@ -84,6 +85,11 @@ export function createBusMetrics(registry: Registry): BusMetrics {
     requeued: counter(
       'sensor_streaming_bus_messages_requeued_total',
       'Messages returned to the queue after a transient error',
+      ['queue'],
+    ),
+    released: counter(
+      'sensor_streaming_bus_messages_released_total',
+      'Messages given back to their queue as fresh copies (delivery count reset) because a dependency was unavailable',
       ['queue'],
     ),
     deadLettered: counter(

@@ -23,6 +23,12 @@ export const HEADER_ORIGINAL_EXCHANGE = 'x-sensor-streaming-original-exchange';
 export const HEADER_ORIGINAL_QUEUE = 'x-sensor-streaming-original-queue';
 export const HEADER_ORIGINAL_CONTENT_TYPE = 'x-sensor-streaming-original-content-type';
 export const HEADER_DELIVERY_COUNT = 'x-sensor-streaming-delivery-count';
+/**
+ * On a message the bus gave back to its queue (a dependency was unavailable): how many times. Such a copy is
+ * published to the default exchange; the consumer restores its original routing key and exchange from
+ * HEADER_ORIGINAL_ROUTING_KEY / HEADER_ORIGINAL_EXCHANGE.
+ */
+export const HEADER_RELEASED = 'x-sensor-streaming-released';
 
 export const DEFAULT_DELIVERY_LIMIT = 5;
 
@@ -118,12 +124,30 @@ export function queueDeclareOptions(spec: QueueSpec): Options.AssertQueue {
   return { durable: !exclusive, exclusive, autoDelete: spec.autoDelete === true, arguments: args };
 }
 
+/**
+ * What the dead-letter queue takes from the DLX (the broker's own dead-lettering: delivery limit, TTL).
+ * Not `sensor.*.commands.*`: a command that expires in a sensor's queue is reported by the registry and to
+ * the waiting caller (both bind the DLX themselves) and is no operator's work. The bus's own rejections
+ * (permanent errors, batch rejections, its delivery limit) go straight to the queue, whatever their key.
+ */
+export const DEAD_LETTER_BINDINGS = [
+  'sensor.*.data',
+  'sensor.*.logs',
+  'sensor.*.state',
+  'sensor.*.acks',
+  'sensor.*.alarms.*',
+] as const;
+
 /** The exchanges and the dead-letter queue every bus declares on connect. */
 export async function declareBaseTopology(ch: Channel): Promise<void> {
   await ch.assertExchange(EXCHANGE, 'topic', { durable: true });
   await ch.assertExchange(DEAD_LETTER_EXCHANGE, 'topic', { durable: true });
+  // Bounds (length, age) come from a policy, not from arguments: a queue's arguments cannot change once
+  // declared (see README, "Dead letters").
   await ch.assertQueue(DEAD_LETTER_QUEUE, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-  await ch.bindQueue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, '#');
+  for (const key of DEAD_LETTER_BINDINGS) await ch.bindQueue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, key);
+  // brokers set up before the bindings above had `#`, which let every expired command in
+  await ch.unbindQueue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, '#');
 }
 
 /** Declare one queue and its bindings (idempotent). */

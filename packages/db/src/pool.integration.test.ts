@@ -30,6 +30,26 @@ describe('createPool', () => {
     }
   });
 
+  it('survives a checked-out connection being terminated between two queries (no unhandled error event)', async () => {
+    const debug: object[] = [];
+    const logger: DbLogger = { info() {}, warn() {}, error() {}, debug: (obj) => debug.push(obj) };
+    const pool = createPool({ url: db.url, logger, max: 2, applicationName: 'pool-checked-out-test' });
+    try {
+      const client = await pool.connect();
+      await client.query('BEGIN');
+      await db.pool.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pool-checked-out-test'",
+      );
+      // without a listener this error event would be uncaught and end the process (vitest fails the run)
+      await expect.poll(() => debug.length, { timeout: 5_000 }).toBeGreaterThan(0);
+      await expect(client.query('SELECT 1')).rejects.toThrow();
+      client.release(true);
+      expect(await checkDatabase(pool)).toBe(true);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('checkDatabase is false, without throwing, when the server is unreachable', async () => {
     const logger: DbLogger = { debug() {}, info() {}, warn() {}, error() {} };
     const pool = createPool({

@@ -42,6 +42,14 @@ export function createPool(opts: CreatePoolOptions): Pool {
   pool.on('error', (err) => {
     opts.logger.warn({ err }, 'idle PostgreSQL connection failed; the pool will replace it');
   });
+  // A checked-out client has no listener of the pool's: a connection the server ends between two queries
+  // (restart, shutdown, pg_terminate_backend) would emit an unhandled 'error' and kill the process. The
+  // query in progress, if any, fails on its own; the client is discarded when released with the error.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => {
+      opts.logger.debug({ err }, 'PostgreSQL connection failed while checked out');
+    });
+  });
   return pool;
 }
 

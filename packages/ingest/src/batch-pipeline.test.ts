@@ -1,4 +1,9 @@
-import type { Delivery } from '@sensor-streaming/bus';
+import {
+  type Delivery,
+  DependencyUnavailableError,
+  isPermanentError,
+  isReleaseError,
+} from '@sensor-streaming/bus';
 import { createLogger } from '@sensor-streaming/runtime';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -143,6 +148,32 @@ describe('batch pipeline', () => {
     expect(p.isHealthy()).toBe(true);
   });
 
+  it('releases the batch (DependencyUnavailableError, never held past releaseAfterMs) when the database stays down', async () => {
+    vi.useFakeTimers();
+    failWrites = 1_000;
+    const p = pipeline({ releaseAfterMs: 1000 });
+    const done = p.handle([delivery('a:1')]).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(1000);
+    const err = await done;
+    expect(err).toBeInstanceOf(DependencyUnavailableError);
+    expect(isReleaseError(err)).toBe(true);
+    expect(isPermanentError(err)).toBe(false);
+    expect(writeCalls).toBeGreaterThan(1);
+    expect(p.isHealthy()).toBe(false);
+
+    // known unavailable: the next batch is tried once and released at once, without waiting
+    const before = writeCalls;
+    await expect(p.handle([delivery('a:2')])).rejects.toBeInstanceOf(DependencyUnavailableError);
+    expect(writeCalls).toBe(before + 1);
+
+    // the probe saw it answer again: back to normal, and a write that works makes it healthy
+    p.recovered();
+    expect(p.isHealthy()).toBe(true);
+    failWrites = 0;
+    expect((await p.handle([delivery('a:3')])).rejected).toEqual([]);
+    expect(written).toEqual(['1:3']);
+  });
+
   it('keeps retrying a failing sensor-id lookup the same way', async () => {
     vi.useFakeTimers();
     let lookups = 0;
@@ -159,7 +190,7 @@ describe('batch pipeline', () => {
     expect(written).toEqual(['9:1']);
   });
 
-  it('gives a held batch back (a non-permanent error, so the bus requeues it) when stopped', async () => {
+  it('gives a held batch back (a release error, so the bus releases it uncounted) when stopped', async () => {
     vi.useFakeTimers();
     failWrites = 1_000;
     const p = pipeline();
@@ -169,6 +200,7 @@ describe('batch pipeline', () => {
     const err = await done;
     expect(err).toBeInstanceOf(PipelineStoppedError);
     expect((err as { permanent?: unknown }).permanent).toBeUndefined();
+    expect(isReleaseError(err)).toBe(true);
     expect(written).toEqual([]);
   });
 

@@ -1,8 +1,11 @@
 // The batch pipeline both ingesters share: decode -> resolve sensor ids ->
-// write (one transaction) -> ack / reject. Kept identical in
-// services/measurements-ingester and services/logs-ingester (a test checks)
-// until it moves to a shared package.
-import { backoffDelay, type BatchOutcome, type Delivery } from '@sensor-streaming/bus';
+// write (one transaction) -> ack / reject / release.
+import {
+  backoffDelay,
+  type BatchOutcome,
+  type Delivery,
+  DependencyUnavailableError,
+} from '@sensor-streaming/bus';
 import type { Logger } from '@sensor-streaming/runtime';
 
 /** A decoded message with the serial its rows belong to. */
@@ -41,6 +44,13 @@ export interface BatchPipelineOptions<T> {
   onRejected?(rejection: Rejection): void;
   /** Backoff between attempts while the database is unavailable. */
   retry: { initialDelayMs: number; maxDelayMs: number };
+  /**
+   * How long a batch is held (unacked, retried) when writes fail for a reason other than its rows, before
+   * it is given back to the queue uncounted (DependencyUnavailableError). Rides out a blip without churn;
+   * keep it far below the broker's consumer_timeout. While the pipeline is unhealthy later batches are tried
+   * once and released at once. Default 5000.
+   */
+  releaseAfterMs?: number;
   /** Called when writes start failing (false) or succeed again (true). */
   onHealthChange?(healthy: boolean): void;
   now?: () => number;
@@ -51,13 +61,17 @@ export interface BatchPipeline {
   handle(deliveries: Delivery[]): Promise<BatchOutcome>;
   /** False while writes are failing for a reason other than the rows themselves. */
   isHealthy(): boolean;
-  /** Stop retrying: a batch held for an unavailable database is returned to the broker (requeued). */
+  /** The database answers again (a probe succeeded): healthy until a write fails. */
+  recovered(): void;
+  /** Stop retrying: a batch held for an unavailable database is released to the queue (uncounted). */
   stop(): void;
 }
 
-/** Thrown to the bus when stopping while the database is unavailable: the batch is requeued, not lost. */
+/** Thrown to the bus when stopping while the database is unavailable: the batch is released, not lost. */
 export class PipelineStoppedError extends Error {
   readonly code = 'INGEST_STOPPED';
+  /** The bus gives the batch back to the queue without counting a delivery (see isReleaseError). */
+  readonly release = true;
   override readonly name = 'PipelineStoppedError';
 }
 
@@ -82,6 +96,7 @@ function message(err: unknown): string {
 export function createBatchPipeline<T>(opts: BatchPipelineOptions<T>): BatchPipeline {
   const log = opts.logger;
   const now = opts.now ?? Date.now;
+  const releaseAfterMs = opts.releaseAfterMs ?? 5_000;
   const aborter = new AbortController();
   let healthy = true;
 
@@ -172,6 +187,9 @@ export function createBatchPipeline<T>(opts: BatchPipelineOptions<T>): BatchPipe
       const rejections: Rejection[] = [];
       const decoded = decodeAll(deliveries, rejections);
       if (decoded.length > 0) {
+        const firstTry = now();
+        // already known unavailable: one try, then straight back to the queue
+        const budgetMs = healthy ? releaseAfterMs : 0;
         for (let failures = 0; ; ) {
           try {
             for (const r of await attempt(decoded)) reject(rejections, r);
@@ -186,11 +204,19 @@ export function createBatchPipeline<T>(opts: BatchPipelineOptions<T>): BatchPipe
               });
             }
             const delayMs = backoffDelay(failures, opts.retry);
-            // Everything but bad rows is retried here (an outage must not use up the delivery limit);
-            // an error that persists is logged as one, whatever its cause.
-            (failures > 5 ? log.error.bind(log) : log.warn.bind(log))(
+            if (now() - firstTry + delayMs > budgetMs) {
+              // Never hold deliveries through an outage: a held delivery returned by a restart, a closed
+              // channel or the consumer timeout counts towards the delivery limit and ends in the DLQ.
+              if (budgetMs > 0)
+                log.warn(
+                  { err, failures, messages: deliveries.length },
+                  'database unavailable; releasing the batch to the queue',
+                );
+              throw new DependencyUnavailableError(`database unavailable: ${message(err)}`, { cause: err });
+            }
+            log.warn(
               { err, failures, delayMs, messages: deliveries.length },
-              'write failed; holding the batch unacked and retrying',
+              'write failed; holding the batch briefly and retrying',
             );
             await sleep(delayMs);
           }
@@ -199,6 +225,9 @@ export function createBatchPipeline<T>(opts: BatchPipelineOptions<T>): BatchPipe
       return { rejected: rejections.map(({ index, reason }) => ({ index, reason })) };
     },
     isHealthy: () => healthy,
+    recovered() {
+      setHealthy(true);
+    },
     stop() {
       aborter.abort();
     },

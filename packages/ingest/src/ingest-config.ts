@@ -21,6 +21,13 @@ export interface IngestConfig {
   drainTimeoutMs: number;
   /** Largest accepted batch in one message (MAX_MESSAGE_ROWS). */
   maxMessageRows: number;
+  /** Largest accepted message body in bytes, checked before decoding (MAX_MESSAGE_BYTES). */
+  maxMessageBytes: number;
+  /**
+   * How long a batch is held and retried while the database fails before it is released to the queue
+   * and consuming pauses (RELEASE_AFTER_MS). Keep it far below the broker's consumer_timeout.
+   */
+  releaseAfterMs: number;
 }
 
 export interface IngestDefaults {
@@ -65,5 +72,8 @@ export function readIngestConfig(r: EnvReader, d: IngestDefaults): IngestConfig 
     retry: { initialDelayMs, maxDelayMs },
     drainTimeoutMs: r.duration('SHUTDOWN_DRAIN_MS', 5_000, { min: 0, max: 600_000 }),
     maxMessageRows: r.int('MAX_MESSAGE_ROWS', 100_000, { min: 1, max: 1_000_000 }),
+    // 100,000 packed doubles plus envelope: ~800 kB; JSON is bigger per value
+    maxMessageBytes: r.int('MAX_MESSAGE_BYTES', 4 * 1024 * 1024, { min: 1024, max: 128 * 1024 * 1024 }),
+    releaseAfterMs: r.duration('RELEASE_AFTER_MS', 5_000, { min: 0, max: 600_000 }),
   };
 }

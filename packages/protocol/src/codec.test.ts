@@ -87,8 +87,28 @@ describe.each(codecs)('%s codec robustness', (name, codec, fixture) => {
     expectProtocolError(() => codec.encode(42 as never), 'body');
   });
 
-  it('rejects an empty protobuf body (all fields missing)', () => {
-    expect(outcome(codec, new Uint8Array(0))).toBe('rejected');
+  it('rejects an empty body with its own reason, not a missing field', () => {
+    expectProtocolError(() => codec.decode(new Uint8Array(0), undefined, opts), 'body', /is empty/);
+    expectProtocolError(() => codec.decode(new Uint8Array(0), CONTENT_TYPE_JSON, opts), 'body', /is empty/);
+  });
+
+  it('rejects a body over maxBytes before parsing it', () => {
+    // 10 MB of 0xff: parsed, it would be an invalid varint; the size check answers first, in no time
+    const huge = Buffer.alloc(10 * 1024 * 1024, 0xff);
+    const started = performance.now();
+    expectProtocolError(
+      () => codec.decode(huge, undefined, opts),
+      'body',
+      /is 10485760 bytes, more than the 4194304 accepted/,
+    );
+    expect(performance.now() - started).toBeLessThan(50);
+    const valid = codec.encode(fixture as never);
+    expectProtocolError(
+      () => codec.decode(valid, undefined, { ...opts, maxBytes: valid.length - 1 }),
+      'body',
+      /more than the/,
+    );
+    expect(() => codec.decode(valid, undefined, { ...opts, maxBytes: valid.length })).not.toThrow();
   });
 
   it('never throws anything but a ProtocolError on any truncation of a valid message', () => {

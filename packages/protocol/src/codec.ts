@@ -71,8 +71,14 @@ export function createCodec<T>(mapping: MessageMapping<T>): Codec<T> {
       const format = wireFormatOf(contentType);
       if (!(body instanceof Uint8Array))
         throw new ProtocolError('body', 'must be bytes (Buffer or Uint8Array)');
+      const ctx = validationContext(opts);
+      // checked before any parsing: a 10 MB body costs nothing but this comparison
+      if (body.length > ctx.maxBytes) {
+        throw new ProtocolError('body', `is ${body.length} bytes, more than the ${ctx.maxBytes} accepted`);
+      }
+      if (body.length === 0) throw new ProtocolError('body', `is empty; expected a ${mapping.messageName}`);
       const wire = format === 'json' ? wireFromJson(type(), body) : wireFromProtobuf(type(), body);
-      return mapping.fromWire(wire, validationContext(opts));
+      return mapping.fromWire(wire, ctx);
     },
   };
 }

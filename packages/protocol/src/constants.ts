@@ -10,3 +10,8 @@ export const CONTENT_TYPE_PROTOBUF = 'application/x-protobuf';
 export const CONTENT_TYPE_JSON = 'application/json';
 /** Default upper bound on values per MeasurementBatch / entries per LogBatch. */
 export const DEFAULT_MAX_BATCH_SIZE = 100_000;
+/**
+ * Largest message body a decoder accepts by default, checked before parsing: 100,000 packed doubles are
+ * ~800 kB in protobuf and ~2.5 MB in JSON. Keep the broker's `max_message_size` at or above it.
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;

@@ -9,6 +9,7 @@ export {
   DEAD_LETTER_QUEUE,
   DEAD_LETTER_REASON_HEADER,
   DEFAULT_MAX_BATCH_SIZE,
+  DEFAULT_MAX_MESSAGE_BYTES,
   EXCHANGE,
 } from './constants.js';
 export type {

@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_BATCH_SIZE } from './constants.js';
+import { DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_MESSAGE_BYTES } from './constants.js';
 import type { GeoPoint } from './domain-types.js';
 import { ProtocolError } from './protocol-error.js';
 import type { WireObject } from './wire-object.js';
@@ -9,11 +9,14 @@ export interface DecodeOptions {
   maxBatchSize?: number;
   /** "Now" in µs since the epoch for the timestamp sanity check; default `Date.now() * 1000`. */
   nowUs?: number;
+  /** Largest accepted body in bytes, checked before anything is parsed; default 4 MiB (DEFAULT_MAX_MESSAGE_BYTES). */
+  maxBytes?: number;
 }
 
 export interface ValidationContext {
   readonly maxBatchSize: number;
   readonly nowUs: number;
+  readonly maxBytes: number;
 }
 
 /** Options are set by our own code, so bad ones are bugs (RangeError), not bad input. */
@@ -24,7 +27,11 @@ export function validationContext(opts: DecodeOptions = {}): ValidationContext {
     throw new RangeError(`DecodeOptions.maxBatchSize must be a positive integer, got ${maxBatchSize}`);
   }
   if (!Number.isFinite(nowUs)) throw new RangeError(`DecodeOptions.nowUs must be finite, got ${nowUs}`);
-  return { maxBatchSize, nowUs };
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
+    throw new RangeError(`DecodeOptions.maxBytes must be a positive integer, got ${maxBytes}`);
+  }
+  return { maxBatchSize, nowUs, maxBytes };
 }
 
 /** 2000-01-01T00:00:00Z in ns: nothing older is a plausible sample time. */

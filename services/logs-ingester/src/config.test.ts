@@ -17,6 +17,8 @@ describe('loadConfig', () => {
       retry: { initialDelayMs: 200, maxDelayMs: 5000 },
       drainTimeoutMs: 5000,
       maxMessageRows: 100_000,
+      maxMessageBytes: 4 * 1024 * 1024,
+      releaseAfterMs: 5_000,
     });
   });
 

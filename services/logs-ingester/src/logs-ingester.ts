@@ -32,13 +32,20 @@ export interface LogsIngesterDeps {
 
 export interface LogsIngester extends RunnableService {
   readiness: HealthCheck[];
-  /** False while writes fail (database unavailable): batches are held unacked. */
+  /** False while writes fail (database unavailable): consuming is paused, nothing is held. */
   isWriting(): boolean;
 }
 
 /** Decodes and validates one `sensor.<serial>.logs` delivery. Throws a permanent error for bad input. */
-export function decodeLogsDelivery(d: Delivery, maxBatchSize: number): { value: LogBatch; serial: string } {
-  const batch = logBatchCodec.decode(d.body, d.contentType, { maxBatchSize });
+export function decodeLogsDelivery(
+  d: Delivery,
+  maxBatchSize: number,
+  maxBytes?: number,
+): { value: LogBatch; serial: string } {
+  const batch = logBatchCodec.decode(d.body, d.contentType, {
+    maxBatchSize,
+    ...(maxBytes === undefined ? {} : { maxBytes }),
+  });
   const key = parseRoutingKey(d.routingKey);
   if (key.kind !== 'logs' || key.serial !== batch.serial) {
     throw new RoutingMismatchError(
@@ -52,7 +59,7 @@ export function decodeLogsDelivery(d: Delivery, maxBatchSize: number): { value: 
  * sensor.*.logs -> sensor_logs, with the discipline of measurements-ingester:
  * batches written with one binary COPY and acked after the commit, duplicates
  * stored once (the table's content hash key), invalid messages dead-lettered
- * by index, batches held unacked and retried while PostgreSQL is unavailable.
+ * by index, consuming paused (nothing held) while PostgreSQL is unavailable.
  */
 export function createLogsIngester(deps: LogsIngesterDeps): LogsIngester {
   const { config, registry } = deps;
@@ -83,13 +90,21 @@ export function createLogsIngester(deps: LogsIngesterDeps): LogsIngester {
   const pipeline: BatchPipeline = createBatchPipeline<LogBatch>({
     logger: log,
     retry: cfg.retry,
-    decode: (d) => decodeLogsDelivery(d, cfg.maxMessageRows),
+    releaseAfterMs: cfg.releaseAfterMs,
+    decode: (d) => decodeLogsDelivery(d, cfg.maxMessageRows, cfg.maxMessageBytes),
     resolveSensorIds: (serials) => sensorIds.resolve(serials),
     async write(messages) {
-      await writeSensorLogs(
+      const r = await writeSensorLogs(
         pool,
         messages.map((m) => ({ sensorId: m.sensorId, entries: m.value.entries })),
       );
+      if (r.deduplicated) {
+        metrics.deduplicated(r.rows - r.inserted);
+        log.info(
+          { rows: r.rows, inserted: r.inserted, duplicates: r.rows - r.inserted, messages: messages.length },
+          'batch overlapped stored log entries; written through the duplicate-key fallback',
+        );
+      }
     },
     isRowDataError,
     onWritten(messages, seconds, commitMs) {
@@ -111,7 +126,7 @@ export function createLogsIngester(deps: LogsIngesterDeps): LogsIngester {
     onRejected: (r) => metrics.messageRejected(r.code),
     onHealthChange(healthy) {
       if (healthy) log.info({}, 'database writes succeed again; acking resumed');
-      else log.warn({}, 'database writes failing; holding batches unacked (not ready)');
+      else log.warn({}, 'database writes failing (not ready)');
     },
   });
 
@@ -123,6 +138,7 @@ export function createLogsIngester(deps: LogsIngesterDeps): LogsIngester {
     logger: log,
     what: 'sensor logs',
     onReceived: (n) => metrics.messageReceived(n),
+    probe: () => checkDatabase(pool),
   });
   let started = false;
 

@@ -8,6 +8,8 @@ export interface LogsIngestMetrics {
   entriesWritten(level: string, n: number): void;
   batchWritten(entries: number, seconds: number): void;
   lag(seconds: number): void;
+  /** A write went through the duplicate-key fallback; `duplicates` rows were already stored. */
+  deduplicated(duplicates: number): void;
 }
 
 /** The ingest metrics of docs/internal-api.md, on the service's registry. */
@@ -52,7 +54,23 @@ export function createLogsIngestMetrics(registry: Registry): LogsIngestMetrics {
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers,
   });
+  const fallbacks = new Counter({
+    name: 'sensor_streaming_dedup_fallbacks_total',
+    help: 'Batch writes whose COPY hit already stored rows and went through staging + ON CONFLICT DO NOTHING.',
+    labelNames: ['kind'],
+    registers,
+  });
+  const duplicateRows = new Counter({
+    name: 'sensor_streaming_duplicate_rows_total',
+    help: 'Rows skipped because they were already stored (redeliveries), found by the duplicate-key fallback.',
+    labelNames: ['kind'],
+    registers,
+  });
   return {
+    deduplicated(duplicates) {
+      fallbacks.inc({ kind: KIND });
+      duplicateRows.inc({ kind: KIND }, duplicates);
+    },
     messageReceived: (n) => received.inc({ kind: KIND }, n),
     messageRejected: (reason) => rejected.inc({ kind: KIND, reason }),
     entriesWritten: (level, n) => written.inc({ level }, n),

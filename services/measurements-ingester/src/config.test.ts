@@ -17,6 +17,8 @@ describe('loadConfig', () => {
       retry: { initialDelayMs: 200, maxDelayMs: 5000 },
       drainTimeoutMs: 5000,
       maxMessageRows: 100_000,
+      maxMessageBytes: 4 * 1024 * 1024,
+      releaseAfterMs: 5_000,
     });
     expect(c.storageMaintenanceMs).toBe(60_000);
   });
@@ -41,6 +43,8 @@ describe('loadConfig', () => {
       RETRY_MAX_DELAY_MS: '1s',
       SHUTDOWN_DRAIN_MS: '3000',
       MAX_MESSAGE_ROWS: '5000',
+      MAX_MESSAGE_BYTES: '2000000',
+      RELEASE_AFTER_MS: '2000',
       DATABASE_URL: 'postgres://u@db:5432/x',
     });
     expect(c.databaseUrl).toBe('postgres://u@db:5432/x');
@@ -54,6 +58,8 @@ describe('loadConfig', () => {
       retry: { initialDelayMs: 50, maxDelayMs: 1000 },
       drainTimeoutMs: 3000,
       maxMessageRows: 5000,
+      maxMessageBytes: 2_000_000,
+      releaseAfterMs: 2000,
     });
   });
 

@@ -1,5 +1,6 @@
 import { type Bus, createBus, HEADER_REASON } from '@sensor-streaming/bus';
 import {
+  closeConnectionsByName,
   createTestVhost,
   drainQueue,
   managementRequest,
@@ -23,7 +24,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { loadConfig } from './config.js';
 import { createMeasurementsIngester, type MeasurementsIngester } from './measurements-ingester.js';
 
-const logger = createLogger({ service: 'measurements-ingester-test', level: 'silent' });
+const logger = createLogger({
+  service: 'measurements-ingester-test',
+  level: (process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent',
+});
 const T0 = (Date.now() - 60_000) * 1000;
 
 let vhost: TestVhost;
@@ -218,7 +222,7 @@ describe('measurements-ingester', () => {
     ).toBe(1);
   });
 
-  it('holds messages unacked and reports not ready while PostgreSQL refuses connections, then writes everything', async () => {
+  it('releases messages to the queue (nothing held, nothing counted) and reports not ready while PostgreSQL refuses connections, then writes everything', async () => {
     const admin = createPool({ url: testServerUrl(), logger: silentLogger, max: 1 });
     try {
       const { ingester: ing } = ingester();
@@ -234,13 +238,15 @@ describe('measurements-ingester', () => {
       for (let seq = 2; seq <= 21; seq++) await publish(batch('outage-1', seq));
       await waitFor(async () => !ing.isWriting(), 'writes to fail');
       expect((await evaluateReadiness(ing.readiness)).failing).toContain('database');
-      // nothing was acked: all 20 messages are still in RabbitMQ (held unacked), none was dead-lettered
+      // consuming paused and nothing is held: all 20 messages are back in RabbitMQ, ready, none dead-lettered
       await waitFor(
-        async () => (await queueTotals(vhost.vhost, 'measurements-ingester')).messages === 20,
-        'the management API to show 20 messages held',
-        15_000,
+        async () => {
+          const q = await queueTotals(vhost.vhost, 'measurements-ingester');
+          return q.messages === 20 && q.messages_unacknowledged === 0;
+        },
+        'the management API to show 20 messages ready, none unacked',
+        20_000,
       );
-      expect((await queueTotals(vhost.vhost, 'measurements-ingester')).messages_unacknowledged).toBe(20);
       expect(await queueMessageCount(vhost.url, DEAD_LETTER_QUEUE)).toBe(0);
       await expect(rowCount()).rejects.toThrow(/not currently accepting connections/);
 
@@ -255,6 +261,51 @@ describe('measurements-ingester', () => {
       await admin.end();
     }
   });
+
+  it('puts no good message in the dead-letter queue through more restarts than x-delivery-limit during an outage', async () => {
+    // the old loss path: each restart returned the held batch, x-delivery-count grew, and after
+    // x-delivery-limit (5) returns RabbitMQ dead-lettered good data
+    const admin = createPool({ url: testServerUrl(), logger: silentLogger, max: 1 });
+    try {
+      const first = ingester({ SHUTDOWN_DRAIN_MS: '200', RELEASE_AFTER_MS: '300' });
+      await first.ingester.start();
+      await admin.query(`ALTER DATABASE "${db.name}" ALLOW_CONNECTIONS false`);
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [
+        db.name,
+      ]);
+      for (let seq = 1; seq <= 20; seq++) await publish(batch('restarts-1', seq));
+      await waitFor(async () => !first.ingester.isWriting(), 'writes to fail');
+      await first.ingester.stop();
+
+      const restarts = 7; // > DEFAULT_DELIVERY_LIMIT
+      for (let r = 0; r < restarts; r++) {
+        const { ingester: ing } = ingester({
+          SHUTDOWN_DRAIN_MS: '200',
+          RELEASE_AFTER_MS: '300',
+          SERVICE_NAME: `mi-restart-${r}`,
+        });
+        await ing.start();
+        // twice, a crash: the broker drops the connections (the management API lists them after a delay)
+        if (r < 2) await closeConnectionsByName(`mi-restart-${r}`, { expect: 1 });
+        await ing.stop();
+      }
+      expect(await queueMessageCount(vhost.url, DEAD_LETTER_QUEUE)).toBe(0);
+      expect(await queueMessageCount(vhost.url, 'measurements-ingester')).toBe(20);
+
+      await admin.query(`ALTER DATABASE "${db.name}" ALLOW_CONNECTIONS true`);
+      const last = ingester();
+      await last.ingester.start();
+      await waitFor(async () => (await rowCount()) === 200, 'every sample after the outage', 30_000);
+      expect(await queueMessageCount(vhost.url, DEAD_LETTER_QUEUE)).toBe(0);
+      await waitFor(
+        async () => (await queueMessageCount(vhost.url, 'measurements-ingester')) === 0,
+        'an empty queue',
+      );
+    } finally {
+      await admin.query(`ALTER DATABASE "${db.name}" ALLOW_CONNECTIONS true`).catch(() => undefined);
+      await admin.end();
+    }
+  }, 90_000);
 
   it('gives the held messages back to RabbitMQ when stopped during an outage', async () => {
     const admin = createPool({ url: testServerUrl(), logger: silentLogger, max: 1 });

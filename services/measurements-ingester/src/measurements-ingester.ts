@@ -42,7 +42,7 @@ export interface MeasurementsIngesterDeps {
 
 export interface MeasurementsIngester extends RunnableService {
   readiness: HealthCheck[];
-  /** False while writes fail (database unavailable): batches are held unacked. */
+  /** False while writes fail (database unavailable): consuming is paused, nothing is held. */
   isWriting(): boolean;
 }
 
@@ -63,8 +63,12 @@ function newest(times: number[]): number {
 export function decodeDataDelivery(
   d: Delivery,
   maxBatchSize: number,
+  maxBytes?: number,
 ): { value: DataMessage; serial: string } {
-  const batch = measurementBatchCodec.decode(d.body, d.contentType, { maxBatchSize });
+  const batch = measurementBatchCodec.decode(d.body, d.contentType, {
+    maxBatchSize,
+    ...(maxBytes === undefined ? {} : { maxBytes }),
+  });
   const key = parseRoutingKey(d.routingKey);
   if (key.kind !== 'data' || key.serial !== batch.serial) {
     throw new RoutingMismatchError(
@@ -80,8 +84,8 @@ export function decodeDataDelivery(
  * (WRITE_CONCURRENCY per process, any number of replicas); each batch of
  * messages is written with one binary COPY and acked after the commit.
  * Invalid messages are dead-lettered by index; while PostgreSQL is
- * unavailable the batch stays unacked, /readyz fails and the write is retried
- * with backoff until it succeeds.
+ * unavailable the batch is released back to the queue, consuming pauses and
+ * /readyz fails until the database answers again (see @sensor-streaming/ingest).
  */
 export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): MeasurementsIngester {
   const { config, registry } = deps;
@@ -112,8 +116,9 @@ export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): Meas
   const pipeline: BatchPipeline = createBatchPipeline<DataMessage>({
     logger: log,
     retry: cfg.retry,
+    releaseAfterMs: cfg.releaseAfterMs,
     decode(d) {
-      const decoded = decodeDataDelivery(d, cfg.maxMessageRows);
+      const decoded = decodeDataDelivery(d, cfg.maxMessageRows, cfg.maxMessageBytes);
       metrics.samplesReceived(decoded.value.batch.channel, decoded.value.batch.values.length);
       return decoded;
     },
@@ -125,7 +130,15 @@ export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): Meas
         timesUs: m.value.timesUs,
         values: m.value.batch.values,
       }));
-      await writeMeasurements(pool, series);
+      const r = await writeMeasurements(pool, series);
+      if (r.deduplicated) {
+        // a redelivery overlapped stored rows: COPY failed and the batch went through ON CONFLICT DO NOTHING
+        metrics.deduplicated(r.rows - r.inserted);
+        log.info(
+          { rows: r.rows, inserted: r.inserted, duplicates: r.rows - r.inserted, messages: messages.length },
+          'batch overlapped stored samples; written through the duplicate-key fallback',
+        );
+      }
       const positions: SensorPositionSample[] = [];
       for (const m of messages) {
         const p = m.value.batch.position;
@@ -148,7 +161,7 @@ export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): Meas
     onRejected: (r) => metrics.messageRejected(r.code),
     onHealthChange(healthy) {
       if (healthy) log.info({}, 'database writes succeed again; acking resumed');
-      else log.warn({}, 'database writes failing; holding batches unacked (not ready)');
+      else log.warn({}, 'database writes failing (not ready)');
     },
   });
 
@@ -160,6 +173,7 @@ export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): Meas
     logger: log,
     what: 'sensor data',
     onReceived: (n) => metrics.messageReceived(n),
+    probe: () => checkDatabase(pool),
   });
   // Plain PostgreSQL: partitions ahead/behind, rollups, retention (a no-op with TimescaleDB).
   const maintainer =

@@ -11,6 +11,8 @@ export interface MeasurementsIngestMetrics {
   samplesWritten(channel: string, n: number): void;
   batchWritten(samples: number, seconds: number): void;
   lag(seconds: number): void;
+  /** A write went through the duplicate-key fallback; `duplicates` rows were already stored. */
+  deduplicated(duplicates: number): void;
 }
 
 /** The ingest metrics of docs/internal-api.md, on the service's registry. */
@@ -62,6 +64,19 @@ export function createMeasurementsIngestMetrics(registry: Registry): Measurement
     registers,
   });
 
+  const fallbacks = new Counter({
+    name: 'sensor_streaming_dedup_fallbacks_total',
+    help: 'Batch writes whose COPY hit already stored rows and went through staging + ON CONFLICT DO NOTHING.',
+    labelNames: ['kind'],
+    registers,
+  });
+  const duplicateRows = new Counter({
+    name: 'sensor_streaming_duplicate_rows_total',
+    help: 'Rows skipped because they were already stored (redeliveries), found by the duplicate-key fallback.',
+    labelNames: ['kind'],
+    registers,
+  });
+
   const channels = new Set<string>();
   const channelLabel = (c: string): string => {
     if (channels.has(c)) return c;
@@ -80,5 +95,9 @@ export function createMeasurementsIngestMetrics(registry: Registry): Measurement
       writeDuration.observe({ kind: KIND }, seconds);
     },
     lag: (seconds) => lag.observe({ kind: KIND }, seconds),
+    deduplicated(duplicates) {
+      fallbacks.inc({ kind: KIND });
+      duplicateRows.inc({ kind: KIND }, duplicates);
+    },
   };
 }

@@ -168,7 +168,14 @@ export async function drainQueue(url: string, queue: string, max = 1000): Promis
     while (out.length < max) {
       const m = await ch.get(queue, { noAck: true });
       if (m === false) break;
-      out.push({ routingKey: m.fields.routingKey, headers: m.properties.headers ?? {}, body: m.content });
+      const headers = m.properties.headers ?? {};
+      // the bus sends its dead letters straight to the queue: the original key is in a header
+      const original = headers['x-sensor-streaming-original-routing-key'];
+      out.push({
+        routingKey: typeof original === 'string' ? original : m.fields.routingKey,
+        headers,
+        body: m.content,
+      });
     }
   } finally {
     await conn.close().catch(() => undefined);
