@@ -43,8 +43,10 @@ docker info >/dev/null 2>&1 || { log "no Docker engine: start one (dockerd & / s
 for tool in psql curl; do command -v $tool >/dev/null || { log "$tool is required"; exit 2; }; done
 
 containers=()
+tmp_ca=
 cleanup() {
   set +e
+  [[ -n $tmp_ca ]] && rm -f "$tmp_ca"
   for c in "${containers[@]}"; do docker rm -f "$c" >/dev/null 2>&1; done
   psql "$PGURL/postgres" -qAtc "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1
   curl -fsS -X DELETE "$RABBITMQ_API/api/vhosts/$VHOST" >/dev/null 2>&1
@@ -64,6 +66,7 @@ ca_args=()
 ca_file=${IMAGE_EXTRA_CA_FILE:-}
 if [[ -z $ca_file ]] && compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
   ca_file=$(mktemp)
+  tmp_ca=$ca_file
   cat /usr/local/share/ca-certificates/*.crt >"$ca_file"
 fi
 [[ -n $ca_file ]] && ca_args=(--build-arg "EXTRA_CA_CERTS=$(cat "$ca_file")")

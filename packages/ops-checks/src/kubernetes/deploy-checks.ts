@@ -171,6 +171,15 @@ export function grafanaProblems(objects: K8sObject[], root = repoRoot()): string
     readFileSync(path.join(root, 'grafana/provisioning/dashboards/sensor-streaming.yaml'), 'utf8'),
   );
   const dashboards = compareDir('grafana/dashboards', provider.providers[0].options.path);
+  const size = Object.values((dashboards?.data ?? {}) as Record<string, string>).reduce(
+    (n, v) => n + v.length,
+    0,
+  );
+  // `kubectl apply` (client side) copies the object into an annotation limited to 256 KiB
+  if (size > 200 * 1024)
+    problems.push(
+      `dashboards ConfigMap is ${Math.round(size / 1024)} KiB: split it before kubectl apply's 256 KiB annotation limit`,
+    );
   if (dashboards?.metadata?.labels?.grafana_dashboard !== '1')
     problems.push('dashboards ConfigMap lacks the grafana_dashboard label the Grafana sidecar selects');
   compareDir('grafana/provisioning/dashboards', '/etc/grafana/provisioning/dashboards');

@@ -313,6 +313,7 @@ describe('the validators catch', () => {
     const dashboards = byName(objects, 'ConfigMap', 'grafana-dashboards-sensor-streaming');
     dashboards.data['alarms.json'] = '{}';
     delete dashboards.data['pipeline.json'];
+    dashboards.data['database.json'] = 'x'.repeat(300 * 1024);
     delete byName(objects, 'ConfigMap', 'grafana-config').data.SENSOR_STREAMING_PROMETHEUS_URL;
     const problems = grafanaProblems(objects);
     expect(problems).toEqual(
@@ -322,6 +323,7 @@ describe('the validators catch', () => {
         ),
         'ConfigMap/grafana-dashboards-sensor-streaming: alarms.json differs from grafana/dashboards/alarms.json',
         'Deployment/grafana: SENSOR_STREAMING_PROMETHEUS_URL is not set',
+        expect.stringMatching(/^dashboards ConfigMap is \d+ KiB: split it/),
       ]),
     );
   });
