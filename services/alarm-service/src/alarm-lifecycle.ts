@@ -279,9 +279,17 @@ export class AlarmLifecycle {
     const { bus, metrics } = this.deps;
     const t = alarm.transition === 'RAISED' ? 'raised' : 'cleared';
     const ctx = { alarmId: alarm.alarmId, serial: alarm.serial, rule: alarm.rule, channel: alarm.channel };
+    let body: Buffer;
+    try {
+      body = alarmCodec.encode(alarm);
+    } catch (err) {
+      // A bug (the engine made an alarm the protocol rejects): stored, never streamable; say so loudly.
+      this.log.error({ ...ctx, transitionId, err }, `alarm ${t} stored but cannot be encoded for the bus`);
+      return Promise.resolve(undefined);
+    }
     this.inFlight.add(transitionId);
     return bus
-      .publish(routingKeys.alarm(alarm.serial, t), alarmCodec.encode(alarm), {
+      .publish(routingKeys.alarm(alarm.serial, t), body, {
         messageId: transitionMessageId(transitionId),
       })
       .then(

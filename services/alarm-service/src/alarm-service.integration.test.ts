@@ -40,6 +40,7 @@ rules:
     severity: WARNING
   - id: burst
     type: error-burst
+    perCode: true
     raise: ">= 5"
     severity: MAJOR
   - id: shake
@@ -377,10 +378,17 @@ describe('alarm-service actions and operator RPC', () => {
       issuedBy: 'alarm-service:shake',
     });
     expect((cmd.cmd.expiresAtUs ?? 0) - cmd.cmd.issuedAtUs).toBe(30e6);
-    const { rows } = await db.pool.query(
-      'SELECT serial, type, issued_by, params FROM commands WHERE id = $1',
-      [cmd.cmd.commandId],
-    );
+    // recorded right after the broker confirmed it
+    const rows = await (async () => {
+      const end = Date.now() + 10_000;
+      for (;;) {
+        const r = await db.pool.query('SELECT serial, type, issued_by, params FROM commands WHERE id = $1', [
+          cmd.cmd.commandId,
+        ]);
+        if (r.rows.length > 0 || Date.now() > end) return r.rows;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    })();
     expect(rows).toEqual([
       {
         serial,

@@ -301,6 +301,9 @@ export class AnomalyEvaluator implements SampleEvaluator {
   }
 }
 
+/** The alarm channel of an error burst over every code of a device. */
+export const ALL_CODES = 'all-codes';
+
 /**
  * ERROR log entries per error code in tumbling event-time windows. The
  * watermark is the newest log time of the sensor minus the allowed lateness;
@@ -376,7 +379,9 @@ export class ErrorBurstCounter implements PersistentWindows {
       w = new Map();
       this.windows.set(idx, w);
     }
-    w.set(errorCode, (w.get(errorCode) ?? 0) + 1);
+    // `*` without perCode: every code of the device in one count (the alarm's channel is `all-codes`)
+    const key = this.rule.errorCode === '*' && !this.rule.perCode ? ALL_CODES : errorCode;
+    w.set(key, (w.get(key) ?? 0) + 1);
     this.dirty = true;
     return true;
   }

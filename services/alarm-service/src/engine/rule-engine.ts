@@ -18,6 +18,7 @@ import {
 } from '../rules/rule-types.js';
 import { AlarmLatch } from './alarm-latch.js';
 import {
+  ALL_CODES,
   AnomalyEvaluator,
   type AnomalyModelParams,
   ErrorBurstCounter,
@@ -149,7 +150,9 @@ function describe(
     case 'vibration':
       return `${head}rms(${channel}) over ${windowText(rule.window.sizeUs)} = ${fmt(value)} mm/s, zone ${rule.zone} limit ${fmt(threshold)} mm/s for class ${rule.machineClass}`;
     case 'error-burst':
-      return `${head}${fmt(value)} ERROR entries with code ${channel} in ${windowText(rule.window.sizeUs)}`;
+      return channel === ALL_CODES
+        ? `${head}${fmt(value)} ERROR entries (all codes) in ${windowText(rule.window.sizeUs)}`
+        : `${head}${fmt(value)} ERROR entries with code ${channel} in ${windowText(rule.window.sizeUs)}`;
     case 'silence':
       return raise
         ? `no data for ${fmt(value)} s (expected within ${fmt(threshold)} s)`

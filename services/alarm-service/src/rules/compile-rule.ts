@@ -49,7 +49,7 @@ const FIELDS: Record<RuleType, string[]> = {
     'settle',
   ],
   vibration: ['channel', 'machineClass', 'zone', 'window', 'slide', 'allowedLateness', 'clearRatio'],
-  'error-burst': ['errorCode', 'window', 'allowedLateness', 'raise', 'clear'],
+  'error-burst': ['errorCode', 'perCode', 'window', 'allowedLateness', 'raise', 'clear'],
   silence: ['factor', 'minSilence'],
 };
 
@@ -306,6 +306,11 @@ export function compileRule(raw: Record<string, unknown>): Rule {
         ...base,
         type: 'error-burst',
         errorCode: str('errorCode', '*'),
+        perCode: (() => {
+          if (raw.perCode !== undefined && typeof raw.perCode !== 'boolean')
+            problems.push('perCode: must be true or false');
+          return raw.perCode === true;
+        })(),
         window: { ...w, slideUs: w.sizeUs },
         raise,
         clear: condition('clear', negate(raise)),

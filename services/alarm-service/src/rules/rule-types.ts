@@ -123,8 +123,13 @@ export interface VibrationRule extends RuleBase {
 
 export interface ErrorBurstRule extends RuleBase {
   type: 'error-burst';
-  /** `*` = count each error code separately. */
+  /** One code, or `*`: every code of the device. */
   errorCode: string;
+  /**
+   * With `*`: false (default) counts every code of the device together (the
+   * alarm's channel is `all-codes`); true counts each code separately (channel = code).
+   */
+  perCode: boolean;
   /** Tumbling window (slideUs === sizeUs). */
   window: WindowSpec;
   raise: Condition;
