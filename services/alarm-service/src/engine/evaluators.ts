@@ -301,6 +301,84 @@ export class AnomalyEvaluator implements SampleEvaluator {
   }
 }
 
+/**
+ * Robust anomaly model: the median and the median absolute deviation (MAD) of
+ * the last `windowUs` of samples, thinned to at most 512 points evenly spread
+ * in time (so the cost and the model do not depend on the sample rate). A
+ * sample is anomalous when |x - median| / (1.4826 · MAD) > zScore; spikes
+ * and outliers barely move the median and the MAD, so they do not widen the
+ * bound as they widen an EWMA variance. Recomputed once per batch.
+ */
+export class MadAnomalyEvaluator implements SampleEvaluator {
+  private times: number[] = [];
+  private values: number[] = [];
+  private lastKeptUs = Number.NEGATIVE_INFINITY;
+  private lastTimeUs = Number.NEGATIVE_INFINITY;
+  private median = 0;
+  private scale = 0;
+  settleUntilUs = Number.NEGATIVE_INFINITY;
+
+  constructor(private rule: AnomalyRule) {}
+
+  updateRule(rule: AnomalyRule): void {
+    this.rule = rule;
+  }
+
+  resettle(settleUntilUs: number): void {
+    this.times = [];
+    this.values = [];
+    this.lastKeptUs = Number.NEGATIVE_INFINITY;
+    this.settleUntilUs = settleUntilUs;
+  }
+
+  process(times: readonly number[], values: readonly number[], sink: Sink): number {
+    const { zScore, clearZScore, minStdDev, windowUs } = this.rule;
+    const minPoints = Math.min(64, Math.max(8, this.rule.warmupSamples));
+    const stepUs = windowUs / 512;
+    let late = 0;
+    const ready = this.values.length >= minPoints;
+    for (let i = 0; i < times.length; i++) {
+      const t = times[i] as number;
+      const x = values[i] as number;
+      if (t <= this.lastTimeUs) {
+        late++;
+        continue;
+      }
+      this.lastTimeUs = t;
+      if (ready) {
+        const sd = Math.max(this.scale, minStdDev);
+        const z = Math.abs(x - this.median) / sd;
+        const limit = x >= this.median ? this.median + zScore * sd : this.median - zScore * sd;
+        sink(t, x, limit, t >= this.settleUntilUs && z > zScore, z <= clearZScore);
+      }
+      if (t - this.lastKeptUs >= stepUs) {
+        this.times.push(t);
+        this.values.push(x);
+        this.lastKeptUs = t;
+      }
+    }
+    let drop = 0;
+    while (drop < this.times.length && (this.times[drop] as number) <= this.lastTimeUs - windowUs) drop++;
+    if (drop > 0) {
+      this.times.splice(0, drop);
+      this.values.splice(0, drop);
+    }
+    if (this.values.length > 0) {
+      const sorted = Float64Array.from(this.values).sort();
+      this.median = medianOf(sorted);
+      const dev = sorted.map((v) => Math.abs(v - this.median)).sort();
+      this.scale = 1.4826 * medianOf(dev);
+    }
+    return late;
+  }
+}
+
+function medianOf(sorted: Float64Array): number {
+  const n = sorted.length;
+  const mid = n >> 1;
+  return n % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
 /** The alarm channel of an error burst over every code of a device. */
 export const ALL_CODES = 'all-codes';
 

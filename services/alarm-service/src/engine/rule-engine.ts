@@ -22,6 +22,7 @@ import {
   AnomalyEvaluator,
   type AnomalyModelParams,
   ErrorBurstCounter,
+  MadAnomalyEvaluator,
   type PersistentWindows,
   RateOfChangeEvaluator,
   type SampleEvaluator,
@@ -671,6 +672,18 @@ export class RuleEngine {
   }
 
   private evaluator(ctx: SensorCtx, rule: Rule, serial: string, channel: string): SampleEvaluator {
+    if (rule.type === 'anomaly' && rule.model === 'mad') {
+      const key = `${rule.id}${SEP}${channel}`;
+      const bound = ctx.evaluators.get(key);
+      if (bound !== undefined && bound.evaluator instanceof MadAnomalyEvaluator) {
+        bound.evaluator.updateRule(rule);
+        return bound.evaluator;
+      }
+      const ev = new MadAnomalyEvaluator(rule);
+      if (ctx.settleFromUs !== undefined) ev.resettle(ctx.settleFromUs + rule.settleUs);
+      ctx.evaluators.set(key, { fingerprint: fingerprint(rule), evaluator: ev });
+      return ev;
+    }
     if (rule.type === 'anomaly') {
       const key = modelKey(serial, channel, rule.id);
       let ev = this.anomalies.get(key);
@@ -722,7 +735,10 @@ export class RuleEngine {
 }
 
 function settle(rule: Rule, evaluator: SampleEvaluator, atUs: number): void {
-  if (rule.type === 'anomaly' && evaluator instanceof AnomalyEvaluator)
+  if (
+    rule.type === 'anomaly' &&
+    (evaluator instanceof AnomalyEvaluator || evaluator instanceof MadAnomalyEvaluator)
+  )
     evaluator.resettle(atUs + rule.settleUs);
   else if (rule.type === 'rate-of-change' && evaluator instanceof RateOfChangeEvaluator)
     evaluator.reset(atUs + rule.settleUs);

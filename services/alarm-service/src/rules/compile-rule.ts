@@ -47,6 +47,8 @@ const FIELDS: Record<RuleType, string[]> = {
     'minStdDev',
     'timeConstant',
     'settle',
+    'model',
+    'window',
   ],
   vibration: ['channel', 'machineClass', 'zone', 'window', 'slide', 'allowedLateness', 'clearRatio'],
   'error-burst': ['errorCode', 'perCode', 'window', 'allowedLateness', 'raise', 'clear'],
@@ -284,6 +286,8 @@ export function compileRule(raw: Record<string, unknown>): Rule {
         minStdDev: num('minStdDev', 1e-6, 0, 1e12),
         timeConstantUs: duration('timeConstant', '0s'),
         settleUs: duration('settle', '60s'),
+        model: oneOf('model', ['ewma', 'mad'] as const, 'ewma'),
+        windowUs: duration('window', '60s', 1e6),
       };
       break;
     }
