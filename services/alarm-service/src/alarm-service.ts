@@ -261,13 +261,14 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     for (const [channel, n] of samples) metrics.samples.inc({ channel }, n);
     await lifecycle.apply(decisions);
     // Error windows are saved before the batch is acked: a crash right now loses no count (a
-    // redelivered entry is recognised and counted once).
-    await saveWindows(e, 'errors', true);
+    // redelivered entry is recognised and counted once). A failed save is retried with the next batch
+    // rather than requeueing this one (which would count its samples twice in the other windows).
+    await saveWindows(e, 'errors');
     return { rejected };
   }
 
-  /** Saves changed windows; `mustSucceed` throws (the batch is requeued) instead of logging. */
-  async function saveWindows(e: RuleEngine, which: 'errors' | 'all', mustSucceed = false): Promise<number> {
+  /** Saves changed windows; a failure is logged and they stay dirty for the next save. */
+  async function saveWindows(e: RuleEngine, which: 'errors' | 'all'): Promise<number> {
     const windows = e.takeDirtyWindows(which);
     if (windows.length === 0) return 0;
     try {
@@ -283,7 +284,6 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
       );
     } catch (err) {
       e.markWindowsDirty(windows); // saved on the next round
-      if (mustSucceed) throw err;
       log.error({ err, windows: windows.length }, 'saving open windows failed');
       return 0;
     }
