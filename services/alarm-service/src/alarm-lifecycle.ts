@@ -60,6 +60,13 @@ export class AlarmLifecycle {
   private readonly log: Logger;
   /** Transitions whose publish is awaiting its confirm (the outbox relay leaves them alone). */
   readonly inFlight = new Set<number>();
+  private marks: Promise<void> = Promise.resolve();
+
+  /** Waits for everything applied so far, including the published marks (stand-down, stop). */
+  async drain(): Promise<void> {
+    await this.chain;
+    await this.marks;
+  }
 
   constructor(private readonly deps: AlarmLifecycleDeps) {
     this.log = deps.logger.child({ module: 'lifecycle' });
@@ -99,7 +106,9 @@ export class AlarmLifecycle {
       for (const wave of waves) await this.applyWave(wave, confirms);
       this.deps.onStored?.();
       const published = (await Promise.all(confirms)).filter((id): id is number => id !== undefined);
-      await this.markPublished(published);
+      // Marked in the background: the batch is acked without waiting for this write (a late mark only
+      // means the relay may publish the transition again, with the same message id).
+      this.marks = this.marks.then(() => this.markPublished(published));
     });
     this.chain = run.catch(() => undefined);
     return run;

@@ -408,7 +408,7 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     await notifications.stop();
     await consumer?.stop(); // waits for the in-flight batch: its alarms are stored, then it is acked
     consumer = undefined;
-    await lifecycle.apply([]);
+    await lifecycle.drain();
     await persistModels();
     engine = undefined;
   }
