@@ -231,6 +231,11 @@ describe('alarm-service end to end (RabbitMQ + PostgreSQL)', () => {
     );
     expect(cleared.alarm.alarmId).toBe(raised.alarm.alarmId);
     expect(cleared.routingKey).toBe(`sensor.${serial}.alarms.cleared`);
+    // a cleared alarm says so: its message (on the bus and in the episode list) is the clear, never ": raised"
+    expect(cleared.alarm.message).toMatch(/^cleared: vibration = /);
+    const [episode] = await createAlarmClient(probe).listAlarms({ serial });
+    expect(episode).toMatchObject({ active: false, message: cleared.alarm.message });
+    expect(raised.alarm.message).not.toMatch(/raised$/);
 
     await new Promise((r) => setTimeout(r, 300));
     expect(published.filter((p) => p.alarm.rule === 'spike').map((p) => p.alarm.transition)).toEqual([
