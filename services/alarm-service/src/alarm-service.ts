@@ -388,8 +388,10 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     relaying = true;
     try {
       const pending = await listUnpublishedTransitions(pool, config.outboxRetryMs);
+      metrics.outboxPending.set(pending.length);
       if (pending.length === 0) return 0;
       const n = await lifecycle.republish(pending);
+      metrics.outboxRepublished.inc(n);
       log.info({ pending: pending.length, published: n }, 'outbox: published stored transitions');
       return n;
     } catch (err) {

@@ -126,3 +126,26 @@ rules:
     ]);
   });
 });
+
+describe('RuleEngine: the wall-clock watermark', () => {
+  it('closes the last minute of a sensor that stopped sending, so it is evaluated', () => {
+    const engine = new RuleEngine({ rules: rules() });
+    const out = engine.onBatch(
+      {
+        serial: 'env-9',
+        channel: 'temperature',
+        unit: 'degC',
+        sequence: 1,
+        firstSampleTimeUs: T0,
+        samplePeriodNs: 1e9,
+        values: Array(40).fill(45),
+      },
+      T0 + 40 * S,
+    );
+    expect(out).toEqual([]); // the minute is still open: nothing more comes
+    expect(engine.tick(T0 + 55 * S)).toEqual([]); // not yet: newest sample 39 s + 15 s since it arrived = 54 s < 60 s
+    expect(engine.tick(T0 + 62 * S).map((d) => [d.kind, d.ruleId, d.value, d.timeUs])).toEqual([
+      ['RAISE', 'hot', 45, T0 + 60 * S],
+    ]);
+  });
+});
