@@ -351,7 +351,7 @@ describe('shelving', () => {
       alarmId: first.alarm.alarmId,
       by: 'iotctl:alice',
       reason: 'sensor being recalibrated',
-      forMs: 4000,
+      forMs: 10_000,
     });
     expect(shelf).toMatchObject({
       serial,
@@ -389,7 +389,7 @@ describe('shelving', () => {
     const back = await waitFor(
       'back from the shelf',
       () => hooks.find((h) => h.alarm.serial === serial && h.event === 'alarm.unshelved'),
-      20_000,
+      40_000,
     );
     expect(back.alarm.alarmId).toBe(again.alarm.alarmId);
     expect(await client.shelves()).toEqual([]);
@@ -400,5 +400,5 @@ describe('shelving', () => {
     expect(stats).toMatchObject({ standing: expect.any(Number), shelved: 0 });
     expect(stats.topBadActors.find((b) => b.serial === serial)?.raised).toBe(2);
     await stopService(svc.svc);
-  }, 60_000);
+  }, 90_000);
 });

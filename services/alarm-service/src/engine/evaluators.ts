@@ -9,6 +9,9 @@ import {
 } from '../rules/rule-types.js';
 import { WindowAggregator, type WindowResult, type WindowSnapshot } from './window-aggregator.js';
 
+/** How long a sensor may be silent before its windows are closed on the wall clock. */
+export const IDLE_GRACE_US = 5_000_000;
+
 /** Receives one evaluation: the observed value, the limit, and whether the raise / clear conditions hold. */
 export type Sink = (timeUs: number, value: number, threshold: number, raise: boolean, clear: boolean) => void;
 
@@ -71,8 +74,9 @@ export class WindowThresholdEvaluator implements SampleEvaluator, PersistentWind
     );
   }
 
-  /** Wall time at which the newest event arrived. */
+  /** Wall time at which the newest event arrived, and the gap before it. */
   private newestArrivalUs = 0;
+  private arrivalGapUs = 0;
 
   process(times: readonly number[], values: readonly number[], sink: Sink, arrivalUs = 0): number {
     let late = 0;
@@ -80,7 +84,10 @@ export class WindowThresholdEvaluator implements SampleEvaluator, PersistentWind
     for (let i = 0; i < times.length; i++) {
       if (!this.agg.add(times[i] as number, values[i] as number)) late++;
     }
-    if (this.agg.watermarkUs > before) this.newestArrivalUs = arrivalUs;
+    if (this.agg.watermarkUs > before) {
+      if (this.newestArrivalUs > 0) this.arrivalGapUs = Math.max(0, arrivalUs - this.newestArrivalUs);
+      this.newestArrivalUs = arrivalUs;
+    }
     this.emit(this.agg.watermarkUs, sink);
     if (times.length > late) this.dirty = true;
     return late;
@@ -97,10 +104,18 @@ export class WindowThresholdEvaluator implements SampleEvaluator, PersistentWind
     return true;
   }
 
+  /**
+   * The sensor's clock is assumed to keep running only after a grace of
+   * IDLE_GRACE_US (or three arrival gaps, if longer) without news: a batch
+   * that is merely late (network, broker) must not find its window closed.
+   */
   idle(nowUs: number, sink: Sink): void {
     if (this.newestArrivalUs === 0) return;
+    const grace = Math.max(IDLE_GRACE_US, 3 * this.arrivalGapUs);
+    const quietUs = nowUs - this.newestArrivalUs - grace;
+    if (quietUs <= 0) return;
     this.dirty = true;
-    this.emit(this.agg.watermarkUs + Math.max(0, nowUs - this.newestArrivalUs), sink);
+    this.emit(this.agg.watermarkUs + quietUs, sink);
   }
 
   private emit(watermarkUs: number, sink: Sink): void {
