@@ -360,6 +360,8 @@ describe('shelving', () => {
       shelvedBy: 'iotctl:alice',
     });
     expect((await client.shelves()).map((s) => s.alarmId)).toEqual([first.alarm.alarmId]);
+    const listed = await client.listAlarms({ serial, active: true });
+    expect(listed.map((a) => a.shelvedUntil)).toEqual([shelf.expiresAt]);
 
     // while shelved it clears and is raised again: stored, streamed, but not notified
     await sendWindow(serial, t0 + 2e6, 10, 3);
@@ -393,6 +395,7 @@ describe('shelving', () => {
     );
     expect(back.alarm.alarmId).toBe(again.alarm.alarmId);
     expect(await client.shelves()).toEqual([]);
+    expect((await client.listAlarms({ serial, active: true }))[0]).not.toHaveProperty('shelvedUntil');
     expect((await listAlarmTransitions(db.pool, { serial })).map((t) => t.transition).at(-1)).toBe(
       'UNSHELVED',
     );
