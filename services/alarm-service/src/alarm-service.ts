@@ -7,6 +7,7 @@ import {
   getSensorProfiles,
   listOpenAlarms,
   listUnpublishedTransitions,
+  pruneAlarmQueues,
   loadAlarmModelStates,
   loadAlarmWindowStates,
   saveAlarmWindowStates,
@@ -382,11 +383,19 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     );
   }
 
+  let lastPruneMs = 0;
+
   /** Publishes stored transitions whose first publish failed or never happened (crash, broker down). */
   async function relayOutbox(): Promise<number> {
     if (relaying || engine === undefined) return 0;
     relaying = true;
     try {
+      if (Date.now() - lastPruneMs > 3_600_000) {
+        lastPruneMs = Date.now();
+        // done outbox and notification rows are kept a week for inspection, then removed
+        const pruned = await pruneAlarmQueues(pool, 7 * 86_400_000);
+        if (pruned > 0) log.info({ rows: pruned }, 'pruned published outbox and finished notification rows');
+      }
       const pending = await listUnpublishedTransitions(pool, config.outboxRetryMs);
       metrics.outboxPending.set(pending.length);
       if (pending.length === 0) return 0;

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../testing/test-database.js';
 import { alarmStats } from './alarm-stats.js';
 import { claimDueNotifications, finishNotification } from './alarm-notifications.js';
-import { listUnpublishedTransitions, markTransitionsPublished } from './alarm-outbox.js';
+import { listUnpublishedTransitions, markTransitionsPublished, pruneAlarmQueues } from './alarm-outbox.js';
 import { endMaintenance, listMaintenance, startMaintenance } from './alarm-shelving.js';
 import { clearAlarmsWithOutbox, type RaiseAlarmInput, raiseAlarmsWithOutbox } from './alarms.js';
 import { upsertSensorsBySerial } from './sensors.js';
@@ -80,6 +80,12 @@ describe('alarm management repositories', () => {
     expect(rows).toEqual([{ n: 0 }]);
     expect(await endMaintenance(db.pool, ['AM-1'])).toEqual(['AM-1']);
     expect(await listMaintenance(db.pool)).toEqual([]);
+    // done rows are pruned after the keep time; pending ones stay
+    expect(await pruneAlarmQueues(db.pool, 3_600_000)).toBe(0);
+    expect(await pruneAlarmQueues(db.pool, 0)).toBe(3); // 1 published outbox row + 2 delivered notifications
+    expect((await listUnpublishedTransitions(db.pool, 0)).map((t) => t.transitionId)).toEqual([
+      c?.transitionId,
+    ]);
   });
 
   it('EEMUA figures: rate, peak, flood, standing, chattering (3 raises within a minute), bad actors', async () => {
