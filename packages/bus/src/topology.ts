@@ -125,10 +125,12 @@ export function queueDeclareOptions(spec: QueueSpec): Options.AssertQueue {
 }
 
 /**
- * What the dead-letter queue takes from the DLX (the broker's own dead-lettering: delivery limit, TTL).
- * Not `sensor.*.commands.*`: a command that expires in a sensor's queue is reported by the registry and to
- * the waiting caller (both bind the DLX themselves) and is no operator's work. The bus's own rejections
- * (permanent errors, batch rejections, its delivery limit) go straight to the queue, whatever their key.
+ * What the dead-letter queue takes from the DLX: the broker's own dead-lettering (delivery limit, TTL,
+ * rejection by a consumer outside the bus) of every sensor message. The bus's own rejections go straight
+ * to the queue, whatever their key. Commands are bound too, so a command the simulator rejects is kept for
+ * the operator; this also lets in the commands that expire in a sensor's queue (topic bindings cannot tell
+ * the two apart; the dead queue's policy bounds them by age), which the registry and the waiting caller
+ * already report as EXPIRED.
  */
 export const DEAD_LETTER_BINDINGS = [
   'sensor.*.data',
@@ -136,6 +138,7 @@ export const DEAD_LETTER_BINDINGS = [
   'sensor.*.state',
   'sensor.*.acks',
   'sensor.*.alarms.*',
+  'sensor.*.commands.*',
 ] as const;
 
 /** The exchanges and the dead-letter queue every bus declares on connect. */
@@ -146,7 +149,8 @@ export async function declareBaseTopology(ch: Channel): Promise<void> {
   // declared (see README, "Dead letters").
   await ch.assertQueue(DEAD_LETTER_QUEUE, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
   for (const key of DEAD_LETTER_BINDINGS) await ch.bindQueue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, key);
-  // brokers set up before the bindings above had `#`, which let every expired command in
+  // brokers set up before the bindings above had `#`: the bus's command copies sent to the DLX for the
+  // observers would land in the dead queue twice
   await ch.unbindQueue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, '#');
 }
 
