@@ -124,23 +124,6 @@ export function queueDeclareOptions(spec: QueueSpec): Options.AssertQueue {
   return { durable: !exclusive, exclusive, autoDelete: spec.autoDelete === true, arguments: args };
 }
 
-/**
- * What the dead-letter queue takes from the DLX: the broker's own dead-lettering (delivery limit, TTL,
- * rejection by a consumer outside the bus) of every sensor message. The bus's own rejections go straight
- * to the queue, whatever their key. Commands are bound too, so a command the simulator rejects is kept for
- * the operator; this also lets in the commands that expire in a sensor's queue (topic bindings cannot tell
- * the two apart; the dead queue's policy bounds them by age), which the registry and the waiting caller
- * already report as EXPIRED.
- */
-export const DEAD_LETTER_BINDINGS = [
-  'sensor.*.data',
-  'sensor.*.logs',
-  'sensor.*.state',
-  'sensor.*.acks',
-  'sensor.*.alarms.*',
-  'sensor.*.commands.*',
-] as const;
-
 /** The exchanges and the dead-letter queue every bus declares on connect. */
 export async function declareBaseTopology(ch: Channel): Promise<void> {
   await ch.assertExchange(EXCHANGE, 'topic', { durable: true });
@@ -148,10 +131,9 @@ export async function declareBaseTopology(ch: Channel): Promise<void> {
   // Bounds (length, age) come from a policy, not from arguments: a queue's arguments cannot change once
   // declared (see README, "Dead letters").
   await ch.assertQueue(DEAD_LETTER_QUEUE, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-  for (const key of DEAD_LETTER_BINDINGS) await ch.bindQueue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, key);
-  // brokers set up before the bindings above had `#`: the bus's command copies sent to the DLX for the
-  // observers would land in the dead queue twice
-  await ch.unbindQueue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, '#');
+  // '#': whatever the broker dead-letters, including copies the bus released or an operator replayed
+  // (published to their queue by name, so that is their routing key)
+  await ch.bindQueue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, '#');
 }
 
 /** Declare one queue and its bindings (idempotent). */
