@@ -7,6 +7,7 @@ import type { BusLogger } from './logger.js';
 import type { BusMetrics, DeadLetterCause } from './metrics.js';
 import type { Publisher } from './publisher.js';
 import {
+  DEAD_LETTER_EXCHANGE,
   DEAD_LETTER_QUEUE,
   DEFAULT_DELIVERY_LIMIT,
   declareQueueOn,
@@ -490,8 +491,14 @@ export class ManagedConsumer implements Consumer {
     // Straight to the dead-letter queue (default exchange), not through the DLX: the DLX also feeds the
     // queues that observe expired commands, which must not see the bus's own rejections, and a message
     // consumed from a queue bound to the DLX would come straight back.
+    // A rejected command goes through the DLX, whose bindings take it to the dead queue and to those waiting
+    // for it (the caller's commander, the registry), so they learn it was REJECTED. Everything else, and a
+    // message that came from the DLX (it would loop), goes straight to the dead queue.
+    const viaDlx =
+      /^sensor\.[^.]+\.commands\.[^.]+$/.test(routingKey) && p.delivery.exchange !== DEAD_LETTER_EXCHANGE;
     try {
-      await this.deps.publisher.publish('', DEAD_LETTER_QUEUE, msg.content, options);
+      if (viaDlx) await this.deps.publisher.publish(DEAD_LETTER_EXCHANGE, routingKey, msg.content, options);
+      else await this.deps.publisher.publish('', DEAD_LETTER_QUEUE, msg.content, options);
     } catch (err) {
       this.log.error({ err, routingKey, reason }, 'cannot dead-letter message, requeueing it');
       return false;

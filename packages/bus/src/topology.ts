@@ -124,20 +124,6 @@ export function queueDeclareOptions(spec: QueueSpec): Options.AssertQueue {
   return { durable: !exclusive, exclusive, autoDelete: spec.autoDelete === true, arguments: args };
 }
 
-/**
- * What the dead-letter queue takes from the DLX (the broker's own dead-lettering: delivery limit, TTL).
- * Not `sensor.*.commands.*`: a command that expires in a sensor's queue is reported by the registry and to
- * the waiting caller (both bind the DLX themselves) and is no operator's work. The bus's own rejections
- * (permanent errors, batch rejections, its delivery limit) go straight to the queue, whatever their key.
- */
-export const DEAD_LETTER_BINDINGS = [
-  'sensor.*.data',
-  'sensor.*.logs',
-  'sensor.*.state',
-  'sensor.*.acks',
-  'sensor.*.alarms.*',
-] as const;
-
 /** The exchanges and the dead-letter queue every bus declares on connect. */
 export async function declareBaseTopology(ch: Channel): Promise<void> {
   await ch.assertExchange(EXCHANGE, 'topic', { durable: true });
@@ -145,9 +131,9 @@ export async function declareBaseTopology(ch: Channel): Promise<void> {
   // Bounds (length, age) come from a policy, not from arguments: a queue's arguments cannot change once
   // declared (see README, "Dead letters").
   await ch.assertQueue(DEAD_LETTER_QUEUE, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-  for (const key of DEAD_LETTER_BINDINGS) await ch.bindQueue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, key);
-  // brokers set up before the bindings above had `#`, which let every expired command in
-  await ch.unbindQueue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, '#');
+  // '#': whatever the broker dead-letters, including copies the bus released or an operator replayed
+  // (published to their queue by name, so that is their routing key)
+  await ch.bindQueue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, '#');
 }
 
 /** Declare one queue and its bindings (idempotent). */

@@ -33,6 +33,8 @@ export interface AlarmRecord {
   clearedAt: string | null;
   /** Not cleared yet. */
   active: boolean;
+  /** Shelved (ISA-18.2) until this time; absent when not shelved (or from an older service). */
+  shelvedUntil?: string;
 }
 
 export interface AlarmListParams {

@@ -55,6 +55,7 @@ export async function createOwnedEnvironment(opts: {
     opts.print(`faults: PostgreSQL of its own on 127.0.0.1:${postgres.port}, migrated`);
     rabbit = await RabbitNode.create({ consumerTimeoutMs: opts.consumerTimeoutMs });
     await rabbit.start();
+    await rabbit.boundDeadLetterQueue();
     opts.print(
       `faults: RabbitMQ node ${rabbit.nodeName} on 127.0.0.1:${rabbit.amqpPort} (management ${rabbit.managementPort}), consumer_timeout ${opts.consumerTimeoutMs} ms`,
     );

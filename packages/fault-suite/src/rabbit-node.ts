@@ -144,6 +144,18 @@ export class RabbitNode {
     }
   }
 
+  /** The dead-letter queue's bounds as the README documents them (a policy: stays across restarts). */
+  async boundDeadLetterQueue(maxLength = 100_000, ttlMs = 14 * 24 * 3600 * 1000): Promise<void> {
+    await this.ctl([
+      'set_policy',
+      '--apply-to',
+      'queues',
+      'sensor-streaming-dead',
+      '^sensor_streaming\\.dead$',
+      JSON.stringify({ 'max-length': maxLength, 'message-ttl': ttlMs, overflow: 'drop-head' }),
+    ]);
+  }
+
   /** Stops the node (queues and messages stay on disk for the next start). */
   async stop(): Promise<void> {
     await this.ctl(['shutdown'], 120_000);

@@ -60,6 +60,13 @@ export class AlarmLifecycle {
   private readonly log: Logger;
   /** Transitions whose publish is awaiting its confirm (the outbox relay leaves them alone). */
   readonly inFlight = new Set<number>();
+  private marks: Promise<void> = Promise.resolve();
+
+  /** Waits for everything applied so far, including the published marks (stand-down, stop). */
+  async drain(): Promise<void> {
+    await this.chain;
+    await this.marks;
+  }
 
   constructor(private readonly deps: AlarmLifecycleDeps) {
     this.log = deps.logger.child({ module: 'lifecycle' });
@@ -99,7 +106,9 @@ export class AlarmLifecycle {
       for (const wave of waves) await this.applyWave(wave, confirms);
       this.deps.onStored?.();
       const published = (await Promise.all(confirms)).filter((id): id is number => id !== undefined);
-      await this.markPublished(published);
+      // Marked in the background: the batch is acked without waiting for this write (a late mark only
+      // means the relay may publish the transition again, with the same message id).
+      this.marks = this.marks.then(() => this.markPublished(published));
     });
     this.chain = run.catch(() => undefined);
     return run;
@@ -279,9 +288,17 @@ export class AlarmLifecycle {
     const { bus, metrics } = this.deps;
     const t = alarm.transition === 'RAISED' ? 'raised' : 'cleared';
     const ctx = { alarmId: alarm.alarmId, serial: alarm.serial, rule: alarm.rule, channel: alarm.channel };
+    let body: Buffer;
+    try {
+      body = alarmCodec.encode(alarm);
+    } catch (err) {
+      // A bug (the engine made an alarm the protocol rejects): stored, never streamable; say so loudly.
+      this.log.error({ ...ctx, transitionId, err }, `alarm ${t} stored but cannot be encoded for the bus`);
+      return Promise.resolve(undefined);
+    }
     this.inFlight.add(transitionId);
     return bus
-      .publish(routingKeys.alarm(alarm.serial, t), alarmCodec.encode(alarm), {
+      .publish(routingKeys.alarm(alarm.serial, t), body, {
         messageId: transitionMessageId(transitionId),
       })
       .then(

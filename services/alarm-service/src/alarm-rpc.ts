@@ -97,7 +97,13 @@ export function createAlarmRpcHandler(deps: AlarmRpcDeps): (req: RpcRequest) => 
     const r = parseAlarmRequest(body);
     switch (r.method) {
       case 'alarms.list':
-        return { ok: true, result: (await listAlarms(db, r.params)).map(toAlarmRecord) };
+        return {
+          ok: true,
+          result: (await listAlarms(db, r.params)).map((e) => ({
+            ...toAlarmRecord(e),
+            ...(e.shelvedUntilUs === null ? {} : { shelvedUntil: iso(e.shelvedUntilUs) }),
+          })),
+        };
       case 'alarms.transitions':
         return { ok: true, result: await listAlarmTransitions(db, r.params) };
       case 'alarms.ack': {

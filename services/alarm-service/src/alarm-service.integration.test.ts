@@ -40,6 +40,7 @@ rules:
     severity: WARNING
   - id: burst
     type: error-burst
+    perCode: true
     raise: ">= 5"
     severity: MAJOR
   - id: shake
@@ -230,6 +231,11 @@ describe('alarm-service end to end (RabbitMQ + PostgreSQL)', () => {
     );
     expect(cleared.alarm.alarmId).toBe(raised.alarm.alarmId);
     expect(cleared.routingKey).toBe(`sensor.${serial}.alarms.cleared`);
+    // a cleared alarm says so: its message (on the bus and in the episode list) is the clear, never ": raised"
+    expect(cleared.alarm.message).toMatch(/^cleared: vibration = /);
+    const [episode] = await createAlarmClient(probe).listAlarms({ serial });
+    expect(episode).toMatchObject({ active: false, message: cleared.alarm.message });
+    expect(raised.alarm.message).not.toMatch(/raised$/);
 
     await new Promise((r) => setTimeout(r, 300));
     expect(published.filter((p) => p.alarm.rule === 'spike').map((p) => p.alarm.transition)).toEqual([
@@ -377,10 +383,17 @@ describe('alarm-service actions and operator RPC', () => {
       issuedBy: 'alarm-service:shake',
     });
     expect((cmd.cmd.expiresAtUs ?? 0) - cmd.cmd.issuedAtUs).toBe(30e6);
-    const { rows } = await db.pool.query(
-      'SELECT serial, type, issued_by, params FROM commands WHERE id = $1',
-      [cmd.cmd.commandId],
-    );
+    // recorded right after the broker confirmed it
+    const rows = await (async () => {
+      const end = Date.now() + 10_000;
+      for (;;) {
+        const r = await db.pool.query('SELECT serial, type, issued_by, params FROM commands WHERE id = $1', [
+          cmd.cmd.commandId,
+        ]);
+        if (r.rows.length > 0 || Date.now() > end) return r.rows;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    })();
     expect(rows).toEqual([
       {
         serial,

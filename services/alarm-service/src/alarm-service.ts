@@ -8,6 +8,7 @@ import {
   getSensorProfiles,
   listOpenAlarms,
   listUnpublishedTransitions,
+  pruneAlarmQueues,
   loadAlarmModelStates,
   loadAlarmWindowStates,
   saveAlarmWindowStates,
@@ -264,13 +265,14 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     for (const [channel, n] of samples) metrics.samples.inc({ channel }, n);
     await lifecycle.apply(decisions);
     // Error windows are saved before the batch is acked: a crash right now loses no count (a
-    // redelivered entry is recognised and counted once).
-    await saveWindows(e, 'errors', true);
+    // redelivered entry is recognised and counted once). A failed save is retried with the next batch
+    // rather than requeueing this one (which would count its samples twice in the other windows).
+    await saveWindows(e, 'errors');
     return { rejected };
   }
 
-  /** Saves changed windows; `mustSucceed` throws (the batch is requeued) instead of logging. */
-  async function saveWindows(e: RuleEngine, which: 'errors' | 'all', mustSucceed = false): Promise<number> {
+  /** Saves changed windows; a failure is logged and they stay dirty for the next save. */
+  async function saveWindows(e: RuleEngine, which: 'errors' | 'all'): Promise<number> {
     const windows = e.takeDirtyWindows(which);
     if (windows.length === 0) return 0;
     try {
@@ -286,7 +288,6 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
       );
     } catch (err) {
       e.markWindowsDirty(windows); // saved on the next round
-      if (mustSucceed) throw err;
       log.error({ err, windows: windows.length }, 'saving open windows failed');
       return 0;
     }
@@ -385,14 +386,24 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     );
   }
 
+  let lastPruneMs = 0;
+
   /** Publishes stored transitions whose first publish failed or never happened (crash, broker down). */
   async function relayOutbox(): Promise<number> {
     if (relaying || engine === undefined) return 0;
     relaying = true;
     try {
+      if (Date.now() - lastPruneMs > 3_600_000) {
+        lastPruneMs = Date.now();
+        // done outbox and notification rows are kept a week for inspection, then removed
+        const pruned = await pruneAlarmQueues(pool, 7 * 86_400_000);
+        if (pruned > 0) log.info({ rows: pruned }, 'pruned published outbox and finished notification rows');
+      }
       const pending = await listUnpublishedTransitions(pool, config.outboxRetryMs);
+      metrics.outboxPending.set(pending.length);
       if (pending.length === 0) return 0;
       const n = await lifecycle.republish(pending);
+      metrics.outboxRepublished.inc(n);
       log.info({ pending: pending.length, published: n }, 'outbox: published stored transitions');
       return n;
     } catch (err) {
@@ -411,7 +422,7 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     await notifications.stop();
     await consumer?.stop(); // waits for the in-flight batch: its alarms are stored, then it is acked
     consumer = undefined;
-    await lifecycle.apply([]);
+    await lifecycle.drain();
     await persistModels();
     engine = undefined;
   }

@@ -12,6 +12,8 @@ export interface AlarmMetrics {
   commands: Counter<'type' | 'status'>;
   modelsPersisted: Counter;
   leader: Gauge;
+  outboxPending: Gauge;
+  outboxRepublished: Counter;
 }
 
 const KNOWN_CHANNELS = new Set(['vibration', 'temperature', 'pressure', 'humidity']);
@@ -57,7 +59,7 @@ export function createAlarmMetrics(registry: Registry): AlarmMetrics {
     }),
     notifications: new Counter({
       name: 'sensor_streaming_notifications_total',
-      help: 'Notification deliveries by channel (webhook, email) and status (sent, retried, failed, dropped).',
+      help: 'Notification deliveries by channel (webhook, email) and status (sent, retried, failed, suppressed).',
       labelNames: ['channel', 'status'],
       registers,
     }),
@@ -88,6 +90,16 @@ export function createAlarmMetrics(registry: Registry): AlarmMetrics {
     leader: new Gauge({
       name: 'sensor_streaming_alarm_leader',
       help: '1 when this replica is the active rule evaluator, 0 on standby.',
+      registers,
+    }),
+    outboxPending: new Gauge({
+      name: 'sensor_streaming_alarm_outbox_pending',
+      help: 'Stored alarm transitions older than OUTBOX_RETRY_MS and not yet published (at the last relay round).',
+      registers,
+    }),
+    outboxRepublished: new Counter({
+      name: 'sensor_streaming_alarm_outbox_republished_total',
+      help: 'Stored alarm transitions published by the outbox relay (their first publish had failed or never happened).',
       registers,
     }),
   };

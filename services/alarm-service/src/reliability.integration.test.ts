@@ -351,7 +351,7 @@ describe('shelving', () => {
       alarmId: first.alarm.alarmId,
       by: 'iotctl:alice',
       reason: 'sensor being recalibrated',
-      forMs: 4000,
+      forMs: 10_000,
     });
     expect(shelf).toMatchObject({
       serial,
@@ -360,6 +360,8 @@ describe('shelving', () => {
       shelvedBy: 'iotctl:alice',
     });
     expect((await client.shelves()).map((s) => s.alarmId)).toEqual([first.alarm.alarmId]);
+    const listed = await client.listAlarms({ serial, active: true });
+    expect(listed.map((a) => a.shelvedUntil)).toEqual([shelf.expiresAt]);
 
     // while shelved it clears and is raised again: stored, streamed, but not notified
     await sendWindow(serial, t0 + 2e6, 10, 3);
@@ -389,10 +391,11 @@ describe('shelving', () => {
     const back = await waitFor(
       'back from the shelf',
       () => hooks.find((h) => h.alarm.serial === serial && h.event === 'alarm.unshelved'),
-      20_000,
+      40_000,
     );
     expect(back.alarm.alarmId).toBe(again.alarm.alarmId);
     expect(await client.shelves()).toEqual([]);
+    expect((await client.listAlarms({ serial, active: true }))[0]).not.toHaveProperty('shelvedUntil');
     expect((await listAlarmTransitions(db.pool, { serial })).map((t) => t.transition).at(-1)).toBe(
       'UNSHELVED',
     );
@@ -400,5 +403,5 @@ describe('shelving', () => {
     expect(stats).toMatchObject({ standing: expect.any(Number), shelved: 0 });
     expect(stats.topBadActors.find((b) => b.serial === serial)?.raised).toBe(2);
     await stopService(svc.svc);
-  }, 60_000);
+  }, 90_000);
 });

@@ -44,7 +44,10 @@ afterAll(async () => {
 });
 
 describe('migrate CLI', () => {
-  it('creates the database, applies everything with JSON progress lines, then finds nothing to do', async () => {
+  // two CLI processes (tsx start-up) and every migration: generous under load
+  it('creates the database, applies everything with JSON progress lines, then finds nothing to do', {
+    timeout: 120_000,
+  }, async () => {
     const fileCount = (await loadMigrationFiles(defaultMigrationsDir())).length;
     const first = await runCli({ DATABASE_URL: url });
     expect(first.stderr).toBe('');

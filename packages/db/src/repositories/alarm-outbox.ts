@@ -87,3 +87,22 @@ export async function countPublishAttempt(db: Queryable, ids: readonly number[])
     ids,
   ]);
 }
+
+/**
+ * Deletes outbox rows published more than `keepMs` ago and notifications
+ * finished (delivered, failed, suppressed) more than `keepMs` ago; the
+ * transitions themselves stay in `alarms`. Returns how many rows went.
+ */
+export async function pruneAlarmQueues(db: Queryable, keepMs: number): Promise<number> {
+  const keep = Math.max(0, Math.trunc(keepMs));
+  const a = await db.query(
+    `DELETE FROM alarm_outbox WHERE published_at < now() - $1::bigint * interval '1 millisecond'`,
+    [keep],
+  );
+  const b = await db.query(
+    `DELETE FROM alarm_notifications
+     WHERE status <> 'PENDING' AND done_at < now() - $1::bigint * interval '1 millisecond'`,
+    [keep],
+  );
+  return (a.rowCount ?? 0) + (b.rowCount ?? 0);
+}

@@ -453,10 +453,16 @@ export interface AlarmFilter {
 }
 
 /** Episodes (open and/or cleared), newest raise first: `iotctl alarms`. */
-export async function listAlarms(db: Queryable, f: AlarmFilter = {}): Promise<AlarmEpisode[]> {
+export async function listAlarms(
+  db: Queryable,
+  f: AlarmFilter = {},
+): Promise<Array<AlarmEpisode & { shelvedUntilUs: number | null }>> {
   const limit = Math.min(Math.max(1, Math.trunc(f.limit ?? 100)), 10_000);
-  const { rows } = await db.query<EpisodeRow>(
-    `SELECT ${EPISODE_COLUMNS}
+  const { rows } = await db.query<EpisodeRow & { shelved_us: string | null }>(
+    `SELECT ${EPISODE_COLUMNS},
+            (SELECT ${us('max(sh.expires_at)')} FROM alarm_shelves sh
+             WHERE sh.sensor_id = e.sensor_id AND sh.rule = e.rule AND sh.channel = e.channel
+               AND sh.ended_at IS NULL AND sh.expires_at > now()) AS shelved_us
      FROM alarm_episodes e JOIN sensors s ON s.id = e.sensor_id
      WHERE ($1::text IS NULL OR s.serial = $1)
        AND ($2::text IS NULL OR e.rule = $2)
@@ -467,7 +473,10 @@ export async function listAlarms(db: Queryable, f: AlarmFilter = {}): Promise<Al
      LIMIT $6`,
     [f.serial ?? null, f.rule ?? null, f.severity ?? null, f.active ?? null, f.sinceUs ?? null, limit],
   );
-  return rows.map(toEpisode);
+  return rows.map((r) => ({
+    ...toEpisode(r),
+    shelvedUntilUs: r.shelved_us === null ? null : Number(r.shelved_us),
+  }));
 }
 
 /** Every open episode (the alarm-service loads them at start so it neither re-raises nor forgets to clear). */

@@ -34,7 +34,8 @@ function validatePosition(p: SensorPositionSample, i: number): void {
  * Stores the newest position of each sensor in `positions` when it differs
  * from the sensor's latest stored position (a stationary sensor costs one row,
  * not one per batch). One statement; idempotent (a redelivered batch is a
- * no-op). A trigger moves sensors.latitude/longitude/altitude_m to the newest
+ * no-op). Two writers storing the same sensor at once may both store an
+ * unchanged position: a redundant track point, harmless. A trigger moves sensors.latitude/longitude/altitude_m to the newest
  * row (migrations/0010). Returns the number of rows stored.
  */
 export async function writeSensorPositions(

@@ -170,7 +170,7 @@ describe('WindowThresholdEvaluator.vibration', () => {
 });
 
 describe('ErrorBurstCounter', () => {
-  const rule = compileRule({ id: 'e', type: 'error-burst', raise: '>= 3' });
+  const rule = compileRule({ id: 'e', type: 'error-burst', perCode: true, raise: '>= 3' });
   if (rule.type !== 'error-burst') throw new Error('bad fixture');
 
   it('counts ERROR entries per code in 1-minute windows, emitted 3 s after the window end', () => {

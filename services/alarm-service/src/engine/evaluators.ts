@@ -9,6 +9,9 @@ import {
 } from '../rules/rule-types.js';
 import { WindowAggregator, type WindowResult, type WindowSnapshot } from './window-aggregator.js';
 
+/** How long a sensor may be silent before its windows are closed on the wall clock. */
+export const IDLE_GRACE_US = 5_000_000;
+
 /** Receives one evaluation: the observed value, the limit, and whether the raise / clear conditions hold. */
 export type Sink = (timeUs: number, value: number, threshold: number, raise: boolean, clear: boolean) => void;
 
@@ -71,8 +74,9 @@ export class WindowThresholdEvaluator implements SampleEvaluator, PersistentWind
     );
   }
 
-  /** Wall time at which the newest event arrived. */
+  /** Wall time at which the newest event arrived, and the gap before it. */
   private newestArrivalUs = 0;
+  private arrivalGapUs = 0;
 
   process(times: readonly number[], values: readonly number[], sink: Sink, arrivalUs = 0): number {
     let late = 0;
@@ -80,7 +84,10 @@ export class WindowThresholdEvaluator implements SampleEvaluator, PersistentWind
     for (let i = 0; i < times.length; i++) {
       if (!this.agg.add(times[i] as number, values[i] as number)) late++;
     }
-    if (this.agg.watermarkUs > before) this.newestArrivalUs = arrivalUs;
+    if (this.agg.watermarkUs > before) {
+      if (this.newestArrivalUs > 0) this.arrivalGapUs = Math.max(0, arrivalUs - this.newestArrivalUs);
+      this.newestArrivalUs = arrivalUs;
+    }
     this.emit(this.agg.watermarkUs, sink);
     if (times.length > late) this.dirty = true;
     return late;
@@ -97,10 +104,18 @@ export class WindowThresholdEvaluator implements SampleEvaluator, PersistentWind
     return true;
   }
 
+  /**
+   * The sensor's clock is assumed to keep running only after a grace of
+   * IDLE_GRACE_US (or three arrival gaps, if longer) without news: a batch
+   * that is merely late (network, broker) must not find its window closed.
+   */
   idle(nowUs: number, sink: Sink): void {
     if (this.newestArrivalUs === 0) return;
+    const grace = Math.max(IDLE_GRACE_US, 3 * this.arrivalGapUs);
+    const quietUs = nowUs - this.newestArrivalUs - grace;
+    if (quietUs <= 0) return;
     this.dirty = true;
-    this.emit(this.agg.watermarkUs + Math.max(0, nowUs - this.newestArrivalUs), sink);
+    this.emit(this.agg.watermarkUs + quietUs, sink);
   }
 
   private emit(watermarkUs: number, sink: Sink): void {
@@ -302,6 +317,87 @@ export class AnomalyEvaluator implements SampleEvaluator {
 }
 
 /**
+ * Robust anomaly model: the median and the median absolute deviation (MAD) of
+ * the last `windowUs` of samples, thinned to at most 512 points evenly spread
+ * in time (so the cost and the model do not depend on the sample rate). A
+ * sample is anomalous when |x - median| / (1.4826 · MAD) > zScore; spikes
+ * and outliers barely move the median and the MAD, so they do not widen the
+ * bound as they widen an EWMA variance. Recomputed once per batch.
+ */
+export class MadAnomalyEvaluator implements SampleEvaluator {
+  private times: number[] = [];
+  private values: number[] = [];
+  private lastKeptUs = Number.NEGATIVE_INFINITY;
+  private lastTimeUs = Number.NEGATIVE_INFINITY;
+  private median = 0;
+  private scale = 0;
+  settleUntilUs = Number.NEGATIVE_INFINITY;
+
+  constructor(private rule: AnomalyRule) {}
+
+  updateRule(rule: AnomalyRule): void {
+    this.rule = rule;
+  }
+
+  resettle(settleUntilUs: number): void {
+    this.times = [];
+    this.values = [];
+    this.lastKeptUs = Number.NEGATIVE_INFINITY;
+    this.settleUntilUs = settleUntilUs;
+  }
+
+  process(times: readonly number[], values: readonly number[], sink: Sink): number {
+    const { zScore, clearZScore, minStdDev, windowUs } = this.rule;
+    const minPoints = Math.min(64, Math.max(8, this.rule.warmupSamples));
+    const stepUs = windowUs / 512;
+    let late = 0;
+    const ready = this.values.length >= minPoints;
+    for (let i = 0; i < times.length; i++) {
+      const t = times[i] as number;
+      const x = values[i] as number;
+      if (t <= this.lastTimeUs) {
+        late++;
+        continue;
+      }
+      this.lastTimeUs = t;
+      if (ready) {
+        const sd = Math.max(this.scale, minStdDev);
+        const z = Math.abs(x - this.median) / sd;
+        const limit = x >= this.median ? this.median + zScore * sd : this.median - zScore * sd;
+        sink(t, x, limit, t >= this.settleUntilUs && z > zScore, z <= clearZScore);
+      }
+      if (t - this.lastKeptUs >= stepUs) {
+        this.times.push(t);
+        this.values.push(x);
+        this.lastKeptUs = t;
+      }
+    }
+    let drop = 0;
+    while (drop < this.times.length && (this.times[drop] as number) <= this.lastTimeUs - windowUs) drop++;
+    if (drop > 0) {
+      this.times.splice(0, drop);
+      this.values.splice(0, drop);
+    }
+    if (this.values.length > 0) {
+      const sorted = Float64Array.from(this.values).sort();
+      this.median = medianOf(sorted);
+      const dev = sorted.map((v) => Math.abs(v - this.median)).sort();
+      this.scale = 1.4826 * medianOf(dev);
+    }
+    return late;
+  }
+}
+
+function medianOf(sorted: Float64Array): number {
+  const n = sorted.length;
+  const mid = n >> 1;
+  return n % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** The alarm channel of an error burst over every code of a device. */
+export const ALL_CODES = 'all-codes';
+
+/**
  * ERROR log entries per error code in tumbling event-time windows. The
  * watermark is the newest log time of the sensor minus the allowed lateness;
  * a window is emitted when the watermark reaches its end, with a count for
@@ -376,7 +472,9 @@ export class ErrorBurstCounter implements PersistentWindows {
       w = new Map();
       this.windows.set(idx, w);
     }
-    w.set(errorCode, (w.get(errorCode) ?? 0) + 1);
+    // `*` without perCode: every code of the device in one count (the alarm's channel is `all-codes`)
+    const key = this.rule.errorCode === '*' && !this.rule.perCode ? ALL_CODES : errorCode;
+    w.set(key, (w.get(key) ?? 0) + 1);
     this.dirty = true;
     return true;
   }

@@ -68,6 +68,7 @@ rules:
     severity: WARNING
   - id: errors
     type: error-burst
+    perCode: true
     raise: ">= 3"
     severity: MAJOR
   - id: silent

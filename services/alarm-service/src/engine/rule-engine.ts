@@ -18,9 +18,11 @@ import {
 } from '../rules/rule-types.js';
 import { AlarmLatch } from './alarm-latch.js';
 import {
+  ALL_CODES,
   AnomalyEvaluator,
   type AnomalyModelParams,
   ErrorBurstCounter,
+  MadAnomalyEvaluator,
   type PersistentWindows,
   RateOfChangeEvaluator,
   type SampleEvaluator,
@@ -149,7 +151,9 @@ function describe(
     case 'vibration':
       return `${head}rms(${channel}) over ${windowText(rule.window.sizeUs)} = ${fmt(value)} mm/s, zone ${rule.zone} limit ${fmt(threshold)} mm/s for class ${rule.machineClass}`;
     case 'error-burst':
-      return `${head}${fmt(value)} ERROR entries with code ${channel} in ${windowText(rule.window.sizeUs)}`;
+      return channel === ALL_CODES
+        ? `${head}${fmt(value)} ERROR entries (all codes) in ${windowText(rule.window.sizeUs)}`
+        : `${head}${fmt(value)} ERROR entries with code ${channel} in ${windowText(rule.window.sizeUs)}`;
     case 'silence':
       return raise
         ? `no data for ${fmt(value)} s (expected within ${fmt(threshold)} s)`
@@ -668,6 +672,18 @@ export class RuleEngine {
   }
 
   private evaluator(ctx: SensorCtx, rule: Rule, serial: string, channel: string): SampleEvaluator {
+    if (rule.type === 'anomaly' && rule.model === 'mad') {
+      const key = `${rule.id}${SEP}${channel}`;
+      const bound = ctx.evaluators.get(key);
+      if (bound !== undefined && bound.evaluator instanceof MadAnomalyEvaluator) {
+        bound.evaluator.updateRule(rule);
+        return bound.evaluator;
+      }
+      const ev = new MadAnomalyEvaluator(rule);
+      if (ctx.settleFromUs !== undefined) ev.resettle(ctx.settleFromUs + rule.settleUs);
+      ctx.evaluators.set(key, { fingerprint: fingerprint(rule), evaluator: ev });
+      return ev;
+    }
     if (rule.type === 'anomaly') {
       const key = modelKey(serial, channel, rule.id);
       let ev = this.anomalies.get(key);
@@ -719,7 +735,10 @@ export class RuleEngine {
 }
 
 function settle(rule: Rule, evaluator: SampleEvaluator, atUs: number): void {
-  if (rule.type === 'anomaly' && evaluator instanceof AnomalyEvaluator)
+  if (
+    rule.type === 'anomaly' &&
+    (evaluator instanceof AnomalyEvaluator || evaluator instanceof MadAnomalyEvaluator)
+  )
     evaluator.resettle(atUs + rule.settleUs);
   else if (rule.type === 'rate-of-change' && evaluator instanceof RateOfChangeEvaluator)
     evaluator.reset(atUs + rule.settleUs);

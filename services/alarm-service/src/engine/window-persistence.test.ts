@@ -10,6 +10,7 @@ version: w-1
 rules:
   - id: burst
     type: error-burst
+    perCode: true
     window: 1m
     allowedLateness: 3s
     raise: ">= 10"
@@ -101,5 +102,51 @@ describe('RuleEngine: open windows survive a restart', () => {
     const out = b.onBatch(batch(T0 + 30 * S, [...Array(30).fill(25), 25]), T0 + 61 * S);
     // (30 * 40 + 30 * 25) / 60 = 32.5 > 30; without the first half it would be 25
     expect(out.map((d) => [d.kind, d.ruleId, d.value])).toEqual([['RAISE', 'hot', 32.5]]);
+  });
+});
+
+describe('RuleEngine: error bursts over all codes of a device', () => {
+  it('errorCode "*" counts every code together (channel all-codes); perCode counts each code', () => {
+    const file = `
+version: all-1
+rules:
+  - { id: device, type: error-burst, errorCode: "*", raise: ">= 6" }
+  - { id: each, type: error-burst, errorCode: "*", perCode: true, raise: ">= 6" }
+`;
+    const engine = new RuleEngine({ rules: parseRuleFile(file, 'yaml') });
+    const mixed = Array.from({ length: 6 }, (_, i) => ({
+      ...entry(T0 + (i + 1) * S),
+      errorCode: `C00${i % 3}`,
+    }));
+    engine.onLogs(logs(mixed), T0 + 7 * S);
+    const out = engine.onLogs(logs([entry(T0 + 64 * S, 'INFO')]), T0 + 64 * S);
+    // 6 errors of 3 codes: the device rule raises (6 together), the per-code rule does not (2 each)
+    expect(out.map((d) => [d.kind, d.ruleId, d.channel, d.value, d.message])).toEqual([
+      ['RAISE', 'device', 'all-codes', 6, '6 ERROR entries (all codes) in 1m'],
+    ]);
+  });
+});
+
+describe('RuleEngine: the wall-clock watermark', () => {
+  it('closes the last minute of a sensor that stopped sending, so it is evaluated', () => {
+    const engine = new RuleEngine({ rules: rules() });
+    const out = engine.onBatch(
+      {
+        serial: 'env-9',
+        channel: 'temperature',
+        unit: 'degC',
+        sequence: 1,
+        firstSampleTimeUs: T0,
+        samplePeriodNs: 1e9,
+        values: Array(40).fill(45),
+      },
+      T0 + 40 * S,
+    );
+    expect(out).toEqual([]); // the minute is still open: nothing more comes
+    // not yet: a batch may be late; after a 5 s grace the sensor's clock is assumed to run on
+    expect(engine.tick(T0 + 62 * S)).toEqual([]); // 39 s + (62 - 40 - 5) s = 56 s < 60 s
+    expect(engine.tick(T0 + 66 * S).map((d) => [d.kind, d.ruleId, d.value, d.timeUs])).toEqual([
+      ['RAISE', 'hot', 45, T0 + 60 * S],
+    ]);
   });
 });

@@ -47,9 +47,11 @@ const FIELDS: Record<RuleType, string[]> = {
     'minStdDev',
     'timeConstant',
     'settle',
+    'model',
+    'window',
   ],
   vibration: ['channel', 'machineClass', 'zone', 'window', 'slide', 'allowedLateness', 'clearRatio'],
-  'error-burst': ['errorCode', 'window', 'allowedLateness', 'raise', 'clear'],
+  'error-burst': ['errorCode', 'perCode', 'window', 'allowedLateness', 'raise', 'clear'],
   silence: ['factor', 'minSilence'],
 };
 
@@ -284,6 +286,8 @@ export function compileRule(raw: Record<string, unknown>): Rule {
         minStdDev: num('minStdDev', 1e-6, 0, 1e12),
         timeConstantUs: duration('timeConstant', '0s'),
         settleUs: duration('settle', '60s'),
+        model: oneOf('model', ['ewma', 'mad'] as const, 'ewma'),
+        windowUs: duration('window', '60s', 1e6),
       };
       break;
     }
@@ -306,6 +310,11 @@ export function compileRule(raw: Record<string, unknown>): Rule {
         ...base,
         type: 'error-burst',
         errorCode: str('errorCode', '*'),
+        perCode: (() => {
+          if (raw.perCode !== undefined && typeof raw.perCode !== 'boolean')
+            problems.push('perCode: must be true or false');
+          return raw.perCode === true;
+        })(),
         window: { ...w, slideUs: w.sizeUs },
         raise,
         clear: condition('clear', negate(raise)),

@@ -104,6 +104,14 @@ export interface AnomalyRule extends RuleBase {
   timeConstantUs: number;
   /** After a wake or a sample-frequency change: re-learn (warm-up again) and no raise for this long. */
   settleUs: number;
+  /**
+   * `ewma` (default): EWMA mean and variance, persisted. `mad`: robust median
+   * and median absolute deviation over the last `windowUs` of samples (spikes
+   * and outliers do not widen the bound); not persisted, re-learned after a restart.
+   */
+  model: 'ewma' | 'mad';
+  /** `mad` only: the span of samples the median and MAD are taken over. */
+  windowUs: number;
 }
 
 export type MachineClass = 'I' | 'II' | 'III' | 'IV';
@@ -123,8 +131,13 @@ export interface VibrationRule extends RuleBase {
 
 export interface ErrorBurstRule extends RuleBase {
   type: 'error-burst';
-  /** `*` = count each error code separately. */
+  /** One code, or `*`: every code of the device. */
   errorCode: string;
+  /**
+   * With `*`: false (default) counts every code of the device together (the
+   * alarm's channel is `all-codes`); true counts each code separately (channel = code).
+   */
+  perCode: boolean;
   /** Tumbling window (slideUs === sizeUs). */
   window: WindowSpec;
   raise: Condition;
