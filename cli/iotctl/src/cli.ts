@@ -1,35 +1,29 @@
 import { createRequire } from 'node:module';
-import {
-  type AlarmListParams,
-  assertAlarmId,
-  type CommandRequest,
-  DEFAULT_ACK_TIMEOUT_MS,
-  parseSeverity,
-  type SensorFilter,
-} from '@sensor-streaming/control';
+import type { AlarmListParams, CommandRequest, SensorFilter } from '@sensor-streaming/control';
 import type { CommandType } from '@sensor-streaming/protocol';
 import { Command, CommanderError, Option } from 'commander';
-import { ackAlarm, listAlarms } from './actions/alarms.js';
-import { commandHistory, listSensors, showSensor } from './actions/sensors.js';
-import { sendCommand } from './actions/send-command.js';
-import { status } from './actions/status.js';
 import { EXIT_OK, EXIT_USAGE, reportError, UsageError } from './cli-error.js';
 import type { Context } from './context.js';
 import { decideColor } from './format/text.js';
 import { type Io, processIo } from './io.js';
-import {
-  issuedBy,
-  parseAmqpUrl,
-  parseHz,
-  parseKind,
-  parseLimit,
-  parseMs,
-  parseSelectorFlag,
-  parseSerials,
-  parseState,
-  parseTargets,
-} from './options.js';
-import { openSession } from './session.js';
+
+/**
+ * The option parsers and the platform's validators (which come with the bus, amqplib and protobufjs) load with
+ * the first command that runs, never for `--help` or `--version`: the CLI starts like a shell tool.
+ */
+async function parsers() {
+  const [options, control] = await Promise.all([import('./options.js'), import('@sensor-streaming/control')]);
+  return {
+    ...options,
+    assertAlarmId: control.assertAlarmId,
+    parseSeverity: control.parseSeverity,
+    DEFAULT_ACK_TIMEOUT_MS: control.DEFAULT_ACK_TIMEOUT_MS,
+  };
+}
+type Parsers = Awaited<ReturnType<typeof parsers>>;
+
+/** Documented in --help; the value itself comes from @sensor-streaming/control (DEFAULT_ACK_TIMEOUT_MS). */
+const ACK_TIMEOUT_HELP = 'how long to wait for each ack in ms (default 5000)';
 
 interface GlobalOptions {
   amqpUrl?: string;
@@ -39,7 +33,10 @@ interface GlobalOptions {
   verbose?: boolean;
 }
 
+/** The bundle has the version built in (build/bundle.mjs); from the sources it is read from package.json. */
 function version(): string {
+  const bundled = process.env.IOTCTL_BUNDLED_VERSION;
+  if (bundled !== undefined) return bundled;
   try {
     return (createRequire(import.meta.url)('../package.json') as { version: string }).version;
   } catch {
@@ -50,11 +47,12 @@ function version(): string {
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 /** Builds the context of one command run from the global options (validated here: usage errors exit 2). */
-function contextFor(cmd: Command, io: Io): Context {
+function contextFor(cmd: Command, io: Io, p: Parsers): Context {
+  const { parseAmqpUrl, issuedBy } = p;
   const g = cmd.optsWithGlobals<GlobalOptions>();
   const amqpUrl = parseAmqpUrl(g.amqpUrl, io.env);
-  const connectTimeoutMs = parseMs('--connect-timeout', g.connectTimeout, 1, 600_000);
-  const rpcTimeoutMs = parseMs('--rpc-timeout', g.rpcTimeout, 1, 600_000);
+  const connectTimeoutMs = p.parseMs('--connect-timeout', g.connectTimeout, 1, 600_000);
+  const rpcTimeoutMs = p.parseMs('--rpc-timeout', g.rpcTimeout, 1, 600_000);
   const log = g.verbose === true ? (line: string) => void io.stderr.write(`${line}\n`) : undefined;
   const session = { amqpUrl, connectTimeoutMs, rpcTimeoutMs, ...(log === undefined ? {} : { log }) };
   return {
@@ -62,7 +60,8 @@ function contextFor(cmd: Command, io: Io): Context {
     style: { color: decideColor(g.color, io.stdout.isTTY, io.env) },
     issuedBy: issuedBy(io.env),
     session,
-    connect: (o = {}) => openSession({ ...session, ...o }),
+    // the bus, amqplib and the clients load only for commands that talk to the broker
+    connect: async (o = {}) => (await import('./session.js')).openSession({ ...session, ...o }),
     nowMs: () => Date.now(),
   };
 }
@@ -71,7 +70,7 @@ interface CommandFlags {
   sensor: string[];
   all?: boolean;
   selector?: string;
-  timeout: string;
+  timeout?: string;
   ttl?: string;
   wait: boolean;
   json?: boolean;
@@ -92,7 +91,7 @@ function addCommand(
     .option('-s, --sensor <serial>', 'a target sensor (repeatable)', collect, [])
     .option('--all', 'every sensor the registry knows')
     .option('--selector <selector>', 'sensors whose labels match, e.g. kind=vibration,site=north')
-    .option('--timeout <ms>', 'how long to wait for each ack', String(DEFAULT_ACK_TIMEOUT_MS))
+    .option('--timeout <ms>', ACK_TIMEOUT_HELP)
     .option('--ttl <ms>', 'command time to live: it expires unapplied after this (default 60000)')
     .option('--no-wait', 'only publish (exit 0 once the broker confirmed every command)')
     .option('--json', 'print the outcomes as JSON');
@@ -101,19 +100,25 @@ function addCommand(
     cmd.addOption(new Option('-f <n>', 'same as --hz').hideHelp());
   }
   cmd.action(async (positional: string[], flags: CommandFlags & { f?: string }) => {
-    const ctx = contextFor(cmd, io);
-    const targets = parseTargets({
+    const p = await parsers();
+    const ctx = contextFor(cmd, io, p);
+    const targets = p.parseTargets({
       positional,
       sensor: flags.sensor,
       all: flags.all,
       selector: flags.selector,
     });
     const request: CommandRequest =
-      type === 'changesamplefrequency' ? { type, sampleFrequencyHz: parseHz(flags.hz ?? flags.f) } : { type };
-    const timeoutMs = parseMs('--timeout', flags.timeout, 1, 3_600_000);
-    const ttlMs = flags.ttl === undefined ? undefined : parseMs('--ttl', flags.ttl, 1, 7 * 24 * 3_600_000);
+      type === 'changesamplefrequency'
+        ? { type, sampleFrequencyHz: p.parseHz(flags.hz ?? flags.f) }
+        : { type };
+    const timeoutMs =
+      flags.timeout === undefined
+        ? p.DEFAULT_ACK_TIMEOUT_MS
+        : p.parseMs('--timeout', flags.timeout, 1, 3_600_000);
+    const ttlMs = flags.ttl === undefined ? undefined : p.parseMs('--ttl', flags.ttl, 1, 7 * 24 * 3_600_000);
     setExit(
-      await sendCommand(ctx, {
+      await (await import('./actions/send-command.js')).sendCommand(ctx, {
         request,
         targets,
         wait: flags.wait,
@@ -168,15 +173,17 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       limit?: string;
       json?: boolean;
     }) => {
-      const ctx = contextFor(list, io);
+      const p = await parsers();
+      const ctx = contextFor(list, io, p);
       if (flags.online && flags.offline) throw new UsageError('give --online or --offline, not both');
       const filter: SensorFilter = {};
-      if (flags.kind !== undefined) filter.kind = parseKind(flags.kind);
-      if (flags.state !== undefined) filter.state = parseState(flags.state);
+      if (flags.kind !== undefined) filter.kind = p.parseKind(flags.kind);
+      if (flags.state !== undefined) filter.state = p.parseState(flags.state);
       if (flags.online) filter.online = true;
       if (flags.offline) filter.online = false;
-      if (flags.selector !== undefined) filter.selector = parseSelectorFlag(flags.selector);
-      if (flags.limit !== undefined) filter.limit = parseLimit('--limit', flags.limit, 100_000);
+      if (flags.selector !== undefined) filter.selector = p.parseSelectorFlag(flags.selector);
+      if (flags.limit !== undefined) filter.limit = p.parseLimit('--limit', flags.limit, 100_000);
+      const { listSensors } = await import('./actions/sensors.js');
       setExit(await listSensors(ctx, filter, flags.json === true));
     },
   );
@@ -187,9 +194,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--commands <n>', 'recent commands shown', '10')
     .option('--json', 'print JSON');
   show.action(async (serial: string, flags: { commands: string; json?: boolean }) => {
-    const ctx = contextFor(show, io);
-    const [s] = parseSerials([serial]);
-    setExit(await showSensor(ctx, s!, parseLimit('--commands', flags.commands, 1000), flags.json === true));
+    const p = await parsers();
+    const ctx = contextFor(show, io, p);
+    const [s] = p.parseSerials([serial]);
+    const { showSensor } = await import('./actions/sensors.js');
+    setExit(await showSensor(ctx, s!, p.parseLimit('--commands', flags.commands, 1000), flags.json === true));
   });
 
   const history = program
@@ -199,27 +208,30 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--limit <n>', 'at most this many', '20')
     .option('--json', 'print JSON');
   history.action(async (serial: string, flags: { limit: string; json?: boolean }) => {
-    const ctx = contextFor(history, io);
-    const [s] = parseSerials([serial]);
-    setExit(await commandHistory(ctx, s!, parseLimit('--limit', flags.limit, 10_000), flags.json === true));
+    const p = await parsers();
+    const ctx = contextFor(history, io, p);
+    const [s] = p.parseSerials([serial]);
+    const { commandHistory } = await import('./actions/sensors.js');
+    setExit(await commandHistory(ctx, s!, p.parseLimit('--limit', flags.limit, 10_000), flags.json === true));
   });
 
   const statusCmd = program
     .command('status')
     .description('live view of the fleet (a plain table when stdout is not a terminal)')
     .option('--refresh <ms>', 'refresh interval', '1000')
-    .option(
-      '--timeout <ms>',
-      'how long to wait for the ack of a command sent from the view',
-      String(DEFAULT_ACK_TIMEOUT_MS),
-    )
+    .option('--timeout <ms>', 'how long to wait for the ack of a command sent from the view (default 5000)')
     .option('--json', 'print one JSON snapshot');
-  statusCmd.action(async (flags: { refresh: string; timeout: string; json?: boolean }) => {
-    const ctx = contextFor(statusCmd, io);
+  statusCmd.action(async (flags: { refresh: string; timeout?: string; json?: boolean }) => {
+    const p = await parsers();
+    const ctx = contextFor(statusCmd, io, p);
+    const { status } = await import('./actions/status.js');
     setExit(
       await status(ctx, {
-        refreshMs: parseMs('--refresh', flags.refresh, 100, 3_600_000),
-        timeoutMs: parseMs('--timeout', flags.timeout, 1, 3_600_000),
+        refreshMs: p.parseMs('--refresh', flags.refresh, 100, 3_600_000),
+        timeoutMs:
+          flags.timeout === undefined
+            ? p.DEFAULT_ACK_TIMEOUT_MS
+            : p.parseMs('--timeout', flags.timeout, 1, 3_600_000),
         json: flags.json === true,
       }),
     );
@@ -245,12 +257,13 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       follow?: boolean;
       json?: boolean;
     }) => {
-      const ctx = contextFor(alarms, io);
-      const params: AlarmListParams = { limit: parseLimit('--limit', flags.limit, 10_000) };
-      if (flags.serial !== undefined) params.serial = parseSerials([flags.serial])[0]!;
+      const p = await parsers();
+      const ctx = contextFor(alarms, io, p);
+      const params: AlarmListParams = { limit: p.parseLimit('--limit', flags.limit, 10_000) };
+      if (flags.serial !== undefined) params.serial = p.parseSerials([flags.serial])[0]!;
       if (flags.severity !== undefined) {
         try {
-          params.severity = parseSeverity(flags.severity, '--severity');
+          params.severity = p.parseSeverity(flags.severity, '--severity');
         } catch (err) {
           throw new UsageError(err instanceof Error ? err.message : String(err));
         }
@@ -264,6 +277,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
         params.rule = flags.rule;
       }
       if (flags.active) params.active = true;
+      const { listAlarms } = await import('./actions/alarms.js');
       setExit(await listAlarms(ctx, { params, json: flags.json === true, follow: flags.follow === true }));
     },
   );
@@ -273,10 +287,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .argument('<alarm-id>')
     .option('--json', 'print JSON');
   ack.action(async (id: string, flags: { json?: boolean }) => {
-    const ctx = contextFor(ack, io);
+    const p = await parsers();
+    const ctx = contextFor(ack, io, p);
     let alarmId: string;
     try {
-      alarmId = assertAlarmId(id, 'alarm id');
+      alarmId = p.assertAlarmId(id, 'alarm id');
     } catch (err) {
       throw new UsageError(
         err instanceof Error ? err.message.replace(/^alarm id: /, 'alarm id ') : String(err),
@@ -284,6 +299,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     }
     // `alarms` has its own --json, which commander gives to the parent when it follows `ack <id>`
     const asJson = flags.json === true || alarms.opts<{ json?: boolean }>().json === true;
+    const { ackAlarm } = await import('./actions/alarms.js');
     setExit(await ackAlarm(ctx, alarmId, asJson));
   });
 
