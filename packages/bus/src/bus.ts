@@ -36,6 +36,11 @@ export interface BusOptions {
   publishTimeoutMs?: number;
   /** Deadline for stop() to wait for in-flight confirms, default 10 000. */
   stopTimeoutMs?: number;
+  /**
+   * Told of every failed connect attempt of either connection (the bus retries regardless). A CLI uses it to
+   * give up at once on a refusal that retrying cannot fix (see `describeConnectError`).
+   */
+  onConnectError?: (err: unknown) => void;
 }
 
 export interface PublishOptions {
@@ -172,6 +177,7 @@ class BusImpl implements Bus {
       connectTimeoutMs: 10_000,
       logger: this.log,
       metrics: this.metrics,
+      ...(opts.onConnectError === undefined ? {} : { onConnectError: opts.onConnectError }),
     };
     this.pubConn = new ManagedConnection({
       ...common,

@@ -18,6 +18,8 @@ export interface ManagedConnectionOptions {
   metrics: BusMetrics;
   /** Runs after every (re)connect, before 'up' is emitted (declare topology). A failure closes and retries. */
   onConnect(model: ChannelModel): Promise<void>;
+  /** Told of every failed connect attempt (before the retry), e.g. for a CLI that gives up at once. */
+  onConnectError?: (err: unknown) => void;
   /** amqplib's connect; replaceable in unit tests. */
   connect?: (
     url: string,
@@ -122,6 +124,11 @@ export class ManagedConnection extends EventEmitter {
         } catch (err) {
           if (model) await model.close().catch(() => undefined);
           if (this.stopped) return;
+          try {
+            opts.onConnectError?.(err);
+          } catch (hookErr) {
+            this.log.error({ err: hookErr }, 'bug: the onConnectError hook threw');
+          }
           const delayMs = backoffDelay(attempt, opts.backoff);
           this.log.warn(
             { err, url: maskUrl(opts.url), attempt, delayMs },

@@ -16,6 +16,9 @@ export type { BatchOutcome, Consumer } from './consumer.js';
 export type { Delivery } from './delivery.js';
 export {
   BusClosedError,
+  type ConnectErrorDescription,
+  type ConnectFailure,
+  describeConnectError,
   BusDisconnectedError,
   isPermanentError,
   PublishBufferFullError,

@@ -21,15 +21,11 @@ export function runIotctl(
 ): Promise<RunResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [IOTCTL_BIN, ...args],
-      {
-        cwd: PACKAGE_DIR,
-        env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, ...opts.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawn(process.execPath, [IOTCTL_BIN, ...args], {
+      cwd: PACKAGE_DIR,
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
