@@ -15,4 +15,11 @@ export * from './repositories/sensors.js';
 export * from './repositories/logs.js';
 export * from './repositories/measurements.js';
 export * from './repositories/alarms.js';
-export * from './repositories/registry.js';
+export type {
+  RegistryCommandStatus,
+  RegistryCommandType,
+  RegistryPowerState,
+} from './repositories/registry-sql.js';
+export * from './repositories/registry-states.js';
+export * from './repositories/registry-sensors.js';
+export * from './repositories/registry-commands.js';

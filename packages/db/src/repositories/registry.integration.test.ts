@@ -2,18 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../testing/index.js';
 import {
   applyCommandAcks,
-  applySensorStates,
-  countSensorsByState,
-  findReconcileCandidates,
-  getRegistrySensor,
   listRegistryCommands,
-  listRegistrySensors,
   markCommandsExpired,
   markCommandsTimedOut,
-  markSilentSensorsOffline,
   recordCommands,
+} from './registry-commands.js';
+import { findReconcileCandidates, getRegistrySensor, listRegistrySensors } from './registry-sensors.js';
+import {
+  applySensorStates,
+  countSensorsByState,
+  markSilentSensorsOffline,
   type SensorStateInput,
-} from './registry.js';
+} from './registry-states.js';
 import { upsertSensorsBySerial } from './sensors.js';
 
 let db: TestDatabase;
