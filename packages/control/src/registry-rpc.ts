@@ -40,6 +40,12 @@ export interface SensorSummary {
   registeredAt: string;
   /** Nominal samples/s: reported frequency times channels while awake, else 0. */
   samplesPerSecond: number;
+  /** ISO 8601 receive time of the last data batch (not a heartbeat); null when none. Absent from older registries. */
+  lastDataAt?: string | null;
+  /** Samples/s the registry counted in the recent data (0 when none for a few seconds); null when unknown. */
+  measuredSamplesPerSecond?: number | null;
+  /** Commands sent and not settled yet: the desired state is on its way. */
+  pendingCommands?: number;
 }
 
 export type CommandStatus = 'ISSUED' | 'APPLIED' | 'REJECTED' | 'EXPIRED' | 'TIMED_OUT';

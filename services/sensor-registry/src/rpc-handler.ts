@@ -35,7 +35,10 @@ export class RegistryError extends Error {
 
 const iso = (us: number): string => new Date(Math.floor(us / 1000)).toISOString();
 
-export function toSensorSummary(r: RegistrySensorRow): SensorSummary {
+/** A measured rate older than this is stale: the sensor stopped sending data. */
+export const MEASURED_RATE_MAX_AGE_MS = 5_000;
+
+export function toSensorSummary(r: RegistrySensorRow, nowMs: number = Date.now()): SensorSummary {
   const awake = r.online && r.reportedState === 'AWAKE';
   return {
     serial: r.serial,
@@ -57,6 +60,14 @@ export function toSensorSummary(r: RegistrySensorRow): SensorSummary {
     lastSeenAt: r.lastSeenAtUs === null ? null : iso(r.lastSeenAtUs),
     registeredAt: iso(r.registeredAtUs),
     samplesPerSecond: awake ? (r.reportedFrequencyHz ?? 0) * r.channels.length : 0,
+    lastDataAt: r.lastDataAtUs === null ? null : iso(r.lastDataAtUs),
+    measuredSamplesPerSecond:
+      r.lastDataAtUs === null
+        ? null
+        : nowMs - r.lastDataAtUs / 1000 > MEASURED_RATE_MAX_AGE_MS
+          ? 0
+          : r.measuredSamplesPerSecond,
+    pendingCommands: r.pendingCommands,
   };
 }
 
@@ -88,7 +99,8 @@ async function execute(db: Queryable, request: RegistryRequest): Promise<unknown
   switch (request.method) {
     case 'sensors.list': {
       const rows = await listRegistrySensors(db, request.params);
-      return rows.map(toSensorSummary);
+      const nowMs = Date.now();
+      return rows.map((r) => toSensorSummary(r, nowMs));
     }
     case 'sensors.show': {
       const { serial, commandLimit } = request.params;

@@ -17,6 +17,7 @@ import { createMessageProcessor, type MessageProcessor } from './message-process
 import { createRegistryMetrics, type RegistryMetrics } from './metrics.js';
 import { createReconciler, type Reconciler } from './reconciler.js';
 import { createRegistryRpcHandler } from './rpc-handler.js';
+import { createTrafficHandler, trafficQueue } from './traffic.js';
 
 export interface SensorRegistryDeps {
   config: SensorRegistryConfig;
@@ -149,6 +150,22 @@ export function createSensorRegistry(deps: SensorRegistryDeps): SensorRegistry {
         handler: expiredHandler,
       }),
     );
+    if (cfg.livenessFromTraffic) {
+      const traffic = createTrafficHandler({
+        pool,
+        logger: deps.logger.child({ module: 'traffic' }),
+        metrics,
+      });
+      consumers.push(
+        await bus.consumeBatch({
+          queue: trafficQueue(cfg.queue),
+          prefetch: 4000,
+          maxBatch: 2000,
+          maxWaitMs: 250,
+          handler: traffic,
+        }),
+      );
+    }
     consumers.push(await bus.rpcServe(REGISTRY_RPC_QUEUE, rpcHandler));
     scheduleSweep();
     log.info(

@@ -117,7 +117,10 @@ export interface CommandAckOutcome {
  * late ack still tells the truth; a duplicate ack changes nothing). A REJECTED
  * command no longer counts as desired: the sensor's desired state/frequency
  * goes back to NULL if it is still what that command asked for (so the
- * registry does not re-send what the sensor refuses).
+ * registry does not re-send what the sensor refuses). An APPLIED ack carries
+ * the sensor's resulting state and frequency: they become the reported ones
+ * (unless a newer SensorState already said otherwise), so reconciliation never
+ * repeats a command the sensor applied without a separate state change.
  */
 export async function applyCommandAcks(
   db: Queryable,
@@ -168,6 +171,15 @@ export async function applyCommandAcks(
            ELSE s.desired_frequency_hz END
        FROM upd u
        WHERE u.status = 'REJECTED' AND s.id = u.sensor_id
+     ), reported AS (
+       UPDATE sensors s SET
+         reported_state = COALESCE(i.state, s.reported_state),
+         reported_frequency_hz = COALESCE(i.hz, s.reported_frequency_hz),
+         reported_at = LEAST(now(), ${ts('i.time_us')})
+       FROM upd u JOIN input i ON i.id = u.id
+       WHERE u.status = 'APPLIED' AND s.id = u.sensor_id
+         AND (i.state IS NOT NULL OR i.hz IS NOT NULL)
+         AND (s.reported_at IS NULL OR LEAST(now(), ${ts('i.time_us')}) >= s.reported_at)
      )
      SELECT i.id::text AS id,
             EXISTS (SELECT 1 FROM commands c WHERE c.id = i.id) AS known,

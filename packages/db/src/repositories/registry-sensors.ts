@@ -72,13 +72,20 @@ export interface RegistrySensorRow {
   minFrequencyHz: number | null;
   maxFrequencyHz: number | null;
   online: boolean;
+  /** Receive time of the last message of any kind. */
   lastSeenAtUs: number | null;
+  /** Receive time of the last data batch. */
+  lastDataAtUs: number | null;
+  /** Samples per second counted over the recent data (as of lastDataAtUs). */
+  measuredSamplesPerSecond: number | null;
+  /** Commands sent and not settled yet (ISSUED, not expired): a change on its way. */
+  pendingCommands: number;
   registeredAtUs: number;
 }
 
 export interface RegistrySensorFilter {
   kind?: string;
-  /** Effective state: OFFLINE for any sensor not online. */
+  /** Effective state: OFFLINE for any sensor not online; an online sensor that never reported matches none. */
   state?: RegistryPowerState;
   online?: boolean;
   /** Every key must equal its value in labels; `kind` also matches the kind column. */
@@ -89,7 +96,11 @@ export interface RegistrySensorFilter {
 
 const SENSOR_COLUMNS = `serial, kind, labels, firmware, channels, latitude, longitude, altitude_m,
   desired_state, desired_frequency_hz, reported_state, reported_frequency_hz, min_frequency_hz, max_frequency_hz,
-  online, ${us('last_seen_at')} AS last_seen_us, ${us('registered_at')} AS registered_us`;
+  online, ${us('last_seen_at')} AS last_seen_us, ${us('last_data_at')} AS last_data_us, measured_samples_per_second,
+  ${us('registered_at')} AS registered_us,
+  (SELECT count(*)::int FROM commands c
+   WHERE c.sensor_id = sensors.id AND c.status = 'ISSUED' AND (c.expires_at IS NULL OR c.expires_at > now()))
+    AS pending_commands`;
 
 interface SensorDbRow {
   serial: string;
@@ -108,6 +119,9 @@ interface SensorDbRow {
   max_frequency_hz: number | null;
   online: boolean;
   last_seen_us: string | null;
+  last_data_us: string | null;
+  measured_samples_per_second: number | null;
+  pending_commands: number;
   registered_us: string;
 }
 
@@ -129,6 +143,9 @@ function toSensorRow(r: SensorDbRow): RegistrySensorRow {
     maxFrequencyHz: r.max_frequency_hz,
     online: r.online,
     lastSeenAtUs: r.last_seen_us === null ? null : Number(r.last_seen_us),
+    lastDataAtUs: r.last_data_us === null ? null : Number(r.last_data_us),
+    measuredSamplesPerSecond: r.measured_samples_per_second,
+    pendingCommands: r.pending_commands,
     registeredAtUs: Number(r.registered_us),
   };
 }
@@ -147,7 +164,8 @@ export async function listRegistrySensors(
   if (f.kind !== undefined) where.push(`kind = ${param(f.kind)}`);
   if (f.state !== undefined) {
     where.push(
-      `(CASE WHEN online AND reported_state IS NOT NULL THEN reported_state ELSE 'OFFLINE' END) = ${param(f.state)}`,
+      // online without a reported state (a device that only logs) is not OFFLINE, nor any other state
+      `(CASE WHEN NOT online THEN 'OFFLINE' ELSE reported_state END) = ${param(f.state)}`,
     );
   }
   if (f.online !== undefined) where.push(`online = ${param(f.online)}`);

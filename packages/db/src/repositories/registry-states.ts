@@ -42,8 +42,9 @@ export interface SensorStateOutcome {
  * processed after the BIRTH of the next session is ignored; an MQTT will
  * prepared at connect time is too, and the silence sweep marks that sensor
  * OFFLINE instead). A row created earlier by an ingester (serial only) is
- * filled in, never duplicated. `last_seen_at` is the message time, capped at
- * now. Every newer BIRTH, CHANGE and WILL, and any newer message whose state
+ * filled in, never duplicated. The sensor's clock (capped at now) orders the
+ * states (`reported_at`); `last_seen_at` is the receive time (now), for stale
+ * messages too. Every newer BIRTH, CHANGE and WILL, and any newer message whose state
  * or frequency differs from the previous one (or that brings an offline
  * sensor back), goes to sensor_state_changes (idempotent on (sensor_id, time)).
  */
@@ -88,14 +89,14 @@ export async function applySensorStates(
      ), newest AS (
        SELECT DISTINCT ON (serial) * FROM input ORDER BY serial, seen_at DESC, ord DESC
      ), prev AS (
-       SELECT s.id, s.serial, s.online, s.reported_state, s.reported_frequency_hz, s.last_seen_at
+       SELECT s.id, s.serial, s.online, s.reported_state, s.reported_frequency_hz, s.reported_at
        FROM sensors s JOIN newest USING (serial)
      ), upserted AS (
        INSERT INTO sensors AS s (serial, kind, labels, channels, firmware, latitude, longitude, altitude_m,
                                  min_frequency_hz, max_frequency_hz, reported_state, reported_frequency_hz,
-                                 online, last_seen_at)
+                                 online, last_seen_at, reported_at)
        SELECT serial, kind, labels, ARRAY(SELECT jsonb_array_elements_text(channels)), firmware, lat, lon, alt,
-              min_hz, max_hz, state, hz, state <> 'OFFLINE', seen_at
+              min_hz, max_hz, state, hz, state <> 'OFFLINE', now(), seen_at
        FROM newest ORDER BY serial
        ON CONFLICT (serial) DO UPDATE SET
          kind = EXCLUDED.kind,
@@ -110,9 +111,15 @@ export async function applySensorStates(
          reported_state = EXCLUDED.reported_state,
          reported_frequency_hz = EXCLUDED.reported_frequency_hz,
          online = EXCLUDED.online,
-         last_seen_at = EXCLUDED.last_seen_at
-       WHERE s.last_seen_at IS NULL OR EXCLUDED.last_seen_at >= s.last_seen_at
+         last_seen_at = GREATEST(s.last_seen_at, EXCLUDED.last_seen_at),
+         reported_at = EXCLUDED.reported_at
+       WHERE s.reported_at IS NULL OR EXCLUDED.reported_at >= s.reported_at
        RETURNING s.id, s.serial
+     ), seen AS (
+       -- a stale message changes nothing it reports, but the sensor did speak
+       UPDATE sensors s SET last_seen_at = GREATEST(s.last_seen_at, now())
+       FROM prev p
+       WHERE s.id = p.id AND p.id NOT IN (SELECT id FROM upserted)
      ), ids AS (
        SELECT id, serial FROM upserted
        UNION
@@ -130,7 +137,7 @@ export async function applySensorStates(
          FROM input i
          JOIN ids USING (serial)
          LEFT JOIN prev p USING (serial)
-         WHERE p.last_seen_at IS NULL OR i.seen_at >= p.last_seen_at
+         WHERE p.reported_at IS NULL OR i.seen_at >= p.reported_at
          WINDOW w AS (PARTITION BY i.serial ORDER BY i.seen_at, i.ord)
        ) c
        WHERE reason <> 'HEARTBEAT' OR differs
@@ -201,3 +208,69 @@ export async function countSensorsByState(db: Queryable): Promise<SensorStateCou
 }
 
 /** A sensor whose reported state or frequency differs from the desired one. */
+
+/** What the registry saw of one sensor in a batch of data, logs or acks (receive times, registry clock). */
+export interface SensorTrafficInput {
+  serial: string;
+  /** Receive time of its latest message, µs since the epoch. */
+  seenAtUs: number;
+  /** Receive time of its latest data batch, when the batch held data. */
+  dataAtUs?: number;
+  /** Samples per second counted over the sensor's recent data, when a window closed. */
+  samplesPerSecond?: number;
+}
+
+/**
+ * Liveness from any message (data, logs, acks), one UPDATE per batch: `last_seen_at` (and `last_data_at`)
+ * move forward to the receive time, the sensor is online again, and a sensor the silence sweep had marked
+ * OFFLINE is AWAKE when it sends data, of unknown state when it only logs (until its next SensorState).
+ * Serials with no sensors row are left alone (the ingesters create the rows). Returns the serials that were
+ * offline and are back.
+ */
+export async function recordSensorTraffic(
+  db: Queryable,
+  traffic: readonly SensorTrafficInput[],
+): Promise<string[]> {
+  if (traffic.length === 0) return [];
+  const bySerial = new Map<string, SensorTrafficInput>();
+  for (const t of traffic) {
+    const prev = bySerial.get(t.serial);
+    if (prev === undefined) {
+      bySerial.set(t.serial, { ...t });
+      continue;
+    }
+    prev.seenAtUs = Math.max(prev.seenAtUs, t.seenAtUs);
+    if (t.dataAtUs !== undefined) prev.dataAtUs = Math.max(prev.dataAtUs ?? 0, t.dataAtUs);
+    if (t.samplesPerSecond !== undefined) prev.samplesPerSecond = t.samplesPerSecond;
+  }
+  const input = [...bySerial.values()].map((t) => ({
+    serial: t.serial,
+    seen_us: Math.round(t.seenAtUs),
+    data_us: t.dataAtUs === undefined ? null : Math.round(t.dataAtUs),
+    sps: t.samplesPerSecond ?? null,
+  }));
+  const { rows } = await db.query<{ serial: string }>(
+    `WITH input AS (
+       SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(serial text, seen_us bigint, data_us bigint, sps float8)
+     ), prev AS (
+       SELECT s.id, s.serial, s.online AND s.reported_state IS DISTINCT FROM 'OFFLINE' AS was_online
+       FROM sensors s JOIN input USING (serial)
+     ), upd AS (
+       UPDATE sensors s SET
+         last_seen_at = GREATEST(s.last_seen_at, ${ts('i.seen_us')}),
+         last_data_at = CASE WHEN i.data_us IS NULL THEN s.last_data_at
+                             ELSE GREATEST(s.last_data_at, ${ts('i.data_us')}) END,
+         measured_samples_per_second = COALESCE(i.sps, s.measured_samples_per_second),
+         online = true,
+         reported_state = CASE WHEN p.was_online THEN s.reported_state
+                               WHEN i.data_us IS NOT NULL THEN 'AWAKE'
+                               ELSE NULL END
+       FROM input i JOIN prev p USING (serial)
+       WHERE s.id = p.id
+       RETURNING s.serial, p.was_online
+     )
+     SELECT serial FROM upd WHERE NOT was_online ORDER BY serial`,
+    [JSON.stringify(input)],
+  );
+  return rows.map((r) => r.serial);
+}
