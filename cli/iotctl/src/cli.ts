@@ -66,6 +66,18 @@ function contextFor(cmd: Command, io: Io, p: Parsers): Context {
   };
 }
 
+interface StatusFlags {
+  refresh: string;
+  timeout?: string;
+  json?: boolean;
+  sort: string;
+  reverse?: boolean;
+  kind?: string;
+  state?: string;
+  selector?: string;
+  search?: string;
+}
+
 interface CommandFlags {
   sensor: string[];
   all?: boolean;
@@ -220,8 +232,14 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('live view of the fleet (a plain table when stdout is not a terminal)')
     .option('--refresh <ms>', 'refresh interval', '1000')
     .option('--timeout <ms>', 'how long to wait for the ack of a command sent from the view (default 5000)')
+    .option('--sort <key>', 'sort by serial, kind, state, data (last data) or alarms', 'serial')
+    .option('--reverse', 'reverse the sort')
+    .option('--kind <kind>', 'only this kind')
+    .option('--state <state>', 'only awake, asleep or offline')
+    .option('--selector <key=value>', 'only sensors with this label')
+    .option('--search <text>', 'only sensors whose serial, kind or labels contain this')
     .option('--json', 'print one JSON snapshot');
-  statusCmd.action(async (flags: { refresh: string; timeout?: string; json?: boolean }) => {
+  statusCmd.action(async (flags: StatusFlags) => {
     const p = await parsers();
     const ctx = contextFor(statusCmd, io, p);
     const { status } = await import('./actions/status.js');
@@ -233,6 +251,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
             ? p.DEFAULT_ACK_TIMEOUT_MS
             : p.parseMs('--timeout', flags.timeout, 1, 3_600_000),
         json: flags.json === true,
+        view: p.parseStatusView(flags),
       }),
     );
   });

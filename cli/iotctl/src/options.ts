@@ -3,6 +3,7 @@ import { parseFrequency, parseSelector } from '@sensor-streaming/control';
 import { isValidSerial, type PowerState } from '@sensor-streaming/protocol';
 import { DEFAULT_AMQP_URL } from '@sensor-streaming/runtime';
 import { UsageError } from './cli-error.js';
+import { NO_FILTERS, SORT_KEYS, type SortKey, type ViewState } from './ui/fleet-model.js';
 
 /** Checks operator-typed serials; the first bad one is named. Duplicates are dropped, order kept. */
 export function parseSerials(values: readonly string[]): string[] {
@@ -127,4 +128,38 @@ export function parseAmqpUrl(flag: string | undefined, env: NodeJS.ProcessEnv): 
     throw new UsageError(`${source} must start with amqp:// or amqps://, got ${u.protocol}//`);
   }
   return raw;
+}
+
+/** `iotctl status --sort/--reverse/--kind/--state/--selector/--search`: the view's initial sort and filters. */
+export function parseStatusView(flags: {
+  sort: string;
+  reverse?: boolean | undefined;
+  kind?: string | undefined;
+  state?: string | undefined;
+  selector?: string | undefined;
+  search?: string | undefined;
+}): Partial<ViewState> {
+  const sort = flags.sort.trim().toLowerCase();
+  if (!SORT_KEYS.includes(sort as SortKey)) {
+    throw new UsageError(`--sort must be one of ${SORT_KEYS.join(', ')}, got ${JSON.stringify(flags.sort)}`);
+  }
+  let label: ViewState['filters']['label'] = null;
+  if (flags.selector !== undefined) {
+    const entries = Object.entries(parseSelectorFlag(flags.selector));
+    if (entries.length !== 1) throw new UsageError('--selector of status takes one key=value');
+    const [key, value] = entries[0]!;
+    label = { key, value };
+  }
+  const state = flags.state === undefined ? null : parseState(flags.state);
+  return {
+    sort: sort as SortKey,
+    reverse: flags.reverse === true,
+    filters: {
+      ...NO_FILTERS,
+      kind: flags.kind === undefined ? null : parseKind(flags.kind),
+      state,
+      label,
+      search: flags.search ?? '',
+    },
+  };
 }

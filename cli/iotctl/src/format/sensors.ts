@@ -8,10 +8,32 @@ export interface FleetCounts {
   offline: number;
 }
 
-/** A sensor that is not online counts as offline whatever it last reported. */
-export function effectiveState(s: SensorSummary): 'AWAKE' | 'ASLEEP' | 'OFFLINE' | 'UNKNOWN' {
+/**
+ * A sensor that is not online counts as offline whatever it last reported; one that is online but never
+ * reported a state (a device that only sends logs) is ONLINE.
+ */
+export function effectiveState(s: SensorSummary): 'AWAKE' | 'ASLEEP' | 'OFFLINE' | 'ONLINE' {
   if (!s.online || s.reportedState === 'OFFLINE') return 'OFFLINE';
-  return s.reportedState ?? 'UNKNOWN';
+  return s.reportedState ?? 'ONLINE';
+}
+
+/**
+ * Desired versus reported: `-` when the sensor is where it was asked to be (or nothing was asked), else what
+ * it should become (`ASLEEP`, `50 Hz`, both), marked `(pending)` while a command is on its way.
+ */
+export function desiredText(s: SensorSummary): string {
+  const want: string[] = [];
+  if (s.desiredState !== null && s.desiredState !== s.reportedState) want.push(s.desiredState);
+  if (s.desiredFrequencyHz !== null && s.desiredFrequencyHz !== s.reportedFrequencyHz) {
+    want.push(`${hz(s.desiredFrequencyHz)} Hz`);
+  }
+  if (want.length === 0) return (s.pendingCommands ?? 0) > 0 ? '(pending)' : '-';
+  return `-> ${want.join(' ')}${(s.pendingCommands ?? 0) > 0 ? ' (pending)' : ''}`;
+}
+
+/** Samples/s the registry counted, when it counts them; else the nominal rate. */
+export function samplesPerSecond(s: SensorSummary): number {
+  return s.measuredSamplesPerSecond ?? s.samplesPerSecond;
 }
 
 export function countFleet(sensors: readonly SensorSummary[]): FleetCounts {
@@ -29,7 +51,9 @@ export function formatCounts(c: FleetCounts): string {
   return `${c.total} sensors: ${c.awake} awake, ${c.asleep} asleep, ${c.offline} offline`;
 }
 
-function labels(l: Record<string, string>): string {
+const round1 = (v: number): number => Math.round(v * 10) / 10;
+
+export function labels(l: Record<string, string>): string {
   const parts = Object.entries(l)
     .filter(([k]) => k !== 'kind')
     .map(([k, v]) => `${k}=${v}`);
@@ -47,10 +71,12 @@ export function sensorColumns(nowMs: number): Column<SensorSummary>[] {
     },
     {
       header: 'DESIRED',
-      value: (s) => s.desiredState ?? '-',
+      value: (s) => desiredText(s),
+      color: (s) => (desiredText(s) === '-' ? undefined : 'yellow'),
     },
     { header: 'HZ', value: (s) => hz(s.reportedFrequencyHz), align: 'right' },
-    { header: 'SAMPLES/S', value: (s) => hz(s.samplesPerSecond), align: 'right' },
+    { header: 'SAMPLES/S', value: (s) => hz(round1(samplesPerSecond(s))), align: 'right' },
+    { header: 'LAST DATA', value: (s) => (s.lastDataAt == null ? '-' : ago(s.lastDataAt, nowMs)) },
     { header: 'LAST SEEN', value: (s) => ago(s.lastSeenAt, nowMs) },
     { header: 'LABELS', value: (s) => labels(s.labels) },
   ];
@@ -92,7 +118,12 @@ export function formatSensorDetail(d: SensorDetail, style: Style, nowMs: number)
     ['online', s.online ? 'yes' : 'no'],
     ['state', `${effectiveState(s)} (desired ${s.desiredState ?? '-'})`],
     ['frequency', `${hz(s.reportedFrequencyHz)} Hz (desired ${hz(s.desiredFrequencyHz)} Hz, range ${range})`],
-    ['samples/s', hz(s.samplesPerSecond)],
+    ['desired', desiredText(s)],
+    [
+      'samples/s',
+      `${hz(round1(samplesPerSecond(s)))}${s.measuredSamplesPerSecond == null ? ' (nominal)' : ' (measured)'}`,
+    ],
+    ['last data', s.lastDataAt == null ? 'never' : `${s.lastDataAt} (${ago(s.lastDataAt, nowMs)})`],
     ['channels', s.channels.join(', ') || '-'],
     ['firmware', s.firmware || '-'],
     ['location', loc],
