@@ -101,8 +101,8 @@ export async function buildBundle() {
     // workspace packages export their TypeScript sources under `source` (as tsx and vitest use them)
     conditions: ['source'],
     jsx: 'automatic',
-    minifyWhitespace: true,
-    minifySyntax: true,
+    // smaller files parse faster; names are kept (error names, stack traces stay readable with the map)
+    minify: true,
     keepNames: true,
     sourcemap: 'linked',
     legalComments: 'none',

@@ -322,6 +322,72 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     setExit(await ackAlarm(ctx, alarmId, asJson));
   });
 
+  const logs = program
+    .command('logs')
+    .description("the sensors' logs (stored, then live with -f)")
+    .argument('[serial...]', 'sensor serials')
+    .option('--selector <selector>', 'sensors whose labels match, e.g. kind=vibration,site=north')
+    .option('-f, --follow', 'then print new entries as they arrive, until Ctrl-C')
+    .option('--level <level>', 'this level and above: debug, info, warn, error')
+    .option('--code <code>', 'only this error code')
+    .option('--since <when>', 'entries since a duration ago (30s, 10m, 2h, 1d) or an ISO time')
+    .option('--limit <n>', 'the newest n stored entries (default 100, 10 with -f)')
+    .option('--json', 'one JSON object per entry');
+  logs.action(
+    async (
+      positional: string[],
+      flags: {
+        selector?: string;
+        follow?: boolean;
+        level?: string;
+        code?: string;
+        since?: string;
+        limit?: string;
+        json?: boolean;
+      },
+    ) => {
+      const p = await parsers();
+      const ctx = contextFor(logs, io, p);
+      const targets = p.parseTargets({ positional, selector: flags.selector });
+      if (targets.kind === 'all') throw new UsageError('name the sensors: <serial...> or --selector');
+      const { showLogs } = await import('./actions/logs.js');
+      setExit(
+        await showLogs(ctx, {
+          targets,
+          follow: flags.follow === true,
+          json: flags.json === true,
+          ...(flags.level === undefined ? {} : { minLevel: p.parseLevel(flags.level) }),
+          ...(flags.code === undefined ? {} : { errorCode: p.parseErrorCode(flags.code) }),
+          ...(flags.since === undefined ? {} : { since: p.parseSince(flags.since, ctx.nowMs()) }),
+          ...(flags.limit === undefined ? {} : { limit: p.parseLimit('--limit', flags.limit, 10_000) }),
+        }),
+      );
+    },
+  );
+
+  const tailCmd = program
+    .command('tail')
+    .description("a sensor's live samples, one line each, until Ctrl-C")
+    .argument('<serial>')
+    .option('--channel <channel>', 'only this channel')
+    .option('--json', 'one JSON object per sample');
+  tailCmd.action(async (serial: string, flags: { channel?: string; json?: boolean }) => {
+    const p = await parsers();
+    const ctx = contextFor(tailCmd, io, p);
+    const [s] = p.parseSerials([serial]);
+    if (flags.channel !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(flags.channel)) {
+      throw new UsageError(`--channel must be a channel name, got ${JSON.stringify(flags.channel)}`);
+    }
+    const { tail } = await import('./actions/tail.js');
+    setExit(
+      await tail(ctx, {
+        serial: s!,
+        json: flags.json === true,
+        ...(flags.channel === undefined ? {} : { channel: flags.channel }),
+      }),
+    );
+  });
+
   return program;
 }
 

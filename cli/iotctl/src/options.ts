@@ -163,3 +163,39 @@ export function parseStatusView(flags: {
     },
   };
 }
+
+const LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+
+/** `--level warn`: this level and above. */
+export function parseLevel(value: string): (typeof LEVELS)[number] {
+  const v = value.trim().toUpperCase();
+  if (!LEVELS.includes(v as (typeof LEVELS)[number])) {
+    throw new UsageError(`--level must be one of debug, info, warn, error, got ${JSON.stringify(value)}`);
+  }
+  return v as (typeof LEVELS)[number];
+}
+
+const ERROR_CODE = /^[A-Za-z0-9_.:-]{1,64}$/;
+export function parseErrorCode(value: string): string {
+  if (!ERROR_CODE.test(value)) {
+    throw new UsageError(
+      `--code must be an error code (letters, digits, _ . : -), got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `--since 10m` (s, m, h, d ago) or an ISO 8601 time; returns ISO 8601. */
+export function parseSince(value: string, nowMs: number): string {
+  const m = /^(\d+(?:\.\d+)?)([smhd])$/.exec(value.trim());
+  if (m !== null) return new Date(nowMs - Number(m[1]) * UNIT_MS[m[2]!]!).toISOString();
+  const t = Date.parse(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value.trim()) || Number.isNaN(t)) {
+    throw new UsageError(
+      `--since must be a duration (30s, 10m, 2h, 1d) or an ISO 8601 time, got ${JSON.stringify(value)}`,
+    );
+  }
+  return new Date(t).toISOString();
+}

@@ -23,3 +23,4 @@ export type {
 export * from './repositories/registry-states.js';
 export * from './repositories/registry-sensors.js';
 export * from './repositories/registry-commands.js';
+export * from './repositories/registry-history.js';

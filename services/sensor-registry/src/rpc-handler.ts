@@ -2,6 +2,7 @@ import type { Delivery } from '@sensor-streaming/bus';
 import {
   type CommandRecord,
   encodeRegistryResponse,
+  type LogRecord,
   parseRegistryRequest,
   type RegistryRequest,
   type RegistryResponse,
@@ -11,15 +12,18 @@ import {
 import {
   getRegistrySensor,
   listRegistryCommands,
+  listRegistryLogs,
   listRegistrySensors,
   type Queryable,
   type RegistryCommandRow,
   type RegistrySensorRow,
 } from '@sensor-streaming/db';
 import type { Logger } from '@sensor-streaming/runtime';
+import type { ChannelSeriesStore } from './channel-series.js';
 
 export const DEFAULT_SHOW_COMMANDS = 20;
 export const DEFAULT_COMMANDS_LIMIT = 100;
+export const DEFAULT_LOGS_LIMIT = 100;
 
 /** An expected failure of a registry query (unknown serial). */
 export class RegistryError extends Error {
@@ -95,7 +99,11 @@ function unknownSensor(serial: string): RegistryError {
   );
 }
 
-async function execute(db: Queryable, request: RegistryRequest): Promise<unknown> {
+async function execute(
+  db: Queryable,
+  request: RegistryRequest,
+  series: ChannelSeriesStore | undefined,
+): Promise<unknown> {
   switch (request.method) {
     case 'sensors.list': {
       const rows = await listRegistrySensors(db, request.params);
@@ -108,6 +116,7 @@ async function execute(db: Queryable, request: RegistryRequest): Promise<unknown
       if (row === undefined) throw unknownSensor(serial);
       const commands = await listRegistryCommands(db, serial, commandLimit ?? DEFAULT_SHOW_COMMANDS);
       const detail: SensorDetail = { sensor: toSensorSummary(row), commands: commands.map(toCommandRecord) };
+      if (series !== undefined) detail.series = series.series(serial, Date.now());
       return detail;
     }
     case 'commands.list': {
@@ -115,6 +124,28 @@ async function execute(db: Queryable, request: RegistryRequest): Promise<unknown
       if ((await getRegistrySensor(db, serial)) === undefined) throw unknownSensor(serial);
       const rows = await listRegistryCommands(db, serial, limit ?? DEFAULT_COMMANDS_LIMIT);
       return rows.map(toCommandRecord);
+    }
+    case 'logs.list': {
+      const q = request.params;
+      const rows = await listRegistryLogs(db, {
+        serials: q.serials,
+        ...(q.minLevel === undefined ? {} : { minLevel: q.minLevel }),
+        ...(q.errorCode === undefined ? {} : { errorCode: q.errorCode }),
+        ...(q.since === undefined ? {} : { sinceUs: Date.parse(q.since) * 1000 }),
+        limit: q.limit ?? DEFAULT_LOGS_LIMIT,
+      });
+      return rows.map(
+        (r): LogRecord => ({
+          serial: r.serial,
+          time: iso(r.timeUs),
+          level: r.level,
+          errorCode: r.errorCode,
+          component: r.component,
+          message: r.message,
+          appVersion: r.appVersion,
+          firmwareVersion: r.firmwareVersion,
+        }),
+      );
     }
   }
 }
@@ -128,8 +159,8 @@ function isExpected(err: unknown): err is Error & { code: string } {
 }
 
 /**
- * The registry's RPC (REGISTRY_RPC_QUEUE): sensors.list, sensors.show,
- * commands.list. Always answers with a RegistryResponse: a bad request or an
+ * The registry's RPC (REGISTRY_RPC_QUEUE): sensors.list, sensors.show (with
+ * the recent values per channel), commands.list, logs.list. Always answers with a RegistryResponse: a bad request or an
  * unknown serial is `{ok:false, error:{code, message}}`; an internal failure
  * (database down) is REGISTRY_INTERNAL with the details in the log only.
  * Never throws.
@@ -137,13 +168,15 @@ function isExpected(err: unknown): err is Error & { code: string } {
 export function createRegistryRpcHandler(opts: {
   db: Queryable;
   logger: Logger;
+  /** Recent values per channel for sensors.show (absent: no series in the answer). */
+  series?: ChannelSeriesStore;
 }): (req: Delivery) => Promise<Buffer> {
   const log = opts.logger;
   return async (req) => {
     let response: RegistryResponse<unknown>;
     try {
       const request = parseRegistryRequest(req.body);
-      response = { ok: true, result: await execute(opts.db, request) };
+      response = { ok: true, result: await execute(opts.db, request, opts.series) };
     } catch (err) {
       if (isExpected(err)) {
         response = { ok: false, error: { code: err.code, message: err.message } };

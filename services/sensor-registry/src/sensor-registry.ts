@@ -16,6 +16,7 @@ import { createExpiredCommandsHandler, expiredCommandsQueue } from './expired-co
 import { createMessageProcessor, type MessageProcessor } from './message-processor.js';
 import { createRegistryMetrics, type RegistryMetrics } from './metrics.js';
 import { createReconciler, type Reconciler } from './reconciler.js';
+import { ChannelSeriesStore } from './channel-series.js';
 import { createRegistryRpcHandler } from './rpc-handler.js';
 import { createTrafficHandler, trafficQueue } from './traffic.js';
 
@@ -93,7 +94,12 @@ export function createSensorRegistry(deps: SensorRegistryDeps): SensorRegistry {
     registryQueue: cfg.queue,
     recordLate: (ds) => processor.handle(ds),
   });
-  const rpcHandler = createRegistryRpcHandler({ db: pool, logger: deps.logger.child({ module: 'rpc' }) });
+  const series = new ChannelSeriesStore();
+  const rpcHandler = createRegistryRpcHandler({
+    db: pool,
+    logger: deps.logger.child({ module: 'rpc' }),
+    ...(cfg.livenessFromTraffic ? { series } : {}),
+  });
 
   const consumers: Consumer[] = [];
   let started = false;
@@ -155,6 +161,7 @@ export function createSensorRegistry(deps: SensorRegistryDeps): SensorRegistry {
         pool,
         logger: deps.logger.child({ module: 'traffic' }),
         metrics,
+        series,
       });
       consumers.push(
         await bus.consumeBatch({

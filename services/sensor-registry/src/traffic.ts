@@ -3,6 +3,7 @@ import type { BatchOutcome, Delivery, QueueSpec } from '@sensor-streaming/bus';
 import { type Pool, recordSensorTraffic, type SensorTrafficInput } from '@sensor-streaming/db';
 import { bindingPatterns, measurementBatchCodec, parseRoutingKey } from '@sensor-streaming/protocol';
 import type { Logger } from '@sensor-streaming/runtime';
+import type { ChannelSeriesStore } from './channel-series.js';
 import type { RegistryMetrics } from './metrics.js';
 
 /** Samples are counted over windows of at least this long before a rate is written. */
@@ -29,6 +30,8 @@ export interface TrafficHandlerOptions {
   pool: Pool;
   logger: Logger;
   metrics: RegistryMetrics;
+  /** Recent values per channel, for the sparklines of sensors.show. */
+  series?: ChannelSeriesStore;
   now?: () => number;
 }
 
@@ -86,7 +89,9 @@ export function createTrafficHandler(opts: TrafficHandlerOptions): (ds: Delivery
         data++;
         let samples: number;
         try {
-          samples = measurementBatchCodec.decode(d.body, d.contentType).values.length;
+          const batch = measurementBatchCodec.decode(d.body, d.contentType);
+          samples = batch.values.length;
+          opts.series?.add(key.serial, batch.channel, batch.values, t);
         } catch {
           continue;
         }

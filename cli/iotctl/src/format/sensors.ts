@@ -1,4 +1,5 @@
-import type { CommandRecord, SensorDetail, SensorSummary } from '@sensor-streaming/control';
+import type { ChannelSeries, CommandRecord, SensorDetail, SensorSummary } from '@sensor-streaming/control';
+import { sparkline } from './logs.js';
 import { ago, type Column, hz, ms, renderTable, type Style, stateColor, statusColor } from './text.js';
 
 export interface FleetCounts {
@@ -133,5 +134,26 @@ export function formatSensorDetail(d: SensorDetail, style: Style, nowMs: number)
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   const head = rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
-  return `${head}\n\nrecent commands:\n${formatCommandTable(d.commands, style)}`;
+  return `${head}\n${formatSeries(d.series ?? [])}\nrecent commands:\n${formatCommandTable(d.commands, style)}`;
+}
+
+function fmt(v: number): string {
+  return String(Number(v.toPrecision(4)));
+}
+
+/** One sparkline per channel: the last minutes at a glance, with the range it spans. */
+export function formatSeries(series: readonly ChannelSeries[]): string {
+  if (series.length === 0) return '';
+  const first = series[0]!;
+  const minutes = (first.values.length * first.bucketSeconds) / 60;
+  const width = Math.max(...series.map((s) => s.channel.length));
+  const lines = series.map((s) => {
+    const present = s.values.filter((v): v is number => v !== null);
+    const range =
+      present.length === 0
+        ? 'no data'
+        : `min ${fmt(Math.min(...present))}  max ${fmt(Math.max(...present))}  last ${fmt(present[present.length - 1]!)}`;
+    return `  ${s.channel.padEnd(width)}  ${sparkline(s.values)}  ${range}`;
+  });
+  return `\nlast ${Number(minutes.toFixed(1))} min (${first.bucketSeconds} s averages, oldest left):\n${lines.join('\n')}\n`;
 }
