@@ -7,7 +7,17 @@ describe.concurrent('iotctl (spawned)', { timeout: 120_000 }, () => {
   it('--help lists the commands and exits 0', async () => {
     const r = await runIotctl(['--help']);
     expect(r.code).toBe(0);
-    for (const c of ['sleep', 'awake', 'changesamplefrequency', 'sensors', 'commands', 'status', 'alarms']) {
+    for (const c of [
+      'sleep',
+      'awake',
+      'changesamplefrequency',
+      'sensors',
+      'commands',
+      'status',
+      'alarms',
+      'logs',
+      'tail',
+    ]) {
       expect(r.stdout).toContain(c);
     }
   });
