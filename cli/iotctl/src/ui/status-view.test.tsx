@@ -243,4 +243,12 @@ describe('StatusView', () => {
     expect(frame).toContain('registry ok');
     expect(frame).toContain('sim-0-2');
   });
+
+  it('shows the fleet while the alarm service has not answered yet (polled apart, never waited for)', async () => {
+    const v = setup({ alarms: () => new Promise<AlarmRecord[]>(() => undefined) });
+    cleanup = v.unmount;
+    const frame = await until(v.lastFrame, 'sim-0-2');
+    expect(frame).toContain('registry ok');
+    expect(frame).not.toContain('alarm-service');
+  });
 });

@@ -65,14 +65,6 @@ interface Health {
   detail: string;
 }
 
-interface Snapshot {
-  sensors: SensorSummary[];
-  /** Open alarms per serial, null when the alarm service is not asked or did not answer. */
-  alarms: Map<string, number> | null;
-  openAlarms: number | null;
-  health: Health[];
-}
-
 function checkFrequency(text: string): string | null {
   try {
     parseFrequency(text);
@@ -137,57 +129,70 @@ export function StatusView(props: StatusViewProps) {
   const now = props.nowMs ?? Date.now;
   const { exit } = useApp();
   const { isRawModeSupported } = useStdin();
-  const [snapshot, setSnapshot] = useState<Snapshot | null>(null);
+  const [sensorList, setSensors] = useState<SensorSummary[] | null>(null);
+  const [alarmInfo, setAlarmInfo] = useState<{ perSerial: Map<string, number>; open: number } | null>(null);
+  const [health, setHealth] = useState<Record<string, Health>>({});
   const [loadError, setLoadError] = useState<string | null>(null);
   const [view, setView] = useState<ViewState>({ ...INITIAL_VIEW, ...props.initial });
   const [last, setLast] = useState<{ text: string; color: ColorName | undefined } | null>(null);
   const alive = useRef(true);
 
+  // the registry and the alarm service are polled independently: one that is slow or down (an RPC that
+  // times out) never holds up the other
   useEffect(() => {
     alive.current = true;
-    let timer: NodeJS.Timeout | undefined;
-    const load = async (): Promise<void> => {
-      const [sensors, alarms] = await Promise.all([
-        timed(fetchSensors),
-        fetchAlarms === undefined ? Promise.resolve(undefined) : timed(fetchAlarms),
-      ]);
-      if (!alive.current) return;
-      const health: Health[] = [
-        {
-          name: 'registry',
-          ok: sensors.error === undefined,
-          ms: sensors.ms,
-          detail: sensors.error ?? '',
-        },
-      ];
-      if (alarms !== undefined) {
-        health.push({
-          name: 'alarm-service',
-          ok: alarms.error === undefined,
-          ms: alarms.ms,
-          detail: alarms.error ?? '',
-        });
-      }
-      if (sensors.value !== undefined) {
-        let perSerial: Map<string, number> | null = null;
-        if (alarms?.value !== undefined) {
-          perSerial = new Map();
-          for (const a of alarms.value)
-            if (a.active) perSerial.set(a.serial, (perSerial.get(a.serial) ?? 0) + 1);
-        }
-        const openAlarms = alarms?.value?.filter((a) => a.active).length ?? null;
-        setSnapshot({ sensors: sensors.value, alarms: perSerial, openAlarms, health });
-        setLoadError(null);
-      } else {
-        setLoadError(sensors.error ?? 'no answer');
-        setSnapshot((s) => (s === null ? s : { ...s, health }));
-      }
-      if (alive.current) timer = setTimeout(() => void load(), refreshMs);
+    const timers = new Map<string, NodeJS.Timeout>();
+    const poll = <T,>(
+      name: string,
+      fetch: () => Promise<T>,
+      apply: (v: T) => void,
+      fail: (e: string) => void,
+    ) => {
+      const loop = async (): Promise<void> => {
+        const r = await timed(fetch);
+        if (!alive.current) return;
+        setHealth((h) => ({
+          ...h,
+          [name]: { name, ok: r.error === undefined, ms: r.ms, detail: r.error ?? '' },
+        }));
+        if (r.error === undefined) apply(r.value as T);
+        else fail(r.error);
+        timers.set(
+          name,
+          setTimeout(() => void loop(), refreshMs),
+        );
+      };
+      void loop();
     };
-    void load();
+    poll(
+      'registry',
+      fetchSensors,
+      (list) => {
+        setSensors(list);
+        setLoadError(null);
+      },
+      setLoadError,
+    );
+    if (fetchAlarms !== undefined) {
+      poll(
+        'alarm-service',
+        fetchAlarms,
+        (list) => {
+          const perSerial = new Map<string, number>();
+          let open = 0;
+          for (const a of list) {
+            if (!a.active) continue;
+            open++;
+            perSerial.set(a.serial, (perSerial.get(a.serial) ?? 0) + 1);
+          }
+          setAlarmInfo({ perSerial, open });
+        },
+        () => setAlarmInfo(null),
+      );
+    }
     return () => {
       alive.current = false;
-      if (timer !== undefined) clearTimeout(timer);
+      for (const t of timers.values()) clearTimeout(t);
     };
   }, [fetchSensors, fetchAlarms, refreshMs]);
 
@@ -209,8 +214,8 @@ export function StatusView(props: StatusViewProps) {
 
   // rows, sorted and filtered: recomputed when the snapshot, the sort or the filters change, not per key
   const allRows = useMemo(
-    () => (snapshot === null ? [] : toRows(snapshot.sensors, snapshot.alarms ?? new Map())),
-    [snapshot],
+    () => (sensorList === null ? [] : toRows(sensorList, alarmInfo?.perSerial ?? new Map())),
+    [sensorList, alarmInfo],
   );
   const kinds = useMemo(() => [...new Set(allRows.map((r) => r.sensor.kind))].sort(), [allRows]);
   const sorted = useMemo(
@@ -277,7 +282,7 @@ export function StatusView(props: StatusViewProps) {
   const found = view.selected === null ? -1 : rows.findIndex((r) => r.sensor.serial === view.selected);
   const index = found === -1 ? 0 : found;
   const first = windowStart(index, rows.length, pageSize);
-  const showAlarms = snapshot?.alarms != null;
+  const showAlarms = alarmInfo !== null;
   const lines: Line[] = rows.slice(first, first + pageSize).map((r) => {
     const s = r.sensor;
     return {
@@ -320,7 +325,7 @@ export function StatusView(props: StatusViewProps) {
   const right = (l: Omit<Line, 'row'>) =>
     `  ${l.desired.padEnd(W.desired)}  ${l.hz.padStart(W.hz)}  ${l.lastData.padEnd(W.lastData)}  ${l.samples.padStart(W.samples)}${showAlarms ? `  ${l.alarms.padStart(W.alarms)}` : ''}  ${l.labels}`;
 
-  const sensors = snapshot?.sensors ?? [];
+  const sensors = sensorList ?? [];
   const counts = countFleet(sensors);
   const measured = sensors.some((s) => s.measuredSamplesPerSecond != null);
   const fleetRate = sensors.reduce((sum, s) => sum + samplesPerSecond(s), 0);
@@ -340,29 +345,34 @@ export function StatusView(props: StatusViewProps) {
           iotctl status
         </C>
         {'  '}
-        {snapshot === null ? 'loading...' : formatCounts(counts)}
-        {snapshot?.openAlarms != null && (
+        {sensorList === null ? 'loading...' : formatCounts(counts)}
+        {alarmInfo !== null && (
           <>
             {' · '}
-            <C on={color} color={snapshot.openAlarms > 0 ? 'red' : 'green'}>
-              {snapshot.openAlarms} open alarm{snapshot.openAlarms === 1 ? '' : 's'}
+            <C on={color} color={alarmInfo.open > 0 ? 'red' : 'green'}>
+              {alarmInfo.open} open alarm{alarmInfo.open === 1 ? '' : 's'}
             </C>
           </>
         )}
-        {snapshot !== null && ` · ${rate(fleetRate)} samples/s${measured ? '' : ' (nominal)'}`}
+        {sensorList !== null && ` · ${rate(fleetRate)} samples/s${measured ? '' : ' (nominal)'}`}
       </Text>
       <Text wrap="truncate-end">
         {'services: '}
-        {(snapshot?.health ?? []).map((h, i) => (
-          <Text key={h.name}>
-            {i > 0 ? ', ' : ''}
-            {h.name}{' '}
-            <C on={color} color={h.ok ? 'green' : 'red'}>
-              {h.ok ? 'ok' : 'DOWN'}
-            </C>
-            {h.ok && h.ms !== null ? ` ${Math.round(h.ms)} ms` : ''}
-          </Text>
-        ))}
+        {['registry', 'alarm-service'].flatMap((name, i) => {
+          const h = health[name];
+          return h === undefined
+            ? []
+            : [
+                <Text key={h.name}>
+                  {i > 0 ? ', ' : ''}
+                  {h.name}{' '}
+                  <C on={color} color={h.ok ? 'green' : 'red'}>
+                    {h.ok ? 'ok' : 'DOWN'}
+                  </C>
+                  {h.ok && h.ms !== null ? ` ${Math.round(h.ms)} ms` : ''}
+                </Text>,
+              ];
+        })}
         {'   sort: '}
         {SORT_LABEL[view.sort]}
         {view.reverse ? ' (reversed)' : ''}
@@ -397,7 +407,7 @@ export function StatusView(props: StatusViewProps) {
           </Text>
         );
       })}
-      {snapshot !== null && rows.length === 0 && (
+      {sensorList !== null && rows.length === 0 && (
         <Text>{'  '}no sensor matches the filter (c clears it)</Text>
       )}
       <Text>
