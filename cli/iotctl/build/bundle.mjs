@@ -7,6 +7,7 @@
 // bundle. The manifest lists the inputs (relative to the repository root) and when the build started: the
 // launcher rebuilds when any input is newer (bin/iotctl.js `staleReason`).
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,7 +17,12 @@ export const BUNDLE_DIR = join(PACKAGE_DIR, 'dist', 'bundle');
 export const MANIFEST = join(BUNDLE_DIR, 'manifest.json');
 
 /** Files outside node_modules that also decide what the bundle contains. */
-const EXTRA_INPUTS = ['pnpm-lock.yaml', 'cli/iotctl/build/bundle.mjs', 'cli/iotctl/package.json'];
+const EXTRA_INPUTS = [
+  'pnpm-lock.yaml',
+  'cli/iotctl/build/bundle.mjs',
+  'cli/iotctl/build/prom-client-stub.mjs',
+  'cli/iotctl/package.json',
+];
 
 function writeAtomic(path, contents) {
   mkdirSync(dirname(path), { recursive: true });
@@ -111,6 +117,14 @@ export async function buildBundle() {
     write: false,
     // only used by ink when DEV=true; never installed
     external: ['react-devtools-core'],
+    // a CLI run serves no metrics: the bus counts into a no-op stand-in (build/prom-client-stub.mjs)
+    // and protocol's reflection (Root.fromJSON, Type, Enum) needs protobufjs' light build, not its .proto parser
+    alias: {
+      'prom-client': join(PACKAGE_DIR, 'build', 'prom-client-stub.mjs'),
+      protobufjs: createRequire(join(REPO_DIR, 'packages/protocol/package.json')).resolve(
+        'protobufjs/light.js',
+      ),
+    },
     define: {
       'process.env.NODE_ENV': '"production"',
       'process.env.IOTCTL_BUNDLED_VERSION': JSON.stringify(packageVersion()),
