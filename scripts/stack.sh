@@ -62,10 +62,11 @@ start_service() {
     printf '\n===== %s stack.sh up =====\n' "$(date -Is)" >>"$logf"
     local extra=()
     [[ "$svc" == sensor-simulator ]] && extra=(SENSOR_COUNT="${SENSOR_COUNT:-100}")
-    # Own session/process group, so `down` can signal pnpm and node together.
+    # A plain node process (no pnpm wrapper) in its own session/process group,
+    # so `down` signals exactly the service; cwd is the service's directory.
     # shellcheck disable=SC2016 # expanded by the inner bash
-    env METRICS_PORT="$port" "${extra[@]}" setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidf" \
-      pnpm --filter "@sensor-streaming/$svc" start </dev/null >>"$logf" 2>&1 &
+    (cd "services/$svc" && exec env METRICS_PORT="$port" "${extra[@]}" setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidf" \
+      node --conditions=source --import tsx src/main.ts) </dev/null >>"$logf" 2>&1 &
     local waited=0
     until [[ -s "$pidf" ]] || ((waited >= 50)); do sleep 0.1; waited=$((waited + 1)); done
   fi
@@ -117,29 +118,76 @@ stop_service() {
   rm -f "$(pid_file "$svc")"
 }
 
+# migrate: applies migrations/ with the same node entry point as `pnpm migrate`;
+# shows its warnings, and on failure its one-line error.
+run_migrations() {
+  local mlog="$STACK_DIR/migrate.log"
+  log "running migrations (log .stack/migrate.log)"
+  if node --conditions=source --import tsx packages/db/src/bin/migrate.ts >"$mlog" 2>&1; then
+    json_messages 40 <"$mlog" | while IFS= read -r line; do warn "migrate: $line"; done
+    return 0
+  fi
+  json_messages 50 <"$mlog" | while IFS= read -r line; do printf '%s\n' "$line" >&2; done
+  die "migrations failed (full log: .stack/migrate.log): fix that before starting the services"
+}
+
+# json_messages MIN_LEVEL: for each pino line at or above MIN_LEVEL, "msg: error" (non-JSON lines as they are)
+json_messages() {
+  node -e '
+    const min = Number(process.argv[1]);
+    let buf = "";
+    process.stdin.on("data", (d) => (buf += d)).on("end", () => {
+      for (const line of buf.split("\n")) {
+        if (!line.trim()) continue;
+        let o;
+        try { o = JSON.parse(line); } catch { if (min >= 50) console.log(line); continue; }
+        if ((o.level ?? 0) < min) continue;
+        const detail = o.error ?? o.err?.message ?? o.hint ?? "";
+        console.log(detail && !String(o.msg).includes(detail) ? `${o.msg}: ${detail}` : o.msg);
+      }
+    });' "$1"
+}
+
+# storage_line: which backend the database uses, and its retention
+storage_line() {
+  local url="${DATABASE_URL:-$DEFAULT_DATABASE_URL}" info version ts retention=''
+  have_cmd psql || { echo "unknown (psql not installed)"; return 0; }
+  q() { PGCONNECT_TIMEOUT=3 psql "$url" -X -tA -F '|' -c "$1" 2>/dev/null; }
+  info="$(q "SELECT current_setting('server_version'), coalesce((SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'), '')")" ||
+    { echo "unknown (cannot query $(redact_url "$url"))"; return 0; }
+  IFS='|' read -r version ts <<<"$info"
+  if [[ -n "$ts" ]]; then
+    retention="$(q "SELECT string_agg(hypertable_name || ' ' || (config->>'drop_after'), ', ' ORDER BY hypertable_name)
+                    FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention'")" || true
+    echo "TimescaleDB $ts on PostgreSQL ${version%% *}; retention: ${retention:-none}"
+  else
+    echo "plain PostgreSQL ${version%% *} (no TimescaleDB: no compression; raw data is kept until you delete it)"
+  fi
+}
+
 cmd_up() {
   mkdir -p "$STACK_DIR"
   bash scripts/bootstrap.sh
   bash scripts/ensure-services.sh
-  if [[ -f packages/db/src/bin/migrate.ts ]]; then
-    log "running migrations (pnpm migrate, log .stack/migrate.log)"
-    if ! pnpm -s migrate >"$STACK_DIR/migrate.log" 2>&1; then
-      tail -n 30 "$STACK_DIR/migrate.log" >&2
-      die "migrations failed (full log: .stack/migrate.log): fix them before starting the services"
-    fi
-  else
-    warn "skipping migrations: packages/db/src/bin/migrate.ts does not exist yet"
-  fi
+  run_migrations
   for svc in "${SERVICES[@]}"; do
     start_service "$svc"
   done
   cmd_status
+  local url="${DATABASE_URL:-$DEFAULT_DATABASE_URL}" mqtt="${MQTT_URL:-$DEFAULT_MQTT_URL}" mqtt_state
+  parse_url "$mqtt" 1883
+  if port_open "$URL_HOST" "$URL_PORT"; then mqtt_state="$mqtt (answers)"; else mqtt_state="$mqtt does NOT answer: MQTT sensors cannot connect (bash scripts/ensure-services.sh says why)"; fi
   cat <<MSG
 
+  Storage:  $(storage_line)
+  MQTT:     $mqtt_state
+  Logs:     .stack/<service>.log, one JSON line per event (follow all: bash scripts/stack.sh logs)
+  Data:     psql $(redact_url "$url") -c 'SELECT * FROM measurements ORDER BY time DESC LIMIT 10'
+  Sensors:  pnpm iotctl status      (live view; pnpm iotctl sensors list, pnpm iotctl sleep <serial>)
+  Alarms:   pnpm iotctl alarms      (the simulator injects no faults by default; to see alarms:
+            npm stop, then FAULTS=spike:0.01,errorburst:0.01 npm start)
   Metrics:  http://127.0.0.1:<port>/metrics   (also /healthz, /readyz)
-  Logs:     bash scripts/stack.sh logs [service]   (files in .stack/)
-  Sensors:  pnpm iotctl status
-  Stop:     npm stop   (bash scripts/stack.sh down)
+  Stop:     npm stop
 MSG
 }
 
@@ -152,7 +200,7 @@ cmd_down() {
 }
 
 cmd_status() {
-  printf '\n%-23s %-8s %-8s %-7s %s\n' SERVICE STATE PID READYZ METRICS
+  printf '\n%-23s %-8s %-8s %-7s %-30s %s\n' SERVICE STATE PID READYZ METRICS LOG
   local svc pid state code
   for svc in "${SERVICES[@]}"; do
     if pid="$(running_pid "$svc")"; then
@@ -163,7 +211,7 @@ cmd_status() {
       pid=- code=-
       if [[ -f "services/$svc/src/main.ts" ]]; then state=stopped; else state=absent; fi
     fi
-    printf '%-23s %-8s %-8s %-7s %s\n' "$svc" "$state" "$pid" "$code" "http://127.0.0.1:${PORT[$svc]}/metrics"
+    printf '%-23s %-8s %-8s %-7s %-30s %s\n' "$svc" "$state" "$pid" "$code" "http://127.0.0.1:${PORT[$svc]}/metrics" ".stack/$svc.log"
   done
 }
 

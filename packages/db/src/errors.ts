@@ -44,3 +44,10 @@ export class MigrationLockTimeoutError extends Error {
   readonly code = 'DB_MIGRATION_LOCK_TIMEOUT';
   override readonly name = 'MigrationLockTimeoutError';
 }
+
+/** The server or the migration settings do not allow the requested setup (e.g. TimescaleDB not preloaded). */
+export class MigrationConfigError extends Error {
+  readonly code = 'DB_MIGRATION_CONFIG';
+  readonly permanent = true;
+  override readonly name = 'MigrationConfigError';
+}

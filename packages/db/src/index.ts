@@ -9,6 +9,7 @@ export * from './migrations/migration-settings.js';
 export * from './migrations/migration-target.js';
 export * from './migrations/run-migrations.js';
 export * from './migrations/split-sql.js';
+export * from './migrations/timescale-preflight.js';
 export * from './pool.js';
 export * from './repositories/sensor-id-cache.js';
 export * from './repositories/sensors.js';

@@ -92,3 +92,32 @@ export async function migrate(config: MigrateConfig, logger: DbLogger): Promise<
     await pool.end();
   }
 }
+
+export interface MigrateFailure {
+  /** A stable code: ours (DB_*, CONFIG_INVALID), a SQLSTATE, or a Node system error (ECONNREFUSED). */
+  code: string | undefined;
+  message: string;
+  /** False for bugs (no code): those keep their stack trace. */
+  expected: boolean;
+}
+
+/** Sorts a failure of `migrate` into an expected one (one line for the user) or a bug. */
+export function describeMigrateFailure(err: unknown): MigrateFailure {
+  if (!(err instanceof Error)) return { code: undefined, message: String(err), expected: false };
+  const raw = (err as { code?: unknown }).code;
+  const code = typeof raw === 'string' ? raw : undefined;
+  const expected =
+    code !== undefined &&
+    (/^(DB|CONFIG)_/.test(code) ||
+      code === 'CONFIG_INVALID' ||
+      /^[0-9A-Z]{5}$/.test(code) ||
+      /^E[A-Z]+$/.test(code));
+  const e = err as Error & { detail?: string; hint?: string };
+  let message = err.message;
+  if (e.detail && !message.includes(e.detail)) message += ` (detail: ${e.detail})`;
+  if (e.hint && !message.includes(e.hint)) message += ` (hint: ${e.hint})`;
+  if (err instanceof AggregateError && err.errors.length > 0 && message === '') {
+    message = err.errors.map((x) => (x instanceof Error ? x.message : String(x))).join('; ');
+  }
+  return { code, message, expected };
+}

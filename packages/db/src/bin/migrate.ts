@@ -2,7 +2,7 @@
 // `pnpm migrate`: create the database if needed and apply migrations/.
 // JSON log lines on stdout; exit code 0 on success, 1 on any failure.
 import { createLogger } from '@sensor-streaming/runtime';
-import { loadMigrateConfig, migrate } from '../migrate-command.js';
+import { describeMigrateFailure, loadMigrateConfig, migrate } from '../migrate-command.js';
 
 const logger = createLogger({ service: 'migrate' });
 
@@ -12,7 +12,10 @@ try {
   await migrate(config, logger);
   process.exitCode = 0;
 } catch (err) {
-  const code = (err as { code?: unknown }).code;
-  logger.error({ err, code: typeof code === 'string' ? code : undefined }, 'migration failed');
+  const failure = describeMigrateFailure(err);
+  // Expected failures (configuration, database, network) are one line without
+  // a stack; anything else is a bug and keeps its stack.
+  if (failure.expected) logger.error({ code: failure.code, error: failure.message }, 'migration failed');
+  else logger.error({ err, code: failure.code }, 'migration failed');
   process.exitCode = 1;
 }

@@ -12,6 +12,11 @@ export interface MigrationSession {
   /** Subscribes to server NOTICE messages (RAISE NOTICE in migrations); returns an unsubscribe. */
   onNotice?(listener: (message: string) => void): () => void;
   release(error?: Error): Promise<void> | void;
+  /**
+   * True where CREATE EXTENSION loads a library on demand (PGlite), so an
+   * extension need not be in shared_preload_libraries to be usable.
+   */
+  loadsExtensionsOnDemand?: boolean;
 }
 
 export interface MigrationTarget {
@@ -26,6 +31,11 @@ export function pgMigrationTarget(pool: pg.Pool): MigrationTarget {
   return {
     async acquire() {
       const client = await pool.connect();
+      // A FATAL from the server (e.g. an extension that must be preloaded) ends
+      // the connection and is also emitted as 'error' on the client: without a
+      // listener that kills the process. The failing query rejects anyway.
+      const onError = () => {};
+      client.on('error', onError);
       return {
         async query<R extends object>(text: string, params?: unknown[]) {
           const result = await client.query(text, params);
@@ -40,6 +50,7 @@ export function pgMigrationTarget(pool: pg.Pool): MigrationTarget {
           return () => client.off('notice', handler);
         },
         release(error?: Error) {
+          client.off('error', onError);
           client.release(error);
         },
       };
@@ -66,6 +77,7 @@ export function pgliteMigrationTarget(db: PgliteLike): MigrationTarget {
           await db.exec(script);
         },
         release() {},
+        loadsExtensionsOnDemand: true,
       };
     },
   };

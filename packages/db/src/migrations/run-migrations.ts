@@ -14,6 +14,7 @@ import {
   pgMigrationTarget,
 } from './migration-target.js';
 import { splitSqlStatements } from './split-sql.js';
+import { timescalePreflight } from './timescale-preflight.js';
 
 /** pg_advisory_lock key shared by every replica ("sensor_s" in ASCII). */
 export const MIGRATION_LOCK_KEY = '8315173729079549811';
@@ -106,6 +107,7 @@ export async function runMigrations(
       { dir, total: files.length, applied: applied.size, pending: pending.length },
       pending.length === 0 ? 'database schema is up to date' : 'applying migrations',
     );
+    if (pending.length > 0) await timescalePreflight(session, logger);
     const done: string[] = [];
     for (const file of pending) {
       await applyOne(session, file, logger);
