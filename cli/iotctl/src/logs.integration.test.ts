@@ -209,6 +209,14 @@ describe('iotctl logs and tail', { timeout: 120_000 }, () => {
     expect(await t.interrupt()).toBe(0);
   });
 
+  it('tail of an unknown serial says so at once instead of waiting for samples', async () => {
+    const r = await runIotctl(['--amqp-url', vhost.url, 'tail', 'no-such-sensor']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      'iotctl: no sensor with serial "no-such-sensor" is registered (it has never sent its state or data)\n',
+    );
+  });
+
   it('sensors show draws a sparkline per channel from the recent data', async () => {
     await data('log-1', [1, 2, 3, 4]);
     let out = '';

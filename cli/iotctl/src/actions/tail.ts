@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type MeasurementBatch, measurementBatchCodec, sampleTimesUs } from '@sensor-streaming/protocol';
+import { ControlError } from '@sensor-streaming/control';
 import { EXIT_OK } from '../cli-error.js';
 import { type Context, err, out, withSession } from '../context.js';
 
@@ -16,6 +17,13 @@ function num(v: number): string {
 /** `iotctl tail <serial>`: the sensor's live samples, one line each, until Ctrl-C. */
 export async function tail(ctx: Context, input: TailInput): Promise<number> {
   return withSession(ctx, {}, async (session) => {
+    // a typo must not wait forever for samples that never come; a registry that does not answer is no reason
+    // not to follow the data
+    try {
+      await session.registry.showSensor(input.serial, 1);
+    } catch (e) {
+      if (e instanceof ControlError && e.code === 'REGISTRY_UNKNOWN_SENSOR') throw e;
+    }
     const stop = new Promise<void>((resolve) => {
       const remove = ctx.io.onInterrupt(() => {
         remove();
