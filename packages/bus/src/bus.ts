@@ -41,6 +41,12 @@ export interface BusOptions {
    * give up at once on a refusal that retrying cannot fix (see `describeConnectError`).
    */
   onConnectError?: (err: unknown) => void;
+  /**
+   * TCP_NODELAY (amqplib's default is off). With Nagle on, a small frame written while the previous one is
+   * unacknowledged waits for the peer's delayed ACK (~40 ms on Linux): a short-lived client such as iotctl
+   * pays that on the handshake, the topology declarations and the close. Default false (services unchanged).
+   */
+  noDelay?: boolean;
 }
 
 export interface PublishOptions {
@@ -178,6 +184,7 @@ class BusImpl implements Bus {
       logger: this.log,
       metrics: this.metrics,
       ...(opts.onConnectError === undefined ? {} : { onConnectError: opts.onConnectError }),
+      ...(opts.noDelay === true ? { noDelay: true } : {}),
     };
     this.pubConn = new ManagedConnection({
       ...common,

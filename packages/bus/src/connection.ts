@@ -18,12 +18,14 @@ export interface ManagedConnectionOptions {
   metrics: BusMetrics;
   /** Runs after every (re)connect, before 'up' is emitted (declare topology). A failure closes and retries. */
   onConnect(model: ChannelModel): Promise<void>;
+  /** TCP_NODELAY on the socket (see BusOptions.noDelay). */
+  noDelay?: boolean;
   /** Told of every failed connect attempt (before the retry), e.g. for a CLI that gives up at once. */
   onConnectError?: (err: unknown) => void;
   /** amqplib's connect; replaceable in unit tests. */
   connect?: (
     url: string,
-    socketOptions: { clientProperties: Record<string, unknown>; timeout: number },
+    socketOptions: { clientProperties: Record<string, unknown>; timeout: number; noDelay?: boolean },
   ) => Promise<ChannelModel>;
 }
 
@@ -104,6 +106,7 @@ export class ManagedConnection extends EventEmitter {
           model = await (opts.connect ?? connect)(url, {
             clientProperties: { connection_name: opts.name },
             timeout: opts.connectTimeoutMs,
+            ...(opts.noDelay === true ? { noDelay: true } : {}),
           });
           this.watch(model);
           await opts.onConnect(model);
