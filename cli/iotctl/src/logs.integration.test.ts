@@ -209,6 +209,14 @@ describe('iotctl logs and tail', { timeout: 120_000 }, () => {
     expect(await t.interrupt()).toBe(0);
   });
 
+  it('the registry tells the newest stored sample and log entry (fleet.health, the live view ingest line)', async () => {
+    const h = await createRegistryClient(bus, { timeoutMs: 10_000 }).fleetHealth();
+    expect(h.newestMeasurementAt).toBeNull(); // no ingester runs here: nothing stored
+    const age = Date.parse(h.now) - Date.parse(h.newestLogAt ?? '1970-01-01');
+    expect(age).toBeGreaterThan(50_000); // 'stored error', a minute ago (the 3 hours old one is out of the window)
+    expect(age).toBeLessThan(600_000);
+  });
+
   it('tail of an unknown serial says so at once instead of waiting for samples', async () => {
     const r = await runIotctl(['--amqp-url', vhost.url, 'tail', 'no-such-sensor']);
     expect(r.code).toBe(1);

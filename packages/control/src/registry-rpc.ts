@@ -100,7 +100,18 @@ export interface ChannelSeries {
   from: string;
 }
 
+/** `fleet.health`: what the registry can tell of the pipeline behind it (the live view's services line). */
+export interface FleetHealth {
+  /** ISO 8601 time of the newest stored sample (last 10 minutes), null when none: is the ingester writing? */
+  newestMeasurementAt: string | null;
+  /** Same for the newest stored log entry. */
+  newestLogAt: string | null;
+  /** When the registry answered (its clock), to compute the ages without trusting the client's clock. */
+  now: string;
+}
+
 export type RegistryRequest =
+  | { method: 'fleet.health'; params: Record<string, never> }
   | { method: 'sensors.list'; params: SensorFilter }
   | { method: 'sensors.show'; params: { serial: string; commandLimit?: number } }
   | { method: 'commands.list'; params: { serial: string; limit?: number } }
@@ -265,6 +276,8 @@ export function parseRegistryRequest(body: Buffer): RegistryRequest {
     }
     case 'logs.list':
       return { method: 'logs.list', params: parseLogQuery(params) };
+    case 'fleet.health':
+      return { method: 'fleet.health', params: {} };
     default:
       return bad('method', `unknown method ${JSON.stringify(raw.method)}`);
   }
@@ -279,6 +292,7 @@ export interface RegistryClient {
   showSensor(serial: string, commandLimit?: number): Promise<SensorDetail>;
   listCommands(serial: string, limit?: number): Promise<CommandRecord[]>;
   listLogs(query: LogQuery): Promise<LogRecord[]>;
+  fleetHealth(): Promise<FleetHealth>;
 }
 
 /** Client side of the registry's RPC, used by iotctl and anyone else that needs the fleet. */
@@ -309,5 +323,6 @@ export function createRegistryClient(bus: Bus, opts: { timeoutMs?: number } = {}
         params: limit === undefined ? { serial } : { serial, limit },
       }),
     listLogs: (query) => call<LogRecord[]>({ method: 'logs.list', params: query }),
+    fleetHealth: () => call<FleetHealth>({ method: 'fleet.health', params: {} }),
   };
 }

@@ -2,6 +2,7 @@ import type { Delivery } from '@sensor-streaming/bus';
 import {
   type CommandRecord,
   encodeRegistryResponse,
+  type FleetHealth,
   type LogRecord,
   parseRegistryRequest,
   type RegistryRequest,
@@ -13,6 +14,7 @@ import {
   getRegistrySensor,
   listRegistryCommands,
   listRegistryLogs,
+  newestStoredTimes,
   listRegistrySensors,
   type Queryable,
   type RegistryCommandRow,
@@ -125,6 +127,15 @@ async function execute(
       const rows = await listRegistryCommands(db, serial, limit ?? DEFAULT_COMMANDS_LIMIT);
       return rows.map(toCommandRecord);
     }
+    case 'fleet.health': {
+      const t = await newestStoredTimes(db);
+      const health: FleetHealth = {
+        newestMeasurementAt: t.newestMeasurementUs === null ? null : iso(t.newestMeasurementUs),
+        newestLogAt: t.newestLogUs === null ? null : iso(t.newestLogUs),
+        now: new Date().toISOString(),
+      };
+      return health;
+    }
     case 'logs.list': {
       const q = request.params;
       const rows = await listRegistryLogs(db, {
@@ -160,7 +171,7 @@ function isExpected(err: unknown): err is Error & { code: string } {
 
 /**
  * The registry's RPC (REGISTRY_RPC_QUEUE): sensors.list, sensors.show (with
- * the recent values per channel), commands.list, logs.list. Always answers with a RegistryResponse: a bad request or an
+ * the recent values per channel), commands.list, logs.list, fleet.health. Always answers with a RegistryResponse: a bad request or an
  * unknown serial is `{ok:false, error:{code, message}}`; an internal failure
  * (database down) is REGISTRY_INTERNAL with the details in the log only.
  * Never throws.

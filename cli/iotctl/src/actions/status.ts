@@ -49,6 +49,7 @@ export async function status(ctx: Context, input: StatusInput): Promise<number> 
       {
         fetchSensors: () => session.registry.listSensors(),
         fetchAlarms: () => session.alarms.listAlarms({ active: true, limit: 10_000 }),
+        fetchHealth: () => session.registry.fleetHealth(),
         sendCommand,
         refreshMs: input.refreshMs,
         color: ctx.style.color,

@@ -251,4 +251,27 @@ describe('StatusView', () => {
     expect(frame).toContain('registry ok');
     expect(frame).not.toContain('alarm-service');
   });
+
+  it('says from the registry whether samples and logs are being stored (the ingesters)', async () => {
+    const view = render(
+      <StatusView
+        fetchSensors={() => Promise.resolve(fleet)}
+        fetchHealth={() =>
+          Promise.resolve({
+            newestMeasurementAt: '2026-01-01T00:00:09Z',
+            newestLogAt: '2026-01-01T00:08:00Z',
+            now: '2026-01-01T00:10:00Z',
+          })
+        }
+        sendCommand={() => Promise.reject(new Error('no'))}
+        refreshMs={60_000}
+        color={false}
+        maxRows={10}
+        nowMs={() => NOW}
+      />,
+    );
+    cleanup = view.unmount;
+    const frame = await until(view.lastFrame, 'ingest:');
+    expect(frame).toContain('ingest: samples 9m old, logs 2m old');
+  });
 });

@@ -1,4 +1,10 @@
-import type { AlarmRecord, CommandOutcome, CommandRequest, SensorSummary } from '@sensor-streaming/control';
+import type {
+  AlarmRecord,
+  CommandOutcome,
+  CommandRequest,
+  FleetHealth,
+  SensorSummary,
+} from '@sensor-streaming/control';
 import { parseFrequency } from '@sensor-streaming/control';
 import { Box, Text, useApp, useInput, useStdin } from 'ink';
 import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from 'react';
@@ -24,6 +30,8 @@ export interface StatusViewProps {
   fetchSensors(): Promise<SensorSummary[]>;
   /** The open alarms (the alarm service's alarms.list, active only); optional: without it no ALARMS column. */
   fetchAlarms?(): Promise<AlarmRecord[]>;
+  /** What the registry knows of the pipeline (newest stored sample and log entry); optional. */
+  fetchHealth?(): Promise<FleetHealth>;
   /** Sends one command and resolves with its outcome (ack, timeout, ...). */
   sendCommand(serial: string, request: CommandRequest): Promise<CommandOutcome>;
   refreshMs: number;
@@ -55,6 +63,26 @@ function C(props: { on: boolean; color: ColorName | undefined; bold?: boolean; c
     <Text color={INK_COLORS[color]} bold={bold === true}>
       {children}
     </Text>
+  );
+}
+
+/** A stored sample older than this means its ingester is stopped or far behind. */
+const STALE_MS = 30_000;
+
+/** `samples 1s old` (green), `samples 2m old` (yellow: the ingester is behind or stopped), `no samples`. */
+function Stored(props: { on: boolean; label: string; at: string | null; now: string }) {
+  if (props.at === null) {
+    return (
+      <C on={props.on} color="gray">
+        no {props.label}
+      </C>
+    );
+  }
+  const age = Date.parse(props.now) - Date.parse(props.at);
+  return (
+    <C on={props.on} color={age > STALE_MS ? 'yellow' : 'green'}>
+      {props.label} {ago(props.at, Date.parse(props.now)).replace(' ago', ' old')}
+    </C>
   );
 }
 
@@ -124,7 +152,7 @@ interface Line {
  * `applyKey`, so a burst typed faster than the screen refreshes loses none.
  */
 export function StatusView(props: StatusViewProps) {
-  const { fetchSensors, fetchAlarms, sendCommand, refreshMs, color, maxRows } = props;
+  const { fetchSensors, fetchAlarms, fetchHealth, sendCommand, refreshMs, color, maxRows } = props;
   const width = props.width ?? 200;
   const now = props.nowMs ?? Date.now;
   const { exit } = useApp();
@@ -132,6 +160,7 @@ export function StatusView(props: StatusViewProps) {
   const [sensorList, setSensors] = useState<SensorSummary[] | null>(null);
   const [alarmInfo, setAlarmInfo] = useState<{ perSerial: Map<string, number>; open: number } | null>(null);
   const [health, setHealth] = useState<Record<string, Health>>({});
+  const [pipeline, setPipeline] = useState<FleetHealth | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [view, setView] = useState<ViewState>({ ...INITIAL_VIEW, ...props.initial });
   const [last, setLast] = useState<{ text: string; color: ColorName | undefined } | null>(null);
@@ -190,11 +219,12 @@ export function StatusView(props: StatusViewProps) {
         () => setAlarmInfo(null),
       );
     }
+    if (fetchHealth !== undefined) poll('pipeline', fetchHealth, setPipeline, () => setPipeline(null));
     return () => {
       alive.current = false;
       for (const t of timers.values()) clearTimeout(t);
     };
-  }, [fetchSensors, fetchAlarms, refreshMs]);
+  }, [fetchSensors, fetchAlarms, fetchHealth, refreshMs]);
 
   const send = useCallback(
     (serial: string, request: CommandRequest) => {
@@ -373,6 +403,14 @@ export function StatusView(props: StatusViewProps) {
                 </Text>,
               ];
         })}
+        {pipeline !== null && (
+          <>
+            {', ingest: '}
+            <Stored on={color} label="samples" at={pipeline.newestMeasurementAt} now={pipeline.now} />
+            {', '}
+            <Stored on={color} label="logs" at={pipeline.newestLogAt} now={pipeline.now} />
+          </>
+        )}
         {'   sort: '}
         {SORT_LABEL[view.sort]}
         {view.reverse ? ' (reversed)' : ''}

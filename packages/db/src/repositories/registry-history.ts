@@ -1,8 +1,9 @@
 import type { Queryable } from '../pool.js';
 import { us } from './registry-sql.js';
 
-// What sensors logged, read back for the registry's RPC (`iotctl logs`); served by the sensor_logs index on
-// (sensor_id, time DESC). Schema: migrations/0004_sensor_logs.sql.
+// What sensors sent, read back for the registry's RPC: logs (`iotctl logs`, served by the sensor_logs index
+// on (sensor_id, time DESC)) and the newest stored times (the live view's ingest health).
+// Schema: migrations/0003_measurements.sql, migrations/0004_sensor_logs.sql.
 
 export type RegistryLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 const LEVELS: readonly RegistryLogLevel[] = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
@@ -69,4 +70,25 @@ export async function listRegistryLogs(db: Queryable, q: RegistryLogQuery): Prom
     appVersion: r.app_version,
     firmwareVersion: r.firmware_version,
   }));
+}
+
+export interface NewestStoredTimes {
+  newestMeasurementUs: number | null;
+  newestLogUs: number | null;
+}
+
+/**
+ * The newest sample and log entry stored in the last 10 minutes (is each ingester writing?), one query; both
+ * read backwards on a time index (the hypertables' chunks outside the window are excluded).
+ */
+export async function newestStoredTimes(db: Queryable): Promise<NewestStoredTimes> {
+  const { rows } = await db.query<{ m: string | null; l: string | null }>(
+    `SELECT (SELECT ${us('max(time)')} FROM measurements WHERE time > now() - interval '10 minutes') AS m,
+            (SELECT ${us('max(time)')} FROM sensor_logs WHERE time > now() - interval '10 minutes') AS l`,
+  );
+  const r = rows[0];
+  return {
+    newestMeasurementUs: r?.m == null ? null : Number(r.m),
+    newestLogUs: r?.l == null ? null : Number(r.l),
+  };
 }
