@@ -162,7 +162,7 @@ describe('iotctl with registry and alarm RPC servers', () => {
       /^SERIAL\s+KIND\s+STATE\s+DESIRED\s+HZ\s+SAMPLES\/S\s+LAST DATA\s+LAST SEEN\s+LABELS$/,
     );
     const json = await iotctl(['sensors', 'list', '--json']);
-    expect(JSON.parse(json.stdout)).toEqual(fleet);
+    expect(JSON.parse(json.stdout)).toEqual([fleet[1], fleet[0]]); // natural order by serial
   });
 
   it('status off a terminal prints the counts and the table once; --json a snapshot', async () => {
