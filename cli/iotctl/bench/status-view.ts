@@ -5,8 +5,9 @@
  *   - a refresh: a new snapshot of the whole fleet (rows, sort, filter, render) until it is on screen,
  *   - a re-sort (`o`) and a search (`/` + text) over the whole fleet,
  * at BENCH_SENSORS (default 10,000) and, as the baseline in the same run, at 100 sensors. ink draws at most
- * 30 frames a second, so a key costs about one frame; smooth means the fleet's size adds nothing to that
- * (p50 under 50 ms, p99 within 1.5x the 100-sensor p99) and a full refresh stays under a second.
+ * 30 frames a second, so a key costs about one frame; smooth means the fleet's size adds nothing perceptible
+ * to that (key p50 and p99 within 1.5x + 10 ms of the 100-sensor ones, measured in the same run, so the
+ * machine's load cancels out) and a full refresh of 10,000 sensors stays under a second.
  *
  *   pnpm --filter @sensor-streaming/iotctl bench:view
  */
@@ -155,7 +156,8 @@ async function main(): Promise<void> {
   const big = await measure(SENSORS);
   process.stdout.write(`${line(base)}\n${line(big)}\n`);
   // a key costs one frame (ink renders at most 30 frames/s): the fleet's size must not add to it
-  const smooth = big.keyP50 < 50 && big.keyP99 <= 1.5 * base.keyP99 + 10 && big.refreshMs < 1000;
+  const smooth =
+    big.keyP50 <= 1.5 * base.keyP50 + 10 && big.keyP99 <= 1.5 * base.keyP99 + 10 && big.refreshMs < 1000;
   process.stdout.write(
     `view: key p50 ${f1(big.keyP50)} ms, p99 ${f1(big.keyP99)} ms at ${SENSORS} sensors vs p50 ${f1(base.keyP50)} ms, p99 ${f1(base.keyP99)} ms at 100 ` +
       `(p99 ratio ${(big.keyP99 / base.keyP99).toFixed(2)}); load average ${loadavg()

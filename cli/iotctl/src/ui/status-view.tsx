@@ -355,10 +355,15 @@ export function StatusView(props: StatusViewProps) {
   const right = (l: Omit<Line, 'row'>) =>
     `  ${l.desired.padEnd(W.desired)}  ${l.hz.padStart(W.hz)}  ${l.lastData.padEnd(W.lastData)}  ${l.samples.padStart(W.samples)}${showAlarms ? `  ${l.alarms.padStart(W.alarms)}` : ''}  ${l.labels}`;
 
-  const sensors = sensorList ?? [];
-  const counts = countFleet(sensors);
-  const measured = sensors.some((s) => s.measuredSamplesPerSecond != null);
-  const fleetRate = sensors.reduce((sum, s) => sum + samplesPerSecond(s), 0);
+  // fleet totals change with a snapshot, not with a key
+  const { counts, measured, fleetRate } = useMemo(() => {
+    const list = sensorList ?? [];
+    return {
+      counts: countFleet(list),
+      measured: list.some((s) => s.measuredSamplesPerSecond != null),
+      fleetRate: list.reduce((sum, s) => sum + samplesPerSecond(s), 0),
+    };
+  }, [sensorList]);
   const f = view.filters;
   const filterText = [
     f.kind === null ? null : `kind=${f.kind}`,
