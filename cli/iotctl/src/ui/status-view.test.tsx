@@ -274,4 +274,16 @@ describe('StatusView', () => {
     const frame = await until(view.lastFrame, 'ingest:');
     expect(frame).toContain('ingest: samples 9m old, logs 2m old');
   });
+
+  it('says so when the registry knows no sensors, and when a filter hides them all', async () => {
+    const empty = setup({ fetch: () => Promise.resolve([]) });
+    cleanup = empty.unmount;
+    await until(empty.lastFrame, 'the registry knows no sensors yet');
+    empty.unmount();
+    const v = setup();
+    cleanup = v.unmount;
+    await until(v.lastFrame, 'sim-0-2');
+    v.stdin.write('/nothing-like-this\r');
+    await until(v.lastFrame, 'no sensor matches the filter (c clears it)');
+  });
 });

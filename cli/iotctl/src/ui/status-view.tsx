@@ -451,7 +451,12 @@ export function StatusView(props: StatusViewProps) {
         );
       })}
       {sensorList !== null && rows.length === 0 && (
-        <Text>{'  '}no sensor matches the filter (c clears it)</Text>
+        <Text>
+          {'  '}
+          {allRows.length === 0
+            ? 'the registry knows no sensors yet'
+            : 'no sensor matches the filter (c clears it)'}
+        </Text>
       )}
       <Text>
         {'  '}
