@@ -1,5 +1,4 @@
-import { ControlError } from '@sensor-streaming/control';
-import { isProtocolError } from '@sensor-streaming/protocol';
+import type { ControlError } from '@sensor-streaming/control';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -40,10 +39,30 @@ export interface ErrorReport {
   text: string;
 }
 
+/*
+ * ControlError and ProtocolError are recognised by name and stable code rather than `instanceof`: importing
+ * their classes here would load the bus and protobufjs for every run, `--version` included.
+ */
+function isControlError(err: unknown): err is ControlError {
+  return (
+    err instanceof Error &&
+    err.name === 'ControlError' &&
+    typeof (err as { code?: unknown }).code === 'string'
+  );
+}
+
+function isProtocolError(err: unknown): err is Error {
+  return (
+    err instanceof Error &&
+    err.name === 'ProtocolError' &&
+    (err as { code?: unknown }).code === 'PROTOCOL_INVALID'
+  );
+}
+
 /** How an error thrown by a command is shown and what the process exits with. */
 export function reportError(err: unknown): ErrorReport {
   if (err instanceof UsageError) return { exitCode: EXIT_USAGE, text: `iotctl: ${err.message}\n` };
-  if (err instanceof ControlError) {
+  if (isControlError(err)) {
     return {
       exitCode: USAGE_CONTROL_CODES.has(err.code) ? EXIT_USAGE : EXIT_FAILURE,
       text: `iotctl: ${err.message}\n`,

@@ -160,10 +160,10 @@ describe('iotctl with registry and alarm RPC servers', () => {
       params: { kind: 'vibration', state: 'AWAKE', online: true, limit: 5 },
     });
     expect(table.stdout.split('\n')[0]).toMatch(
-      /^SERIAL\s+KIND\s+STATE\s+DESIRED\s+HZ\s+SAMPLES\/S\s+LAST SEEN\s+LABELS$/,
+      /^SERIAL\s+KIND\s+STATE\s+DESIRED\s+HZ\s+SAMPLES\/S\s+LAST DATA\s+LAST SEEN\s+LABELS$/,
     );
     const json = await iotctl(['sensors', 'list', '--json']);
-    expect(JSON.parse(json.stdout)).toEqual(fleet);
+    expect(JSON.parse(json.stdout)).toEqual([fleet[1], fleet[0]]); // natural order by serial
   });
 
   it('status off a terminal prints the counts and the table once; --json a snapshot', async () => {
@@ -173,10 +173,15 @@ describe('iotctl with registry and alarm RPC servers', () => {
     expect(lines[0]).toBe('2 sensors: 1 awake, 1 asleep, 0 offline');
     expect(lines).toHaveLength(4);
     const j = await iotctl(['status', '--json']);
+    // natural order by serial, as the live view shows them
     expect(JSON.parse(j.stdout)).toEqual({
       counts: { total: 2, awake: 1, asleep: 1, offline: 0 },
-      sensors: fleet,
+      sensors: [fleet[1], fleet[0]],
     });
+    const asleep = await iotctl(['status', '--json', '--state', 'asleep']);
+    expect((JSON.parse(asleep.stdout) as { sensors: SensorSummary[] }).sensors.map((s) => s.serial)).toEqual([
+      'oven-1',
+    ]);
   });
 
   it('a selector with no match is one line and exit 1; the registry error code reaches the operator', async () => {

@@ -21,7 +21,10 @@ export function err(ctx: Context, text: string): void {
   ctx.io.stderr.write(text);
 }
 
-/** Runs `fn` with a connected session and always closes it, so the process can exit. */
+/**
+ * Runs `fn` with a connected session and always closes it, so the process can exit. A connection lost on the
+ * way fails the command at once (CliError IOTCTL_BROKER_LOST), whatever `fn` was waiting for.
+ */
 export async function withSession<T>(
   ctx: Context,
   opts: { publishTimeoutMs?: number },
@@ -29,7 +32,7 @@ export async function withSession<T>(
 ): Promise<T> {
   const session = await ctx.connect(opts);
   try {
-    return await fn(session);
+    return await Promise.race([fn(session), session.lost]);
   } finally {
     await session.close();
   }

@@ -268,6 +268,9 @@ describe('iotctl end to end (registry + simulator processes, real RabbitMQ and P
         'lastSeenAt',
         'registeredAt',
         'samplesPerSecond',
+        'lastDataAt',
+        'measuredSamplesPerSecond',
+        'pendingCommands',
       ].sort(),
     );
     const vib = await iotctl(['sensors', 'list', '--selector', 'kind=vibration']);

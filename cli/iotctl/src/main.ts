@@ -7,13 +7,17 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-// Set the exit code and let the event loop drain (stdout flushed, the bus closed by the command).
+// Set the exit code and let the event loop drain (stdout flushed, the bus closed by the command). If anything
+// still holds the loop half a second later (a socket to a broker that went away), exit anyway.
+const exitSoon = (): void => void setTimeout(() => process.exit(), 500).unref();
 runCli(process.argv).then(
   (code) => {
     process.exitCode = code;
+    exitSoon();
   },
   (err: unknown) => {
     process.stderr.write(`iotctl: bug: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exitCode = 1;
+    exitSoon();
   },
 );

@@ -3,6 +3,7 @@ import { parseFrequency, parseSelector } from '@sensor-streaming/control';
 import { isValidSerial, type PowerState } from '@sensor-streaming/protocol';
 import { DEFAULT_AMQP_URL } from '@sensor-streaming/runtime';
 import { UsageError } from './cli-error.js';
+import { NO_FILTERS, SORT_KEYS, type SortKey, type ViewState } from './ui/fleet-model.js';
 
 /** Checks operator-typed serials; the first bad one is named. Duplicates are dropped, order kept. */
 export function parseSerials(values: readonly string[]): string[] {
@@ -127,4 +128,74 @@ export function parseAmqpUrl(flag: string | undefined, env: NodeJS.ProcessEnv): 
     throw new UsageError(`${source} must start with amqp:// or amqps://, got ${u.protocol}//`);
   }
   return raw;
+}
+
+/** `iotctl status --sort/--reverse/--kind/--state/--selector/--search`: the view's initial sort and filters. */
+export function parseStatusView(flags: {
+  sort: string;
+  reverse?: boolean | undefined;
+  kind?: string | undefined;
+  state?: string | undefined;
+  selector?: string | undefined;
+  search?: string | undefined;
+}): Partial<ViewState> {
+  const sort = flags.sort.trim().toLowerCase();
+  if (!SORT_KEYS.includes(sort as SortKey)) {
+    throw new UsageError(`--sort must be one of ${SORT_KEYS.join(', ')}, got ${JSON.stringify(flags.sort)}`);
+  }
+  let label: ViewState['filters']['label'] = null;
+  if (flags.selector !== undefined) {
+    const entries = Object.entries(parseSelectorFlag(flags.selector));
+    if (entries.length !== 1) throw new UsageError('--selector of status takes one key=value');
+    const [key, value] = entries[0]!;
+    label = { key, value };
+  }
+  const state = flags.state === undefined ? null : parseState(flags.state);
+  return {
+    sort: sort as SortKey,
+    reverse: flags.reverse === true,
+    filters: {
+      ...NO_FILTERS,
+      kind: flags.kind === undefined ? null : parseKind(flags.kind),
+      state,
+      label,
+      search: flags.search ?? '',
+    },
+  };
+}
+
+const LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+
+/** `--level warn`: this level and above. */
+export function parseLevel(value: string): (typeof LEVELS)[number] {
+  const v = value.trim().toUpperCase();
+  if (!LEVELS.includes(v as (typeof LEVELS)[number])) {
+    throw new UsageError(`--level must be one of debug, info, warn, error, got ${JSON.stringify(value)}`);
+  }
+  return v as (typeof LEVELS)[number];
+}
+
+const ERROR_CODE = /^[A-Za-z0-9_.:-]{1,64}$/;
+export function parseErrorCode(value: string): string {
+  if (!ERROR_CODE.test(value)) {
+    throw new UsageError(
+      `--code must be an error code (letters, digits, _ . : -), got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `--since 10m` (s, m, h, d ago) or an ISO 8601 time; returns ISO 8601. */
+export function parseSince(value: string, nowMs: number): string {
+  const m = /^(\d+(?:\.\d+)?)([smhd])$/.exec(value.trim());
+  if (m !== null) return new Date(nowMs - Number(m[1]) * UNIT_MS[m[2]!]!).toISOString();
+  const t = Date.parse(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value.trim()) || Number.isNaN(t)) {
+    throw new UsageError(
+      `--since must be a duration (30s, 10m, 2h, 1d) or an ISO 8601 time, got ${JSON.stringify(value)}`,
+    );
+  }
+  return new Date(t).toISOString();
 }

@@ -30,6 +30,12 @@ describe('runCli argument checks', () => {
     [['--connect-timeout', 'x', 'sleep', 'a'], '--connect-timeout must be a whole number'],
     [['--amqp-url', 'http://h', 'sleep', 'a'], '--amqp-url must start with amqp://'],
     [['frobnicate'], "unknown command 'frobnicate'"],
+    [['status', '--sort', 'mood'], '--sort must be one of serial, kind, state, data, alarms'],
+    [['logs'], 'name the sensors'],
+    [['logs', 'x', '--level', 'loud'], '--level must be one of'],
+    [['logs', 'x', '--since', 'tuesday'], '--since must be a duration'],
+    [['logs', 'x', '--code', 'a b'], '--code must be an error code'],
+    [['tail', 'x', '--channel', 'a/b'], '--channel must be a channel name'],
     [['sleep', '--frob'], "unknown option '--frob'"],
   ])('%j is a usage error: one line on stderr, exit 2', async (args, fragment) => {
     const r = await run(args);
@@ -45,7 +51,7 @@ describe('runCli argument checks', () => {
     });
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
-      'iotctl: cannot reach the broker at amqp://guest:***@127.0.0.1:1/vh within 200 ms: connection refused\n',
+      'iotctl: cannot connect to the broker at amqp://guest:***@127.0.0.1:1/vh: connection refused\n',
     );
   });
 

@@ -1,4 +1,4 @@
-import { type Bus, type BusLogger, createBus, maskUrl } from '@sensor-streaming/bus';
+import { type Bus, type BusLogger, createBus, describeConnectError, maskUrl } from '@sensor-streaming/bus';
 import {
   type AlarmClient,
   type Commander,
@@ -27,6 +27,11 @@ export interface Session {
   registry: RegistryClient;
   alarms: AlarmClient;
   commander(): Commander;
+  /**
+   * Rejects with CliError('IOTCTL_BROKER_LOST') as soon as a connection to the broker drops (never resolves
+   * otherwise): a command in flight then fails within a second instead of waiting for its timeout.
+   */
+  readonly lost: Promise<never>;
   close(): Promise<void>;
 }
 
@@ -54,48 +59,76 @@ function cliBusLogger(state: { lastError?: unknown }, log?: (line: string) => vo
   return make({});
 }
 
-function describeConnectError(err: unknown): string {
-  if (!(err instanceof Error)) return '';
-  const code = (err as { code?: unknown }).code;
-  if (code === 'ECONNREFUSED') return ': connection refused';
-  if (code === 'ENOTFOUND') return ': host not found';
-  if (code === 'ETIMEDOUT') return ': connection timed out';
-  if (/ACCESS_REFUSED|403/.test(err.message)) return ': access refused (user, password or vhost permissions)';
-  if (/NOT_ALLOWED|530/.test(err.message)) return ': vhost not found or not allowed';
-  return `: ${err.message.split('\n')[0]}`;
+function describe(err: unknown, url: string): string {
+  return err === undefined ? '' : `: ${describeConnectError(err, url).message}`;
 }
 
-/** Connects within `connectTimeoutMs` or throws CliError('IOTCTL_BROKER_UNREACHABLE') after stopping the bus. */
+/**
+ * Connects or throws CliError('IOTCTL_BROKER_UNREACHABLE') after stopping the bus: at once when the broker
+ * refuses in a way retrying cannot fix (connection refused, unknown host, wrong credentials, missing vhost),
+ * else after `connectTimeoutMs` of retries.
+ */
 export async function openSession(opts: SessionOptions): Promise<Session> {
   const state: { lastError?: unknown } = {};
+  const where = maskUrl(opts.amqpUrl);
+  let refuse: ((err: CliError) => void) | undefined;
+  const refused = new Promise<never>((_, reject) => {
+    refuse = reject;
+  });
+  refused.catch(() => undefined);
   const bus = createBus({
     url: opts.amqpUrl,
     connectionName: `iotctl-${process.pid}`,
     logger: cliBusLogger(state, opts.log),
     heartbeatS: 10,
+    // every exchange of a short CLI run is a small frame: without it, each waits out a delayed ACK (~40 ms)
+    noDelay: true,
     reconnect: { initialDelayMs: 100, maxDelayMs: 1000 },
     publishTimeoutMs: opts.publishTimeoutMs ?? Math.max(opts.connectTimeoutMs, 5000),
     stopTimeoutMs: 2000,
+    onConnectError: (err) => {
+      state.lastError = err;
+      const d = describeConnectError(err, opts.amqpUrl);
+      if (d.definite)
+        refuse?.(
+          new CliError('IOTCTL_BROKER_UNREACHABLE', `cannot connect to the broker at ${where}: ${d.message}`),
+        );
+    },
   });
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), opts.connectTimeoutMs);
   });
   try {
-    const first = await Promise.race([bus.start().then(() => 'up' as const), timedOut]);
+    const first = await Promise.race([bus.start().then(() => 'up' as const), timedOut, refused]);
     if (first === 'timeout') {
       throw new CliError(
         'IOTCTL_BROKER_UNREACHABLE',
-        `cannot reach the broker at ${maskUrl(opts.amqpUrl)} within ${opts.connectTimeoutMs} ms${describeConnectError(state.lastError)}`,
+        `cannot reach the broker at ${where} within ${opts.connectTimeoutMs} ms${describe(state.lastError, opts.amqpUrl)}`,
       );
     }
   } catch (err) {
-    await bus.stop().catch(() => undefined);
+    await stopQuickly(bus);
     throw err;
   } finally {
     clearTimeout(timer);
   }
+  const lost = new Promise<never>((_, reject) => {
+    bus.on('disconnected', () =>
+      reject(
+        new CliError(
+          'IOTCTL_BROKER_LOST',
+          `lost the connection to the broker at ${where}${describe(state.lastError, opts.amqpUrl)}`,
+        ),
+      ),
+    );
+  });
+  lost.catch(() => undefined);
   let commander: Commander | undefined;
+  let connected = true;
+  bus.on('disconnected', () => {
+    connected = false;
+  });
   return {
     bus,
     registry: createRegistryClient(bus, { timeoutMs: opts.rpcTimeoutMs }),
@@ -104,9 +137,26 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
       commander ??= createCommander(bus);
       return commander;
     },
+    lost,
     async close() {
+      if (!connected) return stopQuickly(bus, commander);
       await commander?.close().catch(() => undefined);
       await bus.stop();
     },
   };
+}
+
+/** With the broker gone there is nothing to flush: give stop() a moment, then let the process exit. */
+async function stopQuickly(bus: Bus, commander?: Commander): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    (async () => {
+      await commander?.close().catch(() => undefined);
+      await bus.stop().catch(() => undefined);
+    })(),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, 200);
+    }),
+  ]);
+  clearTimeout(timer);
 }

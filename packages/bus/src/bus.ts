@@ -36,6 +36,17 @@ export interface BusOptions {
   publishTimeoutMs?: number;
   /** Deadline for stop() to wait for in-flight confirms, default 10 000. */
   stopTimeoutMs?: number;
+  /**
+   * Told of every failed connect attempt of either connection (the bus retries regardless). A CLI uses it to
+   * give up at once on a refusal that retrying cannot fix (see `describeConnectError`).
+   */
+  onConnectError?: (err: unknown) => void;
+  /**
+   * TCP_NODELAY (amqplib's default is off). With Nagle on, a small frame written while the previous one is
+   * unacknowledged waits for the peer's delayed ACK (~40 ms on Linux): a short-lived client such as iotctl
+   * pays that on the handshake, the topology declarations and the close. Default false (services unchanged).
+   */
+  noDelay?: boolean;
 }
 
 export interface PublishOptions {
@@ -174,6 +185,8 @@ class BusImpl implements Bus {
       connectTimeoutMs: 10_000,
       logger: this.log,
       metrics: this.metrics,
+      ...(opts.onConnectError === undefined ? {} : { onConnectError: opts.onConnectError }),
+      ...(opts.noDelay === true ? { noDelay: true } : {}),
     };
     this.pubConn = new ManagedConnection({
       ...common,

@@ -142,4 +142,40 @@ describe('ManagedConnection (fake amqplib)', () => {
     await vi.advanceTimersByTimeAsync(10_000);
     expect(attempts.length).toBe(before);
   });
+
+  it('passes TCP_NODELAY when asked and tells onConnectError of every failed attempt', async () => {
+    const seen: unknown[] = [];
+    const sockets: Array<{ noDelay?: boolean }> = [];
+    failuresLeft = 2;
+    const conn = new ManagedConnection({
+      url: 'amqp://u:p@broker:5672',
+      name: 'cli.publish',
+      role: 'publish',
+      heartbeatS: 10,
+      backoff: { initialDelayMs: 100, maxDelayMs: 1000 },
+      connectTimeoutMs: 1000,
+      logger: silent,
+      metrics: createBusMetrics(new Registry()),
+      onConnect: async () => undefined,
+      noDelay: true,
+      onConnectError: (err) => seen.push(err),
+      connect: async (_url, sock) => {
+        sockets.push(sock);
+        if (failuresLeft > 0) {
+          failuresLeft--;
+          throw new Error('ECONNREFUSED');
+        }
+        const m = new FakeModel();
+        models.push(m);
+        return m as unknown as ChannelModel;
+      },
+    });
+    const started = conn.start();
+    await vi.advanceTimersByTimeAsync(5_000);
+    await started;
+    expect(seen.map((e) => (e as Error).message)).toEqual(['ECONNREFUSED', 'ECONNREFUSED']);
+    expect(sockets.every((s) => s.noDelay === true)).toBe(true);
+    expect(sockets).toHaveLength(3);
+    await conn.stop(100);
+  });
 });

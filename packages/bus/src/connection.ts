@@ -18,10 +18,14 @@ export interface ManagedConnectionOptions {
   metrics: BusMetrics;
   /** Runs after every (re)connect, before 'up' is emitted (declare topology). A failure closes and retries. */
   onConnect(model: ChannelModel): Promise<void>;
+  /** TCP_NODELAY on the socket (see BusOptions.noDelay). */
+  noDelay?: boolean;
+  /** Told of every failed connect attempt (before the retry), e.g. for a CLI that gives up at once. */
+  onConnectError?: (err: unknown) => void;
   /** amqplib's connect; replaceable in unit tests. */
   connect?: (
     url: string,
-    socketOptions: { clientProperties: Record<string, unknown>; timeout: number },
+    socketOptions: { clientProperties: Record<string, unknown>; timeout: number; noDelay?: boolean },
   ) => Promise<ChannelModel>;
 }
 
@@ -102,6 +106,7 @@ export class ManagedConnection extends EventEmitter {
           model = await (opts.connect ?? connect)(url, {
             clientProperties: { connection_name: opts.name },
             timeout: opts.connectTimeoutMs,
+            ...(opts.noDelay === true ? { noDelay: true } : {}),
           });
           this.watch(model);
           await opts.onConnect(model);
@@ -122,6 +127,11 @@ export class ManagedConnection extends EventEmitter {
         } catch (err) {
           if (model) await model.close().catch(() => undefined);
           if (this.stopped) return;
+          try {
+            opts.onConnectError?.(err);
+          } catch (hookErr) {
+            this.log.error({ err: hookErr }, 'bug: the onConnectError hook threw');
+          }
           const delayMs = backoffDelay(attempt, opts.backoff);
           this.log.warn(
             { err, url: maskUrl(opts.url), attempt, delayMs },

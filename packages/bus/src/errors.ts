@@ -125,3 +125,58 @@ export function errorReason(err: unknown): string {
   text = text.replace(/\s+/g, ' ').trim();
   return text.length > 1000 ? `${text.slice(0, 997)}...` : text;
 }
+
+export type ConnectFailure =
+  | 'BUS_CONNECTION_REFUSED'
+  | 'BUS_HOST_NOT_FOUND'
+  | 'BUS_CONNECT_TIMEOUT'
+  | 'BUS_ACCESS_REFUSED'
+  | 'BUS_VHOST_REFUSED'
+  | 'BUS_CONNECT_FAILED';
+
+export interface ConnectErrorDescription {
+  code: ConnectFailure;
+  /** One line for an operator, e.g. `access refused: wrong user name or password`. */
+  message: string;
+  /** Retrying the same URL cannot help without someone changing something (credentials, vhost, a started broker). */
+  definite: boolean;
+}
+
+/**
+ * What a failed connect attempt means, in words an operator can act on. amqplib reports a missing vhost (or
+ * a user without access to it) as `Expected ConnectionOpenOk; got <ConnectionClose channel:0>`.
+ */
+export function describeConnectError(err: unknown, url: string): ConnectErrorDescription {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  let vhost = '/';
+  try {
+    const path = new URL(url).pathname;
+    if (path.length > 1) vhost = decodeURIComponent(path.slice(1));
+  } catch {
+    // keep '/'
+  }
+  if (code === 'ECONNREFUSED')
+    return { code: 'BUS_CONNECTION_REFUSED', message: 'connection refused', definite: true };
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return { code: 'BUS_HOST_NOT_FOUND', message: 'host not found', definite: true };
+  }
+  if (code === 'ETIMEDOUT' || /timeout/i.test(message)) {
+    return { code: 'BUS_CONNECT_TIMEOUT', message: 'connection timed out', definite: false };
+  }
+  if (/ACCESS.REFUSED|\b403\b/.test(message)) {
+    return {
+      code: 'BUS_ACCESS_REFUSED',
+      message: 'access refused: wrong user name or password',
+      definite: true,
+    };
+  }
+  if (/ConnectionOpenOk; got <ConnectionClose|NOT.ALLOWED|\b530\b/.test(message)) {
+    return {
+      code: 'BUS_VHOST_REFUSED',
+      message: `vhost ${JSON.stringify(vhost)} does not exist or this user may not use it`,
+      definite: true,
+    };
+  }
+  return { code: 'BUS_CONNECT_FAILED', message: message.split('\n')[0] ?? message, definite: false };
+}

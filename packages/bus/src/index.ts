@@ -23,6 +23,9 @@ export {
 } from './dead-letters.js';
 export {
   BusClosedError,
+  type ConnectErrorDescription,
+  type ConnectFailure,
+  describeConnectError,
   BusDisconnectedError,
   DependencyUnavailableError,
   isPermanentError,

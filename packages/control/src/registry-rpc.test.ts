@@ -54,6 +54,32 @@ describe('parseRegistryRequest', () => {
     ).toEqual({ method: 'commands.list', params: { serial: 'sim-0-1', limit: 5 } });
   });
 
+  it('accepts logs.list and normalises its since to ISO 8601', () => {
+    expect(
+      parseRegistryRequest(
+        body({
+          method: 'logs.list',
+          params: {
+            serials: ['s-1'],
+            minLevel: 'WARN',
+            errorCode: 'E42',
+            since: '2026-01-01T00:00:00+01:00',
+            limit: 5,
+          },
+        }),
+      ),
+    ).toEqual({
+      method: 'logs.list',
+      params: {
+        serials: ['s-1'],
+        minLevel: 'WARN',
+        errorCode: 'E42',
+        since: '2025-12-31T23:00:00.000Z',
+        limit: 5,
+      },
+    });
+  });
+
   it.each([
     [Buffer.from('{nope'), 'not valid JSON'],
     [body([1, 2]), 'must be a JSON object'],
@@ -64,6 +90,12 @@ describe('parseRegistryRequest', () => {
     [body({ method: 'sensors.list', params: { selector: { site: 3 } } }), 'params.selector.site'],
     [body({ method: 'sensors.show', params: { serial: 'a.b' } }), 'params.serial'],
     [body({ method: 'commands.list', params: { serial: 'ok', limit: 1.5 } }), 'params.limit'],
+    [body({ method: 'logs.list', params: {} }), 'params.serials'],
+    [body({ method: 'logs.list', params: { serials: ['a.b'] } }), 'params.serials[0]'],
+    [body({ method: 'logs.list', params: { serials: ['a'], minLevel: 'LOUD' } }), 'params.minLevel'],
+    [body({ method: 'logs.list', params: { serials: ['a'], errorCode: 'x y' } }), 'params.errorCode'],
+    [body({ method: 'logs.list', params: { serials: ['a'], since: 'yesterday' } }), 'params.since'],
+    [body({ method: 'logs.list', params: { serials: ['a'], limit: 10_001 } }), 'params.limit'],
   ])('rejects bad request %#, naming the field', (buf, fragment) => {
     expect(() => parseRegistryRequest(buf)).toThrow(fragment);
   });

@@ -40,6 +40,12 @@ export interface SensorSummary {
   registeredAt: string;
   /** Nominal samples/s: reported frequency times channels while awake, else 0. */
   samplesPerSecond: number;
+  /** ISO 8601 receive time of the last data batch (not a heartbeat); null when none. Absent from older registries. */
+  lastDataAt?: string | null;
+  /** Samples/s the registry counted in the recent data (0 when none for a few seconds); null when unknown. */
+  measuredSamplesPerSecond?: number | null;
+  /** Commands sent and not settled yet: the desired state is on its way. */
+  pendingCommands?: number;
 }
 
 export type CommandStatus = 'ISSUED' | 'APPLIED' | 'REJECTED' | 'EXPIRED' | 'TIMED_OUT';
@@ -58,14 +64,64 @@ export interface CommandRecord {
   rttMs: number | null;
 }
 
+export type LogLevelName = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+export const LOG_LEVEL_NAMES: readonly LogLevelName[] = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
+
+/** `logs.list`: the stored log entries of some sensors, newest `limit` of them, returned oldest first. */
+export interface LogQuery {
+  serials: string[];
+  /** This level and the ones above it. */
+  minLevel?: LogLevelName;
+  errorCode?: string;
+  /** ISO 8601: entries at or after this time. */
+  since?: string;
+  limit?: number;
+}
+
+export interface LogRecord {
+  serial: string;
+  /** ISO 8601 (the sensor's clock). */
+  time: string;
+  level: LogLevelName;
+  errorCode: string;
+  component: string;
+  message: string;
+  appVersion: string;
+  firmwareVersion: string;
+}
+
+/** A channel's recent values, averaged per bucket (the sparkline of `iotctl sensors show`). */
+export interface ChannelSeries {
+  channel: string;
+  bucketSeconds: number;
+  /** Oldest first; null where the bucket had no sample. */
+  values: Array<number | null>;
+  /** ISO 8601 start of the first bucket. */
+  from: string;
+}
+
+/** `fleet.health`: what the registry can tell of the pipeline behind it (the live view's services line). */
+export interface FleetHealth {
+  /** ISO 8601 time of the newest stored sample (last 10 minutes), null when none: is the ingester writing? */
+  newestMeasurementAt: string | null;
+  /** Same for the newest stored log entry. */
+  newestLogAt: string | null;
+  /** When the registry answered (its clock), to compute the ages without trusting the client's clock. */
+  now: string;
+}
+
 export type RegistryRequest =
+  | { method: 'fleet.health'; params: Record<string, never> }
   | { method: 'sensors.list'; params: SensorFilter }
   | { method: 'sensors.show'; params: { serial: string; commandLimit?: number } }
-  | { method: 'commands.list'; params: { serial: string; limit?: number } };
+  | { method: 'commands.list'; params: { serial: string; limit?: number } }
+  | { method: 'logs.list'; params: LogQuery };
 
 export interface SensorDetail {
   sensor: SensorSummary;
   commands: CommandRecord[];
+  /** Recent values per channel (registries from issue 12 on). */
+  series?: ChannelSeries[];
 }
 
 export type RegistryResponse<T> =
@@ -162,6 +218,35 @@ function parseFilter(p: Record<string, unknown>): SensorFilter {
   return filter;
 }
 
+const ERROR_CODE = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+function parseLogQuery(p: Record<string, unknown>): LogQuery {
+  if (!Array.isArray(p.serials) || p.serials.length === 0 || p.serials.length > 10_000) {
+    bad('params.serials', 'must be an array of 1 to 10000 serials');
+  }
+  const q: LogQuery = { serials: p.serials.map((s, i) => assertSerial(s, `params.serials[${i}]`)) };
+  if (p.minLevel !== undefined) {
+    if (typeof p.minLevel !== 'string' || !LOG_LEVEL_NAMES.includes(p.minLevel as LogLevelName)) {
+      bad('params.minLevel', `must be one of ${LOG_LEVEL_NAMES.join(', ')}`);
+    }
+    q.minLevel = p.minLevel as LogLevelName;
+  }
+  if (p.errorCode !== undefined) {
+    if (typeof p.errorCode !== 'string' || !ERROR_CODE.test(p.errorCode)) {
+      bad('params.errorCode', `must match ${ERROR_CODE.source}`);
+    }
+    q.errorCode = p.errorCode;
+  }
+  if (p.since !== undefined) {
+    if (typeof p.since !== 'string' || Number.isNaN(Date.parse(p.since)))
+      bad('params.since', 'must be an ISO 8601 time');
+    q.since = new Date(Date.parse(p.since)).toISOString();
+  }
+  const limit = optionalLimit(p.limit, 'params.limit', 10_000);
+  if (limit !== undefined) q.limit = limit;
+  return q;
+}
+
 /** Validates a request body (JSON) received by the registry. Throws ControlError (permanent). */
 export function parseRegistryRequest(body: Buffer): RegistryRequest {
   let raw: unknown;
@@ -189,6 +274,10 @@ export function parseRegistryRequest(body: Buffer): RegistryRequest {
       const limit = optionalLimit(params.limit, 'params.limit', 10_000);
       return { method: 'commands.list', params: limit === undefined ? { serial } : { serial, limit } };
     }
+    case 'logs.list':
+      return { method: 'logs.list', params: parseLogQuery(params) };
+    case 'fleet.health':
+      return { method: 'fleet.health', params: {} };
     default:
       return bad('method', `unknown method ${JSON.stringify(raw.method)}`);
   }
@@ -202,6 +291,8 @@ export interface RegistryClient {
   listSensors(filter?: SensorFilter): Promise<SensorSummary[]>;
   showSensor(serial: string, commandLimit?: number): Promise<SensorDetail>;
   listCommands(serial: string, limit?: number): Promise<CommandRecord[]>;
+  listLogs(query: LogQuery): Promise<LogRecord[]>;
+  fleetHealth(): Promise<FleetHealth>;
 }
 
 /** Client side of the registry's RPC, used by iotctl and anyone else that needs the fleet. */
@@ -231,5 +322,7 @@ export function createRegistryClient(bus: Bus, opts: { timeoutMs?: number } = {}
         method: 'commands.list',
         params: limit === undefined ? { serial } : { serial, limit },
       }),
+    listLogs: (query) => call<LogRecord[]>({ method: 'logs.list', params: query }),
+    fleetHealth: () => call<FleetHealth>({ method: 'fleet.health', params: {} }),
   };
 }

@@ -23,8 +23,17 @@ export * from './repositories/alarm-outbox.js';
 export * from './repositories/alarm-shelving.js';
 export * from './repositories/alarm-stats.js';
 export * from './repositories/alarm-windows.js';
-export * from './repositories/registry.js';
 export * from './repositories/positions.js';
 export * from './storage/storage-backend.js';
 export * from './storage/storage-maintainer.js';
 export * from './storage-command.js';
+
+export type {
+  RegistryCommandStatus,
+  RegistryCommandType,
+  RegistryPowerState,
+} from './repositories/registry-sql.js';
+export * from './repositories/registry-states.js';
+export * from './repositories/registry-sensors.js';
+export * from './repositories/registry-commands.js';
+export * from './repositories/registry-history.js';

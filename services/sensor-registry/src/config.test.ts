@@ -19,6 +19,7 @@ describe('loadConfig', () => {
       maxBatchMessages: 500,
       maxBatchWaitMs: 50,
       prefetch: 1000,
+      livenessFromTraffic: true,
       dbPoolMax: 5,
       retry: { initialDelayMs: 200, maxDelayMs: 5_000 },
     });
@@ -37,6 +38,7 @@ describe('loadConfig', () => {
       MAX_BATCH_WAIT_MS: '20ms',
       PREFETCH: '300',
       DB_POOL_MAX: '3',
+      LIVENESS_FROM_TRAFFIC: 'false',
       METRICS_PORT: '0',
     });
     expect(c.metricsPort).toBe(0);
@@ -52,6 +54,7 @@ describe('loadConfig', () => {
       maxBatchMessages: 100,
       maxBatchWaitMs: 20,
       prefetch: 300,
+      livenessFromTraffic: false,
       dbPoolMax: 3,
     });
   });

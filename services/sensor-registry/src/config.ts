@@ -27,6 +27,8 @@ export interface RegistrySettings {
   maxBatchWaitMs: number;
   /** Unacked messages on the main queue (PREFETCH, default 2 * MAX_BATCH_MESSAGES). */
   prefetch: number;
+  /** Data and logs count as signs of life, read from a private in-memory queue (LIVENESS_FROM_TRAFFIC). */
+  livenessFromTraffic: boolean;
   /** PostgreSQL connections (DB_POOL_MAX). */
   dbPoolMax: number;
   /** Backoff while the database is unavailable (RETRY_INITIAL_DELAY_MS, RETRY_MAX_DELAY_MS). */
@@ -76,6 +78,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SensorRegistry
     maxBatchMessages,
     maxBatchWaitMs: r.duration('MAX_BATCH_WAIT_MS', 50, { min: 0, max: 60_000 }),
     prefetch,
+    livenessFromTraffic: r.bool('LIVENESS_FROM_TRAFFIC', true),
     dbPoolMax: r.int('DB_POOL_MAX', 5, { min: 2, max: 200 }),
     retry: { initialDelayMs, maxDelayMs },
   };

@@ -9,6 +9,7 @@ import {
   type Pool,
   type ReconcileCandidate,
   recordCommands,
+  recordSensorTraffic,
 } from '@sensor-streaming/db';
 import type { Command, CommandAck, SensorState } from '@sensor-streaming/protocol';
 import type { Logger } from '@sensor-streaming/runtime';
@@ -171,8 +172,11 @@ export function createMessageProcessor(opts: MessageProcessorOptions): MessagePr
     }
   }
 
-  /** Writes a group of decoded messages; returns the serials whose state was applied (not OFFLINE). */
-  async function write(items: readonly Written[]): Promise<string[]> {
+  /**
+   * Writes a group of decoded messages received at `receivedUs`; returns the serials whose state was applied
+   * (not OFFLINE).
+   */
+  async function write(items: readonly Written[], receivedUs: number): Promise<string[]> {
     const states: SensorState[] = [];
     const commands: Command[] = [];
     const acks: CommandAck[] = [];
@@ -209,6 +213,11 @@ export function createMessageProcessor(opts: MessageProcessorOptions): MessagePr
       countAckOutcomes(outcomes);
       const unknown = new Set(outcomes.filter((o) => !o.known).map((o) => o.commandId));
       if (unknown.size > 0) trackUnmatched(acks.filter((a) => unknown.has(a.commandId)));
+      // an ack is a sign of life too
+      await recordSensorTraffic(
+        pool,
+        acks.map((a) => ({ serial: a.serial, seenAtUs: receivedUs })),
+      );
     }
     const latest = new Map<string, SensorState>();
     for (const s of states) {
@@ -223,6 +232,7 @@ export function createMessageProcessor(opts: MessageProcessorOptions): MessagePr
   return {
     async handle(ds) {
       const started = performance.now();
+      const receivedUs = now() * 1000;
       const rejected: Array<{ index: number; reason: string }> = [];
       const items: Written[] = [];
       const newCommands: Command[] = [];
@@ -242,13 +252,13 @@ export function createMessageProcessor(opts: MessageProcessorOptions): MessagePr
       }
       let touched: string[] = [];
       try {
-        touched = await withRetry('registry batch', () => write(items));
+        touched = await withRetry('registry batch', () => write(items, receivedUs));
       } catch (err) {
         if (!isRowDataError(err)) throw err;
         // find the message(s) the database refuses, write the rest one by one
         for (const item of items) {
           try {
-            touched.push(...(await withRetry('registry message', () => write([item]))));
+            touched.push(...(await withRetry('registry message', () => write([item], receivedUs))));
           } catch (one) {
             if (!isRowDataError(one)) throw one;
             const kind = item.message.kind;

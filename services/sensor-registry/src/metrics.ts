@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-export type MessageKind = 'state' | 'acks' | 'commands' | 'expired_commands' | 'unknown';
+export type MessageKind = 'state' | 'acks' | 'commands' | 'expired_commands' | 'data' | 'logs' | 'unknown';
 export type CommandTypeLabel = 'sleep' | 'awake' | 'changesamplefrequency';
 export type CommandStatusLabel = 'ISSUED' | 'APPLIED' | 'REJECTED' | 'EXPIRED' | 'TIMED_OUT';
 

@@ -19,6 +19,9 @@ const row = (o: Partial<RegistrySensorRow> = {}): RegistrySensorRow => ({
   maxFrequencyHz: 10,
   online: true,
   lastSeenAtUs: Date.UTC(2026, 0, 2, 3, 4, 5, 678) * 1000 + 999,
+  lastDataAtUs: null,
+  measuredSamplesPerSecond: null,
+  pendingCommands: 0,
   registeredAtUs: Date.UTC(2026, 0, 1) * 1000,
   ...o,
 });

@@ -15,6 +15,8 @@ import {
   commandAckCodec,
   commandCodec,
   DEAD_LETTER_QUEUE,
+  logBatchCodec,
+  measurementBatchCodec,
   routingKeys,
   type SensorState,
   sensorStateCodec,
@@ -435,5 +437,125 @@ describe('sensor-registry', () => {
     await registry.sweep();
     expect(await metricValue('sensor_streaming_sensors', { state: 'awake' })).toBeGreaterThan(0);
     expect(await metricValue('sensor_streaming_sensors', { state: 'offline' })).toBeGreaterThan(0);
+  });
+
+  // issue 12: liveness from any message, reported state from APPLIED acks
+
+  it('a device that only sends logs stays online (never OFFLINE) and its last seen is the receive time', async () => {
+    // a bare row, as the logs-ingester creates it: the device never sent a SensorState
+    await upsertSensorsBySerial(db.pool, ['reg-logs-only']);
+    const publishLogs = (sequence: number) =>
+      bus.publish(
+        routingKeys.logs('reg-logs-only'),
+        logBatchCodec.encode({
+          serial: 'reg-logs-only',
+          sequence,
+          entries: [
+            {
+              // the device clock is an hour behind: it must not matter
+              timeUs: (Date.now() - 3_600_000) * 1000,
+              level: 'INFO',
+              errorCode: '',
+              appVersion: '1.0.0',
+              firmwareVersion: '1.0.0',
+              message: 'still here',
+              component: 'main',
+            },
+          ],
+        }),
+      );
+    // logs for three times the offline timeout, the sweep running every 200 ms
+    const until = Date.now() + 3 * OFFLINE_AFTER_MS;
+    let seq = 0;
+    let everOffline = false;
+    while (Date.now() < until) {
+      await publishLogs(seq++);
+      await new Promise((r) => setTimeout(r, 250));
+      const [s] = await client.listSensors({ serials: ['reg-logs-only'] });
+      if (seq > 4 && s !== undefined && !s.online) everOffline = true;
+    }
+    await waitFor(
+      async () => (await client.listSensors({ serials: ['reg-logs-only'] }))[0]?.online === true,
+      'online',
+    );
+    const [s] = await client.listSensors({ serials: ['reg-logs-only'] });
+    expect(everOffline).toBe(false);
+    expect(s?.reportedState).toBeNull();
+    expect(Math.abs(Date.now() - Date.parse(s?.lastSeenAt ?? '1970-01-01'))).toBeLessThan(2_000);
+    expect(s?.lastDataAt).toBeNull();
+    expect(await client.listSensors({ serials: ['reg-logs-only'], state: 'OFFLINE' })).toEqual([]);
+  });
+
+  it('data sets LAST DATA (not the heartbeat) and the samples per second counted', async () => {
+    await publishState(state('reg-data', { sampleFrequencyHz: 100 }));
+    await waitFor(async () => (await sensorRow('reg-data')).length === 1, 'registration');
+    const started = Date.now();
+    let seq = 0;
+    // 100 samples every 250 ms = 400 samples/s, for a bit more than one counting window
+    while (Date.now() - started < 3_000) {
+      await bus.publish(
+        routingKeys.data('reg-data'),
+        measurementBatchCodec.encode({
+          serial: 'reg-data',
+          channel: 'vibration',
+          unit: 'mm/s',
+          sequence: seq++,
+          firstSampleTimeUs: Date.now() * 1000,
+          samplePeriodNs: 2_500_000,
+          values: Array.from({ length: 100 }, (_, i) => Math.sin(i)),
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await waitFor(
+      async () =>
+        ((await client.listSensors({ serials: ['reg-data'] }))[0]?.measuredSamplesPerSecond ?? 0) > 0,
+      'a measured rate',
+    );
+    const [s] = await client.listSensors({ serials: ['reg-data'] });
+    expect(Date.now() - Date.parse(s?.lastDataAt ?? '1970-01-01')).toBeLessThan(2_000);
+    // loose bounds: timers on a loaded machine stretch the 250 ms period
+    expect(s?.measuredSamplesPerSecond).toBeGreaterThan(200);
+    expect(s?.measuredSamplesPerSecond).toBeLessThan(600);
+  });
+
+  it('an APPLIED ack with the resulting frequency is the reported one: no duplicate command follows', async () => {
+    const inbox = await sensorInbox('reg-nodup');
+    const t0 = Date.now() * 1000;
+    await publishState(state('reg-nodup', { sampleFrequencyHz: 10, timeUs: t0 }));
+    await waitFor(async () => (await sensorRow('reg-nodup')).length === 1, 'registration');
+    const [outcome] = await commander.issue(
+      ['reg-nodup'],
+      { type: 'changesamplefrequency', sampleFrequencyHz: 50 },
+      { issuedBy: 'iotctl:test', wait: false },
+    );
+    const id = outcome!.commandId;
+    await waitFor(() => inbox.length === 1, 'the command reaches the sensor');
+    await waitFor(async () => (await commandRow(id))?.status === 'ISSUED', 'command recorded');
+    // the sensor: a heartbeat taken just before it applied the command (still 10 Hz), then its ack carrying the
+    // resulting 50 Hz, and no separate state change
+    const tApply = Date.now() * 1000;
+    await publishState(
+      state('reg-nodup', { sampleFrequencyHz: 10, reason: 'HEARTBEAT', timeUs: tApply - 1000 }),
+    );
+    await publishAck({
+      commandId: id,
+      serial: 'reg-nodup',
+      status: 'APPLIED',
+      reason: '',
+      state: 'AWAKE',
+      sampleFrequencyHz: 50,
+      timeUs: tApply,
+      type: 'changesamplefrequency',
+    });
+    await waitFor(async () => (await commandRow(id))?.status === 'APPLIED', 'command applied');
+    await waitFor(
+      async () => (await sensorRow('reg-nodup'))[0]?.reported_frequency_hz === 50,
+      'the ack taken as reported',
+    );
+    // a later heartbeat (the sensor now at 50 Hz) gives the reconciler every chance to misjudge
+    await publishState(state('reg-nodup', { sampleFrequencyHz: 50, reason: 'HEARTBEAT' }));
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(inbox.map((c) => c.commandId)).toEqual([id]);
   });
 });

@@ -17,7 +17,9 @@ import { createExpiredCommandsHandler, expiredCommandsQueue } from './expired-co
 import { createMessageProcessor, type MessageProcessor } from './message-processor.js';
 import { createRegistryMetrics, type RegistryMetrics } from './metrics.js';
 import { createReconciler, type Reconciler } from './reconciler.js';
+import { ChannelSeriesStore } from './channel-series.js';
 import { createRegistryRpcHandler } from './rpc-handler.js';
+import { createTrafficHandler, trafficQueue } from './traffic.js';
 
 export interface SensorRegistryDeps {
   config: SensorRegistryConfig;
@@ -93,7 +95,12 @@ export function createSensorRegistry(deps: SensorRegistryDeps): SensorRegistry {
     registryQueue: cfg.queue,
     recordLate: (ds) => processor.handle(ds),
   });
-  const rpcHandler = createRegistryRpcHandler({ db: pool, logger: deps.logger.child({ module: 'rpc' }) });
+  const series = new ChannelSeriesStore();
+  const rpcHandler = createRegistryRpcHandler({
+    db: pool,
+    logger: deps.logger.child({ module: 'rpc' }),
+    ...(cfg.livenessFromTraffic ? { series } : {}),
+  });
 
   const consumers: Consumer[] = [];
   let started = false;
@@ -150,6 +157,23 @@ export function createSensorRegistry(deps: SensorRegistryDeps): SensorRegistry {
         handler: expiredHandler,
       }),
     );
+    if (cfg.livenessFromTraffic) {
+      const traffic = createTrafficHandler({
+        pool,
+        logger: deps.logger.child({ module: 'traffic' }),
+        metrics,
+        series,
+      });
+      consumers.push(
+        await bus.consumeBatch({
+          queue: trafficQueue(cfg.queue),
+          prefetch: 4000,
+          maxBatch: 2000,
+          maxWaitMs: 250,
+          handler: traffic,
+        }),
+      );
+    }
     consumers.push(await bus.rpcServe(REGISTRY_RPC_QUEUE, rpcHandler));
     scheduleSweep();
     log.info(

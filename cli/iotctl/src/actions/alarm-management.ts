@@ -15,7 +15,7 @@ import { resolveTargets } from './send-command.js';
 // Alarm management after ISA-18.2 / EEMUA 191 (issue 11): shelving, maintenance mode, the alarm
 // system's performance figures. One registration function, so cli.ts only calls it.
 
-type ContextFor = (cmd: Command) => Context;
+type ContextFor = (cmd: Command) => Promise<Context>;
 
 /** `alarms` has its own --json, which commander gives to the parent when it follows the subcommand. */
 function wantsJson(cmd: Command): boolean {
@@ -101,7 +101,7 @@ export function registerAlarmManagement(
     .requiredOption('--reason <text>', 'why (recorded)')
     .option('--json', 'print JSON');
   shelve.action(async (id: string, flags: { for: string; reason: string; json?: boolean }) => {
-    const ctx = contextFor(shelve);
+    const ctx = await contextFor(shelve);
     const alarmId = usage(() => assertAlarmId(id, 'alarm id'));
     const forMs = usage(() => parseShelfDuration(flags.for, '--for'));
     const reason = reasonFlag(flags.reason, true);
@@ -120,7 +120,7 @@ export function registerAlarmManagement(
     .argument('<alarm-id>')
     .option('--json', 'print JSON');
   unshelve.action(async (id: string) => {
-    const ctx = contextFor(unshelve);
+    const ctx = await contextFor(unshelve);
     const alarmId = usage(() => assertAlarmId(id, 'alarm id'));
     setExit(
       await withSession(ctx, {}, async (session) => {
@@ -136,7 +136,7 @@ export function registerAlarmManagement(
     .description('alarms on the shelf now')
     .option('--json', 'print JSON');
   shelves.action(async () => {
-    const ctx = contextFor(shelves);
+    const ctx = await contextFor(shelves);
     setExit(
       await withSession(ctx, {}, async (session) => {
         const list = await session.alarms.shelves();
@@ -160,7 +160,7 @@ export function registerAlarmManagement(
     .option('--to <time>', 'end: ISO time or an age (default now)')
     .option('--json', 'print JSON');
   stats.action(async (flags: { from?: string; to?: string; json?: boolean }) => {
-    const ctx = contextFor(stats);
+    const ctx = await contextFor(stats);
     const now = ctx.nowMs();
     const fromUs = parseTime('--from', flags.from, now);
     const toUs = parseTime('--to', flags.to, now);
@@ -204,7 +204,7 @@ export function registerAlarmManagement(
         json?: boolean;
       },
     ) => {
-      const ctx = contextFor(maintenance);
+      const ctx = await contextFor(maintenance);
       if (flags.list) {
         setExit(
           await withSession(ctx, {}, async (session) => {

@@ -220,7 +220,7 @@ export async function purgeDeadLetters(
 /** Adds `dead-letters list|show|replay|purge` to the program. */
 export function registerDeadLetterCommands(
   program: Command,
-  contextFor: (cmd: Command) => Context,
+  contextFor: (cmd: Command) => Promise<Context>,
   setExit: (code: number) => void,
 ): void {
   const dl = program
@@ -233,7 +233,7 @@ export function registerDeadLetterCommands(
     .option('--reason <regex>', 'only those whose reason matches')
     .option('--json', 'print JSON');
   list.action(async (flags: DeadLetterFlags & { limit?: string }) => {
-    setExit(await listDeadLetters(contextFor(list), flags));
+    setExit(await listDeadLetters(await contextFor(list), flags));
   });
   const show = dl
     .command('show')
@@ -242,7 +242,7 @@ export function registerDeadLetterCommands(
     .option('--scan <n>', 'look at this many to find it', String(DEFAULT_SCAN))
     .option('--json', 'print JSON');
   show.action(async (id: string, flags: DeadLetterFlags) => {
-    setExit(await showDeadLetter(contextFor(show), id, flags));
+    setExit(await showDeadLetter(await contextFor(show), id, flags));
   });
   const replay = dl
     .command('replay')
@@ -253,7 +253,7 @@ export function registerDeadLetterCommands(
     .option('--scan <n>', 'look at this many', String(DEFAULT_SCAN))
     .option('--json', 'print JSON');
   replay.action(async (ids: string[], flags: DeadLetterFlags) => {
-    setExit(await replayDeadLetters(contextFor(replay), ids, flags));
+    setExit(await replayDeadLetters(await contextFor(replay), ids, flags));
   });
   const purge = dl
     .command('purge')
@@ -265,6 +265,6 @@ export function registerDeadLetterCommands(
     .option('--yes', 'really delete')
     .option('--json', 'print JSON');
   purge.action(async (ids: string[], flags: DeadLetterFlags) => {
-    setExit(await purgeDeadLetters(contextFor(purge), ids, flags));
+    setExit(await purgeDeadLetters(await contextFor(purge), ids, flags));
   });
 }

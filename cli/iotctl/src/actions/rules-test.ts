@@ -40,7 +40,7 @@ export function formatBacktest(r: RulesTestResult): string {
 /** `iotctl rules test <rules.yaml> --from … --to … [--selector …]`: the live engine over stored data. */
 export function registerRulesTest(
   program: Command,
-  contextFor: (cmd: Command) => Context,
+  contextFor: (cmd: Command) => Promise<Context>,
   setExit: (n: number) => void,
 ): void {
   const rules = program.command('rules').description('alarm rules');
@@ -56,7 +56,7 @@ export function registerRulesTest(
     .option('--json', 'print JSON');
   test.action(
     async (file: string, flags: { from: string; to?: string; selector?: string; json?: boolean }) => {
-      const ctx = contextFor(test);
+      const ctx = await contextFor(test);
       const format = /\.json$/i.test(file) ? 'json' : /\.ya?ml$/i.test(file) ? 'yaml' : undefined;
       if (format === undefined) throw new UsageError(`${file}: must end in .yaml, .yml or .json`);
       let text: string;

@@ -3,10 +3,14 @@ import { EXIT_OK } from '../cli-error.js';
 import { type Context, out, withSession } from '../context.js';
 import { formatCommandTable, formatSensorDetail, formatSensorTable } from '../format/sensors.js';
 import { json } from '../format/text.js';
+import { naturalCompare } from '../ui/fleet-model.js';
 
 export async function listSensors(ctx: Context, filter: SensorFilter, asJson: boolean): Promise<number> {
   return withSession(ctx, {}, async (session) => {
-    const sensors = await session.registry.listSensors(filter);
+    // natural order, as in the live view: sim-0-2 before sim-0-10
+    const sensors = (await session.registry.listSensors(filter)).sort((a, b) =>
+      naturalCompare(a.serial, b.serial),
+    );
     out(ctx, asJson ? json(sensors) : formatSensorTable(sensors, ctx.style, ctx.nowMs()));
     return EXIT_OK;
   });

@@ -2,7 +2,7 @@ import type { CommandOutcome } from '@sensor-streaming/control';
 import { describe, expect, it } from 'vitest';
 import { sensor } from '../testing/fixtures.js';
 import { formatOutcome, formatSummary } from './outcomes.js';
-import { countFleet, formatSensorTable } from './sensors.js';
+import { countFleet, desiredText, effectiveState, formatSensorTable } from './sensors.js';
 import { ago, decideColor, renderTable } from './text.js';
 
 const plain = { color: false };
@@ -64,8 +64,11 @@ describe('command outcomes', () => {
     rttMs,
   });
 
-  it('prints serial, status, round trip, and the reason unless applied', () => {
+  it('prints serial, status, round trip, and the reason when there is one (APPLIED too)', () => {
     expect(formatOutcome(o('a', 'APPLIED', 12.34), 4, plain)).toBe('a     APPLIED       12.3 ms\n');
+    expect(formatOutcome(o('a', 'APPLIED', 2, 'already awake'), 4, plain)).toBe(
+      'a     APPLIED        2.0 ms  already awake\n',
+    );
     expect(formatOutcome(o('bb', 'REJECTED', 3, 'out of range'), 4, plain)).toBe(
       'bb    REJECTED       3.0 ms  out of range\n',
     );
@@ -83,6 +86,13 @@ describe('command outcomes', () => {
 });
 
 describe('sensors', () => {
+  it('shows desired versus reported, pending commands included', () => {
+    expect(desiredText(sensor())).toBe('-');
+    expect(desiredText(sensor({ desiredState: 'ASLEEP', pendingCommands: 1 }))).toBe('-> ASLEEP (pending)');
+    expect(desiredText(sensor({ desiredState: 'AWAKE', desiredFrequencyHz: 50 }))).toBe('-> 50 Hz');
+    expect(effectiveState(sensor({ reportedState: null }))).toBe('ONLINE');
+  });
+
   it('counts offline sensors whatever they last reported', () => {
     const c = countFleet([
       sensor(),
@@ -96,8 +106,10 @@ describe('sensors', () => {
   it('lists one row per sensor with state, frequency, last seen and labels', () => {
     const text = formatSensorTable([sensor()], plain, Date.parse('2026-01-01T00:00:05Z'));
     const [header, row] = text.trimEnd().split('\n');
-    expect(header).toMatch(/^SERIAL\s+KIND\s+STATE\s+DESIRED\s+HZ\s+SAMPLES\/S\s+LAST SEEN\s+LABELS$/);
-    expect(row).toMatch(/^sim-0-1\s+vibration\s+AWAKE\s+-\s+100\s+100\s+5s ago\s+site=north$/);
+    expect(header).toMatch(
+      /^SERIAL\s+KIND\s+STATE\s+DESIRED\s+HZ\s+SAMPLES\/S\s+LAST DATA\s+LAST SEEN\s+LABELS$/,
+    );
+    expect(row).toMatch(/^sim-0-1\s+vibration\s+AWAKE\s+-\s+100\s+100\s+-\s+5s ago\s+site=north$/);
     expect(formatSensorTable([], plain, 0)).toBe('no sensors match\n');
   });
 });

@@ -1,10 +1,10 @@
 import type { CommandOutcome } from '@sensor-streaming/control';
 import { ms, paint, type Style, statusColor } from './text.js';
 
-/** One line per sensor: serial, outcome (with the reason when not applied), round trip. */
+/** One line per sensor: serial, outcome, round trip, and the reason when there is one ("already awake"). */
 export function formatOutcome(o: CommandOutcome, serialWidth: number, style: Style): string {
   const status = paint(style, statusColor(o.status), o.status.padEnd(10));
-  const reason = o.status === 'APPLIED' || o.status === 'PUBLISHED' ? '' : `  ${o.reason}`;
+  const reason = o.reason === '' ? '' : `  ${o.reason}`;
   return `${o.serial.padEnd(serialWidth)}  ${status}  ${ms(o.rttMs).padStart(9)}${reason}\n`;
 }
 

@@ -1,4 +1,5 @@
-import type { CommandRecord, SensorDetail, SensorSummary } from '@sensor-streaming/control';
+import type { ChannelSeries, CommandRecord, SensorDetail, SensorSummary } from '@sensor-streaming/control';
+import { sparkline } from './logs.js';
 import { ago, type Column, hz, ms, renderTable, type Style, stateColor, statusColor } from './text.js';
 
 export interface FleetCounts {
@@ -8,10 +9,32 @@ export interface FleetCounts {
   offline: number;
 }
 
-/** A sensor that is not online counts as offline whatever it last reported. */
-export function effectiveState(s: SensorSummary): 'AWAKE' | 'ASLEEP' | 'OFFLINE' | 'UNKNOWN' {
+/**
+ * A sensor that is not online counts as offline whatever it last reported; one that is online but never
+ * reported a state (a device that only sends logs) is ONLINE.
+ */
+export function effectiveState(s: SensorSummary): 'AWAKE' | 'ASLEEP' | 'OFFLINE' | 'ONLINE' {
   if (!s.online || s.reportedState === 'OFFLINE') return 'OFFLINE';
-  return s.reportedState ?? 'UNKNOWN';
+  return s.reportedState ?? 'ONLINE';
+}
+
+/**
+ * Desired versus reported: `-` when the sensor is where it was asked to be (or nothing was asked), else what
+ * it should become (`ASLEEP`, `50 Hz`, both), marked `(pending)` while a command is on its way.
+ */
+export function desiredText(s: SensorSummary): string {
+  const want: string[] = [];
+  if (s.desiredState !== null && s.desiredState !== s.reportedState) want.push(s.desiredState);
+  if (s.desiredFrequencyHz !== null && s.desiredFrequencyHz !== s.reportedFrequencyHz) {
+    want.push(`${hz(s.desiredFrequencyHz)} Hz`);
+  }
+  if (want.length === 0) return (s.pendingCommands ?? 0) > 0 ? '(pending)' : '-';
+  return `-> ${want.join(' ')}${(s.pendingCommands ?? 0) > 0 ? ' (pending)' : ''}`;
+}
+
+/** Samples/s the registry counted, when it counts them; else the nominal rate. */
+export function samplesPerSecond(s: SensorSummary): number {
+  return s.measuredSamplesPerSecond ?? s.samplesPerSecond;
 }
 
 export function countFleet(sensors: readonly SensorSummary[]): FleetCounts {
@@ -29,7 +52,9 @@ export function formatCounts(c: FleetCounts): string {
   return `${c.total} sensors: ${c.awake} awake, ${c.asleep} asleep, ${c.offline} offline`;
 }
 
-function labels(l: Record<string, string>): string {
+const round1 = (v: number): number => Math.round(v * 10) / 10;
+
+export function labels(l: Record<string, string>): string {
   const parts = Object.entries(l)
     .filter(([k]) => k !== 'kind')
     .map(([k, v]) => `${k}=${v}`);
@@ -47,10 +72,12 @@ export function sensorColumns(nowMs: number): Column<SensorSummary>[] {
     },
     {
       header: 'DESIRED',
-      value: (s) => s.desiredState ?? '-',
+      value: (s) => desiredText(s),
+      color: (s) => (desiredText(s) === '-' ? undefined : 'yellow'),
     },
     { header: 'HZ', value: (s) => hz(s.reportedFrequencyHz), align: 'right' },
-    { header: 'SAMPLES/S', value: (s) => hz(s.samplesPerSecond), align: 'right' },
+    { header: 'SAMPLES/S', value: (s) => hz(round1(samplesPerSecond(s))), align: 'right' },
+    { header: 'LAST DATA', value: (s) => (s.lastDataAt == null ? '-' : ago(s.lastDataAt, nowMs)) },
     { header: 'LAST SEEN', value: (s) => ago(s.lastSeenAt, nowMs) },
     { header: 'LABELS', value: (s) => labels(s.labels) },
   ];
@@ -92,7 +119,12 @@ export function formatSensorDetail(d: SensorDetail, style: Style, nowMs: number)
     ['online', s.online ? 'yes' : 'no'],
     ['state', `${effectiveState(s)} (desired ${s.desiredState ?? '-'})`],
     ['frequency', `${hz(s.reportedFrequencyHz)} Hz (desired ${hz(s.desiredFrequencyHz)} Hz, range ${range})`],
-    ['samples/s', hz(s.samplesPerSecond)],
+    ['desired', desiredText(s)],
+    [
+      'samples/s',
+      `${hz(round1(samplesPerSecond(s)))}${s.measuredSamplesPerSecond == null ? ' (nominal)' : ' (measured)'}`,
+    ],
+    ['last data', s.lastDataAt == null ? 'never' : `${s.lastDataAt} (${ago(s.lastDataAt, nowMs)})`],
     ['channels', s.channels.join(', ') || '-'],
     ['firmware', s.firmware || '-'],
     ['location', loc],
@@ -102,5 +134,26 @@ export function formatSensorDetail(d: SensorDetail, style: Style, nowMs: number)
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   const head = rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
-  return `${head}\n\nrecent commands:\n${formatCommandTable(d.commands, style)}`;
+  return `${head}\n${formatSeries(d.series ?? [])}\nrecent commands:\n${formatCommandTable(d.commands, style)}`;
+}
+
+function fmt(v: number): string {
+  return String(Number(v.toPrecision(4)));
+}
+
+/** One sparkline per channel: the last minutes at a glance, with the range it spans. */
+export function formatSeries(series: readonly ChannelSeries[]): string {
+  if (series.length === 0) return '';
+  const first = series[0]!;
+  const minutes = (first.values.length * first.bucketSeconds) / 60;
+  const width = Math.max(...series.map((s) => s.channel.length));
+  const lines = series.map((s) => {
+    const present = s.values.filter((v): v is number => v !== null);
+    const range =
+      present.length === 0
+        ? 'no data'
+        : `min ${fmt(Math.min(...present))}  max ${fmt(Math.max(...present))}  last ${fmt(present[present.length - 1]!)}`;
+    return `  ${s.channel.padEnd(width)}  ${sparkline(s.values)}  ${range}`;
+  });
+  return `\nlast ${Number(minutes.toFixed(1))} min (${first.bucketSeconds} s averages, oldest left):\n${lines.join('\n')}\n`;
 }

@@ -11,22 +11,21 @@ export interface RunResult {
   ms: number;
 }
 
-/** Runs the real CLI (`node --conditions=source --import tsx src/main.ts ...`) as the operator would. */
+/** The installed command (`iotctl` links to it): the launcher, which rebuilds a stale bundle, then runs it. */
+export const IOTCTL_BIN = fileURLToPath(new URL('../../bin/iotctl.js', import.meta.url));
+
+/** Runs the real CLI (`bin/iotctl.js ...`, what `iotctl` runs) as the operator would. */
 export function runIotctl(
   args: readonly string[],
   opts: { env?: Record<string, string | undefined>; timeoutMs?: number } = {},
 ): Promise<RunResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--conditions=source', '--import', 'tsx', 'src/main.ts', ...args],
-      {
-        cwd: PACKAGE_DIR,
-        env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, ...opts.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawn(process.execPath, [IOTCTL_BIN, ...args], {
+      cwd: PACKAGE_DIR,
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => {

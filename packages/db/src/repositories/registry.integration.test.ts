@@ -2,18 +2,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../testing/index.js';
 import {
   applyCommandAcks,
-  applySensorStates,
-  countSensorsByState,
-  findReconcileCandidates,
-  getRegistrySensor,
   listRegistryCommands,
-  listRegistrySensors,
   markCommandsExpired,
   markCommandsTimedOut,
-  markSilentSensorsOffline,
   recordCommands,
+} from './registry-commands.js';
+import { findReconcileCandidates, getRegistrySensor, listRegistrySensors } from './registry-sensors.js';
+import {
+  applySensorStates,
+  countSensorsByState,
+  markSilentSensorsOffline,
+  recordSensorTraffic,
   type SensorStateInput,
-} from './registry.js';
+} from './registry-states.js';
 import { upsertSensorsBySerial } from './sensors.js';
 
 let db: TestDatabase;
@@ -127,10 +128,11 @@ describe('registry repository', () => {
   });
 
   it('marks silent sensors offline in one sweep and counts the fleet by state', async () => {
-    await applySensorStates(db.pool, [
-      state('reg-silent', { timeUs: nowUs() - 60_000_000 }),
-      state('reg-talking', { timeUs: nowUs() }),
-    ]);
+    await applySensorStates(db.pool, [state('reg-silent'), state('reg-talking')]);
+    // silence is measured on the registry's clock (last_seen_at is the receive time): age it by hand
+    await db.pool.query(
+      "UPDATE sensors SET last_seen_at = now() - interval '60 seconds' WHERE serial = 'reg-silent'",
+    );
     const off = await markSilentSensorsOffline(db.pool, 30_000);
     expect(off).toContain('reg-silent');
     expect(off).not.toContain('reg-talking');
@@ -282,5 +284,106 @@ describe('registry repository', () => {
       'flt-b',
     ]);
     expect(await getRegistrySensor(db.pool, 'flt-none')).toBeUndefined();
+  });
+
+  it('last_seen_at is the receive time of any message, whatever the sensor clock says', async () => {
+    // a sensor whose clock is ten minutes behind is not silent
+    await applySensorStates(db.pool, [state('reg-clock', { timeUs: nowUs() - 600_000_000 })]);
+    const row = await getRegistrySensor(db.pool, 'reg-clock');
+    expect(Math.abs((row?.lastSeenAtUs ?? 0) - nowUs())).toBeLessThan(5_000_000);
+    // an older (stale) state changes nothing it reports but still counts as seen
+    await db.pool.query(
+      "UPDATE sensors SET last_seen_at = now() - interval '20 seconds' WHERE serial = 'reg-clock'",
+    );
+    await applySensorStates(db.pool, [
+      state('reg-clock', { timeUs: nowUs() - 900_000_000, state: 'ASLEEP', reason: 'CHANGE' }),
+    ]);
+    const after = await getRegistrySensor(db.pool, 'reg-clock');
+    expect(after?.reportedState).toBe('AWAKE');
+    expect(Math.abs((after?.lastSeenAtUs ?? 0) - nowUs())).toBeLessThan(5_000_000);
+  });
+
+  it('logs, data and acks keep a sensor online; data brings a silent one back AWAKE, logs only online', async () => {
+    await applySensorStates(db.pool, [state('reg-logger'), state('reg-streamer')]);
+    await db.pool.query(
+      "UPDATE sensors SET last_seen_at = now() - interval '60 seconds' WHERE serial IN ('reg-logger', 'reg-streamer')",
+    );
+    expect(await markSilentSensorsOffline(db.pool, 30_000)).toEqual(
+      expect.arrayContaining(['reg-logger', 'reg-streamer']),
+    );
+    const t = nowUs();
+    const back = await recordSensorTraffic(db.pool, [
+      { serial: 'reg-logger', seenAtUs: t },
+      { serial: 'reg-streamer', seenAtUs: t - 1000, dataAtUs: t - 1000 },
+      { serial: 'reg-streamer', seenAtUs: t, dataAtUs: t, samplesPerSecond: 250 },
+      { serial: 'reg-nobody-at-all', seenAtUs: t },
+    ]);
+    expect(back).toEqual(['reg-logger', 'reg-streamer']);
+    const logger = await getRegistrySensor(db.pool, 'reg-logger');
+    expect(logger).toMatchObject({ online: true, reportedState: null, lastSeenAtUs: t, lastDataAtUs: null });
+    const streamer = await getRegistrySensor(db.pool, 'reg-streamer');
+    expect(streamer).toMatchObject({
+      online: true,
+      reportedState: 'AWAKE',
+      lastSeenAtUs: t,
+      lastDataAtUs: t,
+      measuredSamplesPerSecond: 250,
+    });
+    // nothing moves backwards, and an online sensor keeps its reported state
+    await applySensorStates(db.pool, [state('reg-logger', { state: 'ASLEEP', reason: 'CHANGE' })]);
+    expect(await recordSensorTraffic(db.pool, [{ serial: 'reg-logger', seenAtUs: t - 10_000_000 }])).toEqual(
+      [],
+    );
+    expect(await getRegistrySensor(db.pool, 'reg-logger')).toMatchObject({ reportedState: 'ASLEEP' });
+    expect((await getRegistrySensor(db.pool, 'reg-logger'))?.lastSeenAtUs).toBeGreaterThanOrEqual(t);
+  });
+
+  it('an APPLIED ack reports the resulting state and frequency, unless a newer state says otherwise', async () => {
+    await applySensorStates(db.pool, [
+      state('reg-acked', { sampleFrequencyHz: 10, timeUs: nowUs() - 1_000_000 }),
+    ]);
+    const issuedAtUs = nowUs() - 500_000;
+    const cmd = (type: 'changesamplefrequency' | 'sleep', hz?: number) => ({
+      commandId: crypto.randomUUID(),
+      serial: 'reg-acked',
+      type,
+      ...(hz === undefined ? {} : { sampleFrequencyHz: hz }),
+      issuedBy: 'test',
+      issuedAtUs,
+      expiresAtUs: issuedAtUs + 60_000_000,
+    });
+    const change = cmd('changesamplefrequency', 50);
+    await recordCommands(db.pool, [change], [{ serial: 'reg-acked', frequencyHz: 50 }]);
+    await applyCommandAcks(db.pool, [
+      {
+        commandId: change.commandId,
+        status: 'APPLIED',
+        reason: '',
+        timeUs: issuedAtUs + 20_000,
+        state: 'AWAKE',
+        sampleFrequencyHz: 50,
+      },
+    ]);
+    expect(await getRegistrySensor(db.pool, 'reg-acked')).toMatchObject({
+      reportedFrequencyHz: 50,
+      desiredFrequencyHz: 50,
+    });
+    // applied, reported as desired: nothing to reconcile (the duplicate command of issue 12)
+    expect(await findReconcileCandidates(db.pool, ['reg-acked'])).toEqual([]);
+
+    // a state newer than an ack wins over it
+    const sleep = cmd('sleep');
+    await recordCommands(db.pool, [sleep], [{ serial: 'reg-acked', state: 'ASLEEP' }]);
+    await applySensorStates(db.pool, [state('reg-acked', { sampleFrequencyHz: 50, reason: 'HEARTBEAT' })]);
+    await applyCommandAcks(db.pool, [
+      {
+        commandId: sleep.commandId,
+        status: 'APPLIED',
+        reason: '',
+        timeUs: issuedAtUs + 30_000,
+        state: 'ASLEEP',
+      },
+    ]);
+    expect((await getRegistrySensor(db.pool, 'reg-acked'))?.reportedState).toBe('AWAKE');
   });
 });
