@@ -133,3 +133,6 @@ else
 fi
 line="$(printf '%s, ' "${did[@]}")"
 ok "bootstrap: ${line%, } (node $(node --version), pnpm $(pnpm --version))"
+
+# The operator's CLI as a real command (bundle rebuilt when its sources changed).
+bash scripts/install-iotctl.sh

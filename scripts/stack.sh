@@ -183,8 +183,8 @@ cmd_up() {
   MQTT:     $mqtt_state
   Logs:     .stack/<service>.log, one JSON line per event (follow all: bash scripts/stack.sh logs)
   Data:     psql $(redact_url "$url") -c 'SELECT * FROM measurements ORDER BY time DESC LIMIT 10'
-  Sensors:  pnpm iotctl status      (live view; pnpm iotctl sensors list, pnpm iotctl sleep <serial>)
-  Alarms:   pnpm iotctl alarms      (the simulator injects no faults by default; to see alarms:
+  Sensors:  iotctl status      (live view; iotctl sensors list, iotctl sleep <serial>, iotctl logs -f <serial>)
+  Alarms:   iotctl alarms      (the simulator injects no faults by default; to see alarms:
             npm stop, then FAULTS=spike:0.01,errorburst:0.01 npm start)
   Metrics:  http://127.0.0.1:<port>/metrics   (also /healthz, /readyz)
   Stop:     npm stop

@@ -11,6 +11,17 @@ cd "$ROOT_DIR"
 start=$SECONDS
 bash scripts/bootstrap.sh || die "bootstrap failed: cannot run the tests"
 bash scripts/ensure-services.sh || die "PostgreSQL/RabbitMQ not available: cannot run the tests"
+# The live view is tested through the real command in a terminal (tmux).
+if ! have_cmd tmux; then
+  if is_debian_like && can_root; then
+    log "installing tmux (the live view's terminal test needs it)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >&2 ||
+      { as_root apt-get update -qq >&2 && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >&2; } ||
+      die "apt-get install tmux failed"
+  else
+    die "tmux is missing: install it (apt-get install tmux); the live view's terminal test needs it"
+  fi
+fi
 
 declare -A result=()
 steps=()
