@@ -148,20 +148,13 @@ json_messages() {
     });' "$1"
 }
 
-# storage_line: which backend the database uses, and its retention
+# storage_line: which backend the database uses, its retention and rollups (packages/db storage command)
 storage_line() {
-  local url="${DATABASE_URL:-$DEFAULT_DATABASE_URL}" info version ts retention=''
-  have_cmd psql || { echo "unknown (psql not installed)"; return 0; }
-  q() { PGCONNECT_TIMEOUT=3 psql "$url" -X -tA -F '|' -c "$1" 2>/dev/null; }
-  info="$(q "SELECT current_setting('server_version'), coalesce((SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'), '')")" ||
-    { echo "unknown (cannot query $(redact_url "$url"))"; return 0; }
-  IFS='|' read -r version ts <<<"$info"
-  if [[ -n "$ts" ]]; then
-    retention="$(q "SELECT string_agg(hypertable_name || ' ' || (config->>'drop_after'), ', ' ORDER BY hypertable_name)
-                    FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention'")" || true
-    echo "TimescaleDB $ts on PostgreSQL ${version%% *}; retention: ${retention:-none}"
+  local line
+  if line="$(node --conditions=source --import tsx packages/db/src/bin/storage.ts backend 2>/dev/null)" && [[ -n "$line" ]]; then
+    echo "${line#storage: }"
   else
-    echo "plain PostgreSQL ${version%% *} (no TimescaleDB: no compression; raw data is kept until you delete it)"
+    echo "unknown (pnpm db:backend failed; is the database reachable?)"
   fi
 }
 
