@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { defaultRulesFile } from '../config.js';
 import { compileRule, parseCondition, parseDurationUs, RuleValidationError } from './compile-rule.js';
 import { parseRuleFile, RuleFileError, resolveRules } from './rule-set.js';
 
@@ -112,5 +114,21 @@ describe('compileRule', () => {
     expect(parseDurationUs('soon')).toBeUndefined();
     expect(parseCondition('<= -2.5')).toEqual({ op: '<=', threshold: -2.5 });
     expect(parseCondition('=> 3')).toBeUndefined();
+  });
+});
+
+describe('the shipped rules', () => {
+  it('rules/default.yaml loads with every rule valid (state-aware rate, time-based anomaly, device errors)', async () => {
+    const set = parseRuleFile(await readFile(defaultRulesFile(), 'utf8'), 'yaml');
+    expect(set.problems).toEqual([]);
+    const byId = new Map(set.rules.map((r) => [r.id, r]));
+    expect(byId.get('pressure-rate')).toMatchObject({ window: { sizeUs: 5e6 }, settleUs: 30e6 });
+    expect(byId.get('process-anomaly')).toMatchObject({
+      timeConstantUs: 10e6,
+      settleUs: 60e6,
+      model: 'ewma',
+    });
+    expect(byId.get('error-burst')).toMatchObject({ errorCode: '*', perCode: true });
+    expect(byId.get('device-errors')).toMatchObject({ errorCode: '*', perCode: false });
   });
 });
