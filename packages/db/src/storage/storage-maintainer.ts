@@ -52,9 +52,34 @@ export function createStorageMaintainer(opts: StorageMaintainerOptions): Storage
   let stopped = false;
   let failed = 0;
 
+  // Which backend is decided on the first pass that reaches the database, so a
+  // service starting while the database is down still starts (and retries).
+  let backend: 'unknown' | 'plain' | 'timescaledb' = 'unknown';
+  const probe = async (): Promise<boolean> => {
+    const { rows } = await opts.pool.query<{ ts: boolean; ready: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') AS ts,
+              to_regprocedure('sensor_streaming_maintain_storage(jsonb)') IS NOT NULL AS ready`,
+    );
+    if (rows[0]?.ts) {
+      backend = 'timescaledb';
+      log.info({}, 'TimescaleDB: its jobs maintain storage; no storage maintainer');
+      return false;
+    }
+    if (!rows[0]?.ready) {
+      log.warn(
+        {},
+        'storage maintenance procedure missing: run pnpm migrate; checking again at the next interval',
+      );
+      return false;
+    }
+    backend = 'plain';
+    return true;
+  };
+
   const pass = async (): Promise<void> => {
     const started = performance.now();
     try {
+      if (backend === 'unknown' && !(await probe())) return;
       const report = await maintainStorage(opts.pool);
       const changed =
         (report.partitions_created?.length ?? 0) + (report.partitions_dropped?.length ?? 0) > 0 ||
@@ -68,7 +93,7 @@ export function createStorageMaintainer(opts: StorageMaintainerOptions): Storage
     }
   };
   const schedule = (): void => {
-    if (stopped) return;
+    if (stopped || backend === 'timescaledb') return;
     timer = setTimeout(() => {
       running = pass().finally(schedule);
     }, intervalMs);
@@ -77,18 +102,6 @@ export function createStorageMaintainer(opts: StorageMaintainerOptions): Storage
 
   return {
     async start() {
-      const { rows } = await opts.pool.query<{ ts: boolean; ready: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') AS ts,
-                to_regprocedure('sensor_streaming_maintain_storage(jsonb)') IS NOT NULL AS ready`,
-      );
-      if (rows[0]?.ts) {
-        log.info({}, 'TimescaleDB: its jobs maintain storage; no storage maintainer');
-        return;
-      }
-      if (!rows[0]?.ready) {
-        log.warn({}, 'storage maintenance procedure missing: run pnpm migrate; no storage maintainer');
-        return;
-      }
       stopped = false;
       running = pass().finally(schedule);
     },

