@@ -198,6 +198,8 @@ $$;
 
 -- Materialises what changed since the last run: invalidated minutes and
 -- [watermark, threshold) at 1 minute, then the hours and days they touch.
+-- Rows are inserted in bucket order, so each level is stored in time order
+-- and a fleet-wide read of a range touches only that range's pages.
 CREATE OR REPLACE FUNCTION sensor_streaming_refresh_rollups()
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -266,7 +268,8 @@ BEGIN
              sum(value), sum(value * value), min(value), max(value), count(*)
       FROM measurements
       WHERE time >= slice_lo AND time < slice_hi
-      GROUP BY 1, 2, 3;
+      GROUP BY 1, 2, 3
+      ORDER BY 1;
       GET DIAGNOSTICS n = ROW_COUNT;
       rows_1m := rows_1m + n;
       slice_lo := slice_hi;
@@ -288,7 +291,8 @@ BEGIN
            sum(sum), sum(sumsq), min(min), max(max), sum(count)
     FROM rollup_measurements_1m
     WHERE bucket >= lower(rg) AND bucket < upper(rg)
-    GROUP BY 1, 2, 3;
+    GROUP BY 1, 2, 3
+    ORDER BY 1;
     GET DIAGNOSTICS n = ROW_COUNT;
     rows_1h := rows_1h + n;
   END LOOP;
@@ -307,7 +311,8 @@ BEGIN
            sum(sum), sum(sumsq), min(min), max(max), sum(count)
     FROM rollup_measurements_1h
     WHERE bucket >= lower(rg) AND bucket < upper(rg)
-    GROUP BY 1, 2, 3;
+    GROUP BY 1, 2, 3
+    ORDER BY 1;
     GET DIAGNOSTICS n = ROW_COUNT;
     rows_1d := rows_1d + n;
   END LOOP;
