@@ -1,0 +1,4 @@
+export * from './broker-admin.js';
+export * from './device-permissions.js';
+export * from './identity-error.js';
+export * from './password-hash.js';
