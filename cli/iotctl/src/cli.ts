@@ -10,6 +10,7 @@ import {
 import type { CommandType } from '@sensor-streaming/protocol';
 import { Command, CommanderError, Option } from 'commander';
 import { ackAlarm, listAlarms } from './actions/alarms.js';
+import { registerProvisioning } from './actions/provision.js';
 import { commandHistory, listSensors, showSensor } from './actions/sensors.js';
 import { sendCommand } from './actions/send-command.js';
 import { status } from './actions/status.js';
@@ -148,6 +149,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   addCommand(program, io, 'changesamplefrequency', 'change the sample frequency (--hz <n>)', setExit);
 
   const sensors = program.command('sensors').description('the registered sensors');
+  registerProvisioning(sensors, io, setExit);
   const list = sensors
     .command('list')
     .description('list sensors')
