@@ -12,6 +12,8 @@ import { connect } from 'amqplib';
 import mqtt from 'mqtt';
 import pg from 'pg';
 import { createBrokerAdmin, type DeviceCredential } from '../broker-admin.js';
+import { generateSecret, rabbitPasswordHash } from '../password-hash.js';
+import { platformDefinitions, roleUser, type ServiceRole } from '../platform-definitions.js';
 import { ATTACK_MARK, type AttackResult, runAttacks } from '../security/attacks.js';
 import {
   canStartThrowawayBroker,
@@ -149,9 +151,28 @@ async function main(): Promise<number> {
   const db = new pg.Client({ connectionString: dbUrl.toString() });
   await db.connect();
   cleanups.push(() => db.end());
-  const env = { AMQP_URL: serviceUrl, DATABASE_URL: dbUrl.toString() };
-  const services = ['measurements-ingester', 'logs-ingester', 'sensor-registry'];
-  for (const s of services) startService(s, env);
+  // Each service and the read-only operator with its own least-privilege user (platform definitions):
+  // a service that needs more than its role grants fails to start, and the control below fails.
+  const services = ['measurements-ingester', 'logs-ingester', 'sensor-registry'] as const;
+  const secrets = new Map<ServiceRole, string>(
+    [...services, 'viewer' as const].map((r) => [r, generateSecret()]),
+  );
+  await api(
+    'POST',
+    '/definitions',
+    platformDefinitions({
+      vhost,
+      passwordHashes: Object.fromEntries([...secrets].map(([r, s]) => [r, rabbitPasswordHash(s)])),
+    }),
+  );
+  cleanups.push(async () => {
+    for (const r of secrets.keys()) await api('DELETE', `/users/${encodeURIComponent(roleUser(r))}`);
+  });
+  for (const s of services)
+    startService(s, {
+      AMQP_URL: withUser(broker.amqpUrl, roleUser(s), secrets.get(s)!, vhost),
+      DATABASE_URL: dbUrl.toString(),
+    });
   say('waiting for the services to consume ...');
   await waitFor(
     'the ingesters and the registry consuming their queues',
@@ -219,7 +240,12 @@ async function main(): Promise<number> {
     mqttUrl: broker.mqttUrl,
     mqttUser: (user: string) => `${vhost}:${user}`,
   };
-  const results: AttackResult[] = await runAttacks(target, { a, b, revoked: c });
+  const results: AttackResult[] = await runAttacks(target, {
+    a,
+    b,
+    revoked: c,
+    viewer: { username: roleUser('viewer'), secret: secrets.get('viewer')! },
+  });
   for (const r of results) say(`${r.refused ? 'refused ' : 'ALLOWED '} ${r.name}: ${r.how}`);
 
   // 7. A sentinel after the attacks (AMQP this time): once it is stored, anything sent before had its chance.

@@ -34,6 +34,8 @@ export interface AttackParties {
   b: DeviceCredential;
   /** A credential that was revoked. */
   revoked: DeviceCredential;
+  /** An operator with the read-only role (op.viewer). */
+  viewer?: { username: string; secret: string };
 }
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
@@ -248,6 +250,21 @@ export async function runAttacks(t: AttackTarget, p: AttackParties): Promise<Att
         ),
     ],
     [
+      'AMQP: A calls the registry RPC through the exchange',
+      () =>
+        amqpAttempt(asA, async (ch) =>
+          ch.publish(
+            'sensor_streaming',
+            REGISTRY_RPC_QUEUE,
+            Buffer.from('{"method":"sensors.list","params":{}}'),
+            {
+              replyTo: 'amq.rabbitmq.reply-to',
+              correlationId: 'x',
+            },
+          ),
+        ),
+    ],
+    [
       'AMQP: A calls alarms.ack over RPC',
       () =>
         amqpAttempt(asA, async (ch) =>
@@ -318,6 +335,39 @@ export async function runAttacks(t: AttackTarget, p: AttackParties): Promise<Att
         }),
     ],
   ];
+  if (p.viewer !== undefined) {
+    const asViewer = t.amqpUrl(p.viewer.username, p.viewer.secret);
+    attacks.push(
+      [
+        'AMQP: a read-only operator acknowledges an alarm (alarms.ack RPC)',
+        () =>
+          amqpAttempt(asViewer, async (ch) =>
+            ch.publish(
+              'sensor_streaming',
+              ALARM_RPC_QUEUE,
+              Buffer.from(
+                '{"method":"alarms.ack","params":{"alarmId":"00000000-0000-4000-8000-000000000001"}}',
+              ),
+              { replyTo: 'amq.rabbitmq.reply-to', correlationId: 'x' },
+            ),
+          ),
+      ],
+      [
+        'AMQP: a read-only operator sends a command',
+        () =>
+          amqpAttempt(asViewer, async (ch) =>
+            ch.publish('sensor_streaming', `sensor.${b.serial}.commands.sleep`, attackCommand(b.serial)),
+          ),
+      ],
+      [
+        'AMQP: a read-only operator publishes data as a device',
+        () =>
+          amqpAttempt(asViewer, async (ch) =>
+            ch.publish('sensor_streaming', `sensor.${b.serial}.data`, attackData(b.serial)),
+          ),
+      ],
+    );
+  }
   const results: AttackResult[] = [];
   for (const [name, attempt] of attacks) {
     const [refused, how] = await attempt();
