@@ -3,3 +3,4 @@ export * from './device-permissions.js';
 export * from './identity-error.js';
 export * from './password-hash.js';
 export * from './platform-definitions.js';
+export * from './broker-definitions.js';

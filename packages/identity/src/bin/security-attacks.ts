@@ -6,14 +6,14 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { MQTT_COMMAND_FORWARDING, MQTT_SESSION_POLICY } from '@sensor-streaming/control';
-import { DEAD_LETTER_EXCHANGE, EXCHANGE } from '@sensor-streaming/protocol';
+import { EXCHANGE } from '@sensor-streaming/protocol';
 import { connect } from 'amqplib';
 import mqtt from 'mqtt';
 import pg from 'pg';
 import { createBrokerAdmin, type DeviceCredential } from '../broker-admin.js';
 import { generateSecret, rabbitPasswordHash } from '../password-hash.js';
-import { platformDefinitions, roleUser, type ServiceRole } from '../platform-definitions.js';
+import { brokerDefinitions } from '../broker-definitions.js';
+import { roleUser, type ServiceRole } from '../platform-definitions.js';
 import { ATTACK_MARK, type AttackResult, runAttacks } from '../security/attacks.js';
 import {
   canStartThrowawayBroker,
@@ -116,22 +116,6 @@ async function main(): Promise<number> {
     write: '.*',
     read: '.*',
   });
-  const { name: policyName, ...policy } = MQTT_SESSION_POLICY;
-  await api('PUT', `/policies/${v}/${policyName}`, policy);
-  const serviceUrl = withUser(broker.amqpUrl, adminUser, decodeURIComponent(admin.password), vhost);
-  const conn = await connect(serviceUrl);
-  cleanups.push(() => conn.close().catch(() => undefined));
-  const ch = await conn.createChannel();
-  await ch.assertExchange(EXCHANGE, 'topic', { durable: true });
-  await ch.assertExchange(DEAD_LETTER_EXCHANGE, 'topic', { durable: true });
-  for (const kind of ['data', 'logs', 'state', 'acks'])
-    await ch.bindExchange(EXCHANGE, 'amq.topic', `sensor.*.${kind}`);
-  await ch.bindExchange(
-    MQTT_COMMAND_FORWARDING.destination,
-    MQTT_COMMAND_FORWARDING.source,
-    MQTT_COMMAND_FORWARDING.routingKey,
-  );
-
   // 3. A migrated database and the services that write every table a device can reach.
   const dbBase = new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
   const dbUrl = new URL(dbBase);
@@ -151,7 +135,8 @@ async function main(): Promise<number> {
   const db = new pg.Client({ connectionString: dbUrl.toString() });
   await db.connect();
   cleanups.push(() => db.end());
-  // Each service and the read-only operator with its own least-privilege user (platform definitions):
+  // The vhost comes whole from the definitions compose and K8s load (roles, exchanges, MQTT forwarding
+  // both ways, the MQTT session dead-letter policy); each service runs as its own least-privilege user:
   // a service that needs more than its role grants fails to start, and the control below fails.
   const services = ['measurements-ingester', 'logs-ingester', 'sensor-registry'] as const;
   const secrets = new Map<ServiceRole, string>(
@@ -160,7 +145,7 @@ async function main(): Promise<number> {
   await api(
     'POST',
     '/definitions',
-    platformDefinitions({
+    brokerDefinitions({
       vhost,
       passwordHashes: Object.fromEntries([...secrets].map(([r, s]) => [r, rabbitPasswordHash(s)])),
     }),
