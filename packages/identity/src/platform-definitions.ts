@@ -80,7 +80,7 @@ function specOf(role: ServiceRole): RoleSpec {
         // acks (EXPIRED), reconcile commands, RPC replies (default exchange, direct reply-to)
         write: [...qs, CONTROL_ACKS, EXCHANGE, DEAD_LETTER_EXCHANGE, 'amq.default'],
         read: [...qs, CONTROL_ACKS, EXCHANGE],
-        publishKeys: `sensor\\.[A-Za-z0-9_-]+\\.(state|acks|data|logs)|${COMMAND_KEYS}`,
+        publishKeys: `sensor\\.[A-Za-z0-9_-]+\\.(state|acks)|${COMMAND_KEYS}`,
       };
     }
     case 'alarm-service': {
