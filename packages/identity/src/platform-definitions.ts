@@ -123,7 +123,9 @@ function specOf(role: ServiceRole): RoleSpec {
 
 export function rolePermissions(role: ServiceRole): { permissions: Permissions; topic: TopicPermissions[] } {
   const s = specOf(role);
-  const withBase = role === 'operator' || role === 'viewer' ? { configure: [], write: [], read: [] } : BASE;
+  // Operators too: packages/bus declares the base topology on every connect (a declare needs configure
+  // even when the exchange exists). A bus option not to declare would take that away from them.
+  const withBase = BASE;
   const permissions = {
     configure: oneOf(...withBase.configure, ...s.configure),
     write: oneOf(...withBase.write, ...s.write),

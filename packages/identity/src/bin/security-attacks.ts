@@ -7,7 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { EXCHANGE } from '@sensor-streaming/protocol';
+import { createBus } from '@sensor-streaming/bus';
+import { createCommander, createRegistryClient } from '@sensor-streaming/control';
 import { connect } from 'amqplib';
+import { pino } from 'pino';
 import mqtt from 'mqtt';
 import pg from 'pg';
 import { createBrokerAdmin, type DeviceCredential } from '../broker-admin.js';
@@ -27,6 +30,15 @@ const id = `sec${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 const cleanups: Array<() => Promise<unknown>> = [];
 const serviceOutput = new Map<string, string>();
+
+function within<T>(p: Promise<T>, what: string, ms = 30_000): Promise<T> {
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms).unref(),
+    ),
+  ]);
+}
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -140,7 +152,7 @@ async function main(): Promise<number> {
   // a service that needs more than its role grants fails to start, and the control below fails.
   const services = ['measurements-ingester', 'logs-ingester', 'sensor-registry'] as const;
   const secrets = new Map<ServiceRole, string>(
-    [...services, 'viewer' as const].map((r) => [r, generateSecret()]),
+    [...services, 'operator' as const, 'viewer' as const].map((r) => [r, generateSecret()]),
   );
   await api(
     'POST',
@@ -252,11 +264,47 @@ async function main(): Promise<number> {
     (await count('SELECT count(*) AS n FROM sensors WHERE serial <> $1', [a.serial])) +
     (await count('SELECT count(*) AS n FROM commands'));
   const refused = results.filter((r) => r.refused).length;
+
+  // 8. The roles are not too tight: an operator can command (through packages/control), a viewer can list.
+  // (After the database check: the operator's command is recorded, as it should be.)
+  const roleBus = (role: ServiceRole) =>
+    createBus({
+      url: withUser(broker.amqpUrl, roleUser(role), secrets.get(role)!, vhost),
+      connectionName: `security-${role}`,
+      logger: pino({ level: 'silent' }),
+    });
+  const opBus = roleBus('operator');
+  cleanups.push(() => opBus.stop());
+  await within(opBus.start(), 'the operator role connecting');
+  const commander = createCommander(opBus);
+  const [issued] = await within(
+    commander.issue([b.serial], { type: 'sleep' }, { issuedBy: 'op.operator', timeoutMs: 1000 }),
+    'the operator commanding',
+  );
+  await commander.close();
+  if (issued?.status !== 'TIMED_OUT')
+    throw new Error(
+      `the operator role could not command (expected TIMED_OUT: published, B offline): ${issued?.status} ${issued?.reason}`,
+    );
+  say(`allowed  the operator commands B through packages/control: ${issued.status} (B is offline)`);
+  const viewerBus = roleBus('viewer');
+  cleanups.push(() => viewerBus.stop());
+  await within(viewerBus.start(), 'the viewer role connecting');
+  const listed = await within(createRegistryClient(viewerBus).listSensors(), 'the viewer listing sensors');
+  if (!listed.some((x) => x.serial === a.serial))
+    throw new Error(`the viewer role could not list sensors: ${JSON.stringify(listed)}`);
+  say(`allowed  the viewer lists sensors through the registry RPC: ${listed.length} sensor(s)`);
+
   say(`security: ${results.length} attacks tried, ${refused} refused, ${reached} reached the database`);
   return refused === results.length && reached === 0 ? 0 : 1;
 }
 
 let code = 1;
+// A hang anywhere (a bus retrying a refused login forever) must still clean up and fail.
+const deadline = setTimeout(() => {
+  process.stderr.write('security: gave up after 300 s\n');
+  void Promise.allSettled(cleanups.reverse().map((c) => c())).then(() => process.exit(1));
+}, 300_000);
 try {
   code = await main();
 } catch (err) {
@@ -267,4 +315,5 @@ try {
 } finally {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 }
+clearTimeout(deadline);
 process.exit(code);
