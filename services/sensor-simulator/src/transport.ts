@@ -159,9 +159,22 @@ export function createMqttTransport(opts: MqttTransportOptions): MqttTransport {
       });
     }
     try {
+      // A timeout or a refused TCP connection is retried by mqtt.js (reconnectPeriod): wait for it.
+      // A refused login (CONNACK 4 bad user name or password, 5 not authorized) will not get better.
       await new Promise<void>((resolve, reject) => {
-        client.once('connect', () => resolve());
-        client.once('error', reject);
+        const onError = (err: Error & { code?: unknown }): void => {
+          if (err.code === 4 || err.code === 5) {
+            client.off('connect', onConnect);
+            client.off('error', onError);
+            reject(new Error(`MQTT login of sensor ${serial} refused: ${err.message}`));
+          }
+        };
+        const onConnect = (): void => {
+          client.off('error', onError);
+          resolve();
+        };
+        client.once('connect', onConnect);
+        client.on('error', onError);
       });
       if (onCommand !== undefined) {
         const granted = await client.subscribeAsync(mqttCommandFilter(serial), { qos: 1 });
