@@ -4,6 +4,7 @@ import type { CommandType } from '@sensor-streaming/protocol';
 import { Command, CommanderError, Option } from 'commander';
 import { registerAlarmManagement } from './actions/alarm-management.js';
 import { registerDeadLetterCommands } from './actions/dead-letters.js';
+import { registerProvisioning } from './actions/provision.js';
 import { registerRulesTest } from './actions/rules-test.js';
 import { EXIT_OK, EXIT_USAGE, reportError, UsageError } from './cli-error.js';
 import type { Context } from './context.js';
@@ -168,6 +169,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   addCommand(program, io, 'changesamplefrequency', 'change the sample frequency (--hz <n>)', setExit);
 
   const sensors = program.command('sensors').description('the registered sensors');
+  registerProvisioning(sensors, io, setExit);
   const list = sensors
     .command('list')
     .description('list sensors')

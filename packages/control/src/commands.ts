@@ -16,13 +16,13 @@ import {
   type CommandType,
   commandAckCodec,
   commandCodec,
-  commandQueueName,
   DEAD_LETTER_EXCHANGE,
   DEAD_LETTER_REASON_HEADER,
   type PowerState,
   routingKeys,
 } from '@sensor-streaming/protocol';
 import { ControlError } from './control-error.js';
+import { deviceCommandQueues } from './device-queues.js';
 
 /** The platform-wide sample frequency range; each sensor may accept a narrower one (it then REJECTs). */
 export const FREQUENCY_MIN_HZ = 0.1;
@@ -161,7 +161,7 @@ function unroutable(serial: string, type: CommandType): CommandOutcome {
     commandId: '',
     type,
     status: 'UNROUTABLE',
-    reason: `no command queue for sensor ${serial}: unknown serial, or the sensor never connected`,
+    reason: `no command queue for sensor ${serial} (neither AMQP nor MQTT): unknown serial, or the sensor never connected`,
     rttMs: null,
   };
 }
@@ -195,7 +195,9 @@ export function createCommander(bus: Bus): Commander {
     if (waiting === undefined) return;
     // Only the sensor's own queue speaks for the sensor: a copy that expired in some
     // other queue bound to the commands (the registry's, say) says nothing about it.
-    if (deathQueue(delivery.headers) !== commandQueueName(command.serial)) return;
+    // (the AMQP command queue or the MQTT session queue: one meaning for both transports)
+    const from = deathQueue(delivery.headers);
+    if (from === undefined || !deviceCommandQueues(command.serial).includes(from)) return;
     const reason = deathReason(delivery.headers);
     waiting.settle({
       serial: command.serial,
@@ -316,11 +318,12 @@ export function createCommander(bus: Bus): Commander {
       if (request.type === 'changesamplefrequency') parseFrequency(request.sampleFrequencyHz);
       if (opts.wait ?? true) await ensureAckConsumer();
       // The registry's queue is bound to every command key, so a mandatory publish to an
-      // unknown sensor would still be routed: ask whether the sensor's own queue exists.
-      const existing = await bus.existingQueues(serials.map((s) => commandQueueName(s)));
+      // unknown sensor would still be routed: ask whether the sensor's own queue exists,
+      // the AMQP command queue or the MQTT session queue (one path for both transports).
+      const existing = await bus.existingQueues(serials.flatMap((s) => deviceCommandQueues(s)));
       return Promise.all(
         serials.map(async (serial) => {
-          const outcome = existing.has(commandQueueName(serial))
+          const outcome = deviceCommandQueues(serial).some((q) => existing.has(q))
             ? await issueOne(serial, request, opts)
             : unroutable(serial, request.type);
           opts.onOutcome?.(outcome);

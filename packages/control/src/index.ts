@@ -2,3 +2,4 @@ export * from './commands.js';
 export * from './control-error.js';
 export * from './registry-rpc.js';
 export * from './alarm-rpc.js';
+export * from './device-queues.js';

@@ -23,6 +23,13 @@ export interface SimulatorConfig extends CommonConfig {
   /** Message TTL of each sensor's command queue (x-message-ttl). */
   commandTtlMs: number;
   transport: Transport;
+  /**
+   * Share of the sensors run as MQTT devices (one MQTT connection each, commands over MQTT), the
+   * rest over AMQP: 1 with TRANSPORT=mqtt, 0 with TRANSPORT=amqp unless MQTT_SHARE says otherwise.
+   */
+  mqttShare: number;
+  /** CSV `serial,username,password` (what `iotctl sensors provision --from` writes): each MQTT device's own credential. */
+  mqttCredentialsFile: string | undefined;
   /** Fault kind -> probability that a sensor has it. */
   faultProbabilities: Partial<Record<FaultKind, number>>;
   /** Explicit faults per serial (added to the random ones). */
@@ -167,6 +174,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SimulatorConfi
   const heartbeatIntervalMs = r.duration('HEARTBEAT_INTERVAL_MS', 10_000, { min: 100, max: 3_600_000 });
   const commandTtlMs = r.duration('COMMAND_TTL_MS', 3_600_000, { min: 1000, max: 7 * 86_400_000 });
   const transport = r.enum('TRANSPORT', ['amqp', 'mqtt'] as const, 'amqp');
+  const mqttShare = r.number('MQTT_SHARE', transport === 'mqtt' ? 1 : 0, { min: 0, max: 1 });
+  if (transport === 'mqtt' && r.has('MQTT_SHARE') && mqttShare === 0)
+    r.problem('MQTT_SHARE', 'is 0 with TRANSPORT=mqtt; use TRANSPORT=amqp for no MQTT sensors');
+  const credentialsFile = r.string('MQTT_CREDENTIALS_FILE', '');
 
   const faultsRaw = r.string('FAULTS', 'spike:0,stuck:0,drift:0,dropout:0,errorburst:0,bearing:0');
   const faults = parseWeights(faultsRaw, FAULT_KINDS, 'fault');
@@ -215,6 +226,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SimulatorConfi
     heartbeatIntervalMs,
     commandTtlMs,
     transport,
+    mqttShare,
+    mqttCredentialsFile: credentialsFile === '' ? undefined : credentialsFile,
     faultProbabilities,
     faultSerials,
     seed,

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { type Bus, createBus } from '@sensor-streaming/bus';
 import {
@@ -16,11 +17,14 @@ import { CommandConsumer } from './command-consumer.js';
 import type { SimulatorConfig } from './config.js';
 import { buildFleet } from './fleet.js';
 import { createSimulatorMetrics, type SimulatorMetrics } from './metrics.js';
+import { mqttSerials, parseMqttCredentials } from './mqtt-credentials.js';
 import { DEFAULT_SENSOR_OPTIONS, SimulatedSensor } from './sensor.js';
 import {
   createAmqpTransport,
   createMqttTransport,
+  createSplitTransport,
   declareMqttForwarding,
+  type MqttCredential,
   type MessageKind,
   type SensorTransport,
 } from './transport.js';
@@ -111,6 +115,7 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
   let controlBus: Bus | undefined = deps.controlBus;
   let commands: CommandConsumer | undefined;
   let running = false;
+  let commandsOverAmqp = true;
   let timer: NodeJS.Timeout | undefined;
   let tickNo = 0;
   let loopStart = 0;
@@ -353,19 +358,41 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
     );
 
     await bus.start();
+    // MQTT devices take their commands over their own MQTT session; the others through the command queues.
+    const overMqtt =
+      deps.transport === undefined ? mqttSerials(config.serials, config.mqttShare) : new Set<string>();
     if (transport === undefined) {
-      transport =
-        config.transport === 'mqtt'
-          ? createMqttTransport({
+      let credentials: Map<string, MqttCredential> | undefined;
+      if (overMqtt.size > 0 && config.mqttCredentialsFile !== undefined) {
+        credentials = parseMqttCredentials(
+          await readFile(config.mqttCredentialsFile, 'utf8'),
+          config.mqttCredentialsFile,
+        );
+        const missing = [...overMqtt].filter((s) => !credentials!.has(s));
+        if (missing.length > 0)
+          throw new Error(
+            `MQTT_CREDENTIALS_FILE has no credential for ${missing.length} MQTT sensor(s), e.g. ${missing.slice(0, 3).join(', ')}`,
+          );
+      }
+      const mqttT =
+        overMqtt.size === 0
+          ? undefined
+          : createMqttTransport({
               url: config.mqttUrl,
               ...(deps.mqttUsername === undefined ? {} : { username: deps.mqttUsername }),
               ...(deps.mqttPassword === undefined ? {} : { password: deps.mqttPassword }),
-              serials: config.serials,
+              ...(credentials === undefined ? {} : { credentials: (s: string) => credentials.get(s) }),
+              serials: [...overMqtt],
               will: (serial) =>
                 sensorStateCodec.encode(sensors.get(serial)!.snapshot('WILL', nowUs(), 'OFFLINE')),
+              onCommand: (serial, body) => onCommand(serial, body, undefined),
               logger: deps.logger,
-            })
-          : createAmqpTransport(bus, await startControlBus());
+            });
+      if (mqttT !== undefined && overMqtt.size === config.serials.length) transport = mqttT;
+      else {
+        const amqpT = createAmqpTransport(bus, await startControlBus());
+        transport = mqttT === undefined ? amqpT : createSplitTransport(amqpT, mqttT, overMqtt);
+      }
     }
     if (transport.name === 'mqtt') {
       // Before the first MQTT publish (the births), or they would go nowhere.
@@ -388,11 +415,13 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
 
     // Command queues before the flush loop: declaring thousands of queues competes with the data
     // stream for the broker. Sampling starts once they are consumed.
+    const amqpSerials = config.serials.filter((s) => !overMqtt.has(s));
+    commandsOverAmqp = amqpSerials.length > 0;
     commands = new CommandConsumer({
       url: config.amqpUrl,
       connectionName: `${config.serviceName}-${config.simulatorIndex}.commands`,
       logger: deps.logger,
-      serials: config.serials,
+      serials: amqpSerials,
       commandTtlMs: config.commandTtlMs,
       prefetch: config.commandPrefetch,
       queuesPerChannel: config.sensorsPerCommandChannel,
@@ -404,7 +433,7 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
           }
         : {}),
     });
-    await commands.start();
+    if (amqpSerials.length > 0) await commands.start();
     const samplingUs = nowUs();
     for (const s of order) s.startSampling(samplingUs);
     loopStart = performance.now();
@@ -450,7 +479,11 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
     stop,
     readiness: [
       { name: 'bus', check: () => running && bus.isConnected() && (transport?.isConnected() ?? false) },
-      { name: 'commands', check: () => commands?.isConnected() ?? false },
+      {
+        name: 'commands',
+        // MQTT devices' commands come over their MQTT sessions (the 'bus' check covers them)
+        check: () => commands?.isConnected() === true || (running && !commandsOverAmqp),
+      },
     ],
     sensors,
     stats: () => ({ ...stats }),

@@ -1,4 +1,5 @@
 import type { Bus } from '@sensor-streaming/bus';
+import { MQTT_COMMAND_FORWARDING, mqttClientId } from '@sensor-streaming/control';
 import { CONTENT_TYPE_PROTOBUF, EXCHANGE, routingKeys } from '@sensor-streaming/protocol';
 import type { Logger } from '@sensor-streaming/runtime';
 import type { Channel } from 'amqplib';
@@ -6,7 +7,10 @@ import mqtt, { type MqttClient } from 'mqtt';
 
 export type MessageKind = 'data' | 'logs' | 'state' | 'acks';
 
-/** How sensors' messages leave the process. Commands are always consumed over AMQP. */
+/**
+ * How sensors' messages leave the process. AMQP sensors' commands are consumed
+ * by the CommandConsumer; MQTT sensors receive theirs over their own MQTT session.
+ */
 export interface SensorTransport {
   readonly name: 'amqp' | 'mqtt';
   start(): Promise<void>;
@@ -50,13 +54,27 @@ export function mqttTopic(kind: MessageKind, serial: string): string {
 
 const MESSAGE_KINDS: readonly MessageKind[] = ['data', 'logs', 'state', 'acks'];
 
+/** The topic filter an MQTT device subscribes to for its commands. */
+export function mqttCommandFilter(serial: string): string {
+  return `sensor/${serial}/commands/#`;
+}
+
 /**
  * RabbitMQ's MQTT plugin publishes to `amq.topic`; bind our exchange to it for
- * the sensor topics so MQTT sensors reach the same consumers. Idempotent.
+ * the sensor topics so MQTT sensors reach the same consumers, and forward
+ * commands the other way so MQTT sessions receive them. Idempotent.
  */
 export async function declareMqttForwarding(ch: Channel): Promise<void> {
   await ch.assertExchange(EXCHANGE, 'topic', { durable: true });
   for (const kind of MESSAGE_KINDS) await ch.bindExchange(EXCHANGE, 'amq.topic', `sensor.*.${kind}`);
+  const f = MQTT_COMMAND_FORWARDING;
+  await ch.bindExchange(f.destination, f.source, f.routingKey);
+}
+
+/** One device's MQTT credential: `<vhost>:<user>` selects a vhost on RabbitMQ. */
+export interface MqttCredential {
+  username: string;
+  password: string;
 }
 
 export interface MqttTransportOptions {
@@ -65,6 +83,15 @@ export interface MqttTransportOptions {
   username?: string;
   password?: string;
   serials: readonly string[];
+  /** Each device's own credential (provisioned identity); default: the shared username/password. */
+  credentials?: (serial: string) => MqttCredential | undefined;
+  /**
+   * Commands received over MQTT (persistent session, QoS 1, client id = serial).
+   * Without it the sensors do not subscribe (clean sessions, publish only).
+   * A rejected promise is logged; the command is answered from the sensor's
+   * duplicate memory if the broker delivers it again.
+   */
+  onCommand?: (serial: string, body: Buffer) => Promise<void>;
   /** The OFFLINE SensorState (reason WILL) the broker publishes if a sensor's connection dies. */
   will(serial: string): Buffer;
   logger: Logger;
@@ -88,6 +115,7 @@ export interface MqttTransport extends SensorTransport {
 }
 
 export function createMqttTransport(opts: MqttTransportOptions): MqttTransport {
+  if (opts.serials.length === 0) throw new RangeError('createMqttTransport: no serials');
   const clients = new Map<string, MqttClient>();
   const log = opts.logger.child({ component: 'mqtt' });
   const u = new URL(opts.url);
@@ -97,20 +125,67 @@ export function createMqttTransport(opts: MqttTransportOptions): MqttTransport {
   u.password = '';
   const brokerUrl = u.toString();
 
+  const onCommand = opts.onCommand;
+
   async function open(serial: string): Promise<void> {
-    const client = await mqtt.connectAsync(brokerUrl, {
-      clientId: `sensor-${serial}`,
+    const own = opts.credentials?.(serial);
+    const user = own?.username ?? username;
+    const pass = own?.password ?? password;
+    const client = mqtt.connect(brokerUrl, {
+      // The client id is the serial: the broker keeps the persistent session (and its command
+      // queue, mqtt-subscription-<serial>qos1) under it, and the device's permissions name it.
+      clientId: mqttClientId(serial),
       protocolVersion: 4, // RabbitMQ 3.10's plugin speaks MQTT 3.1.1
-      clean: true,
+      // A persistent session when the sensor takes commands: those sent while it is away wait.
+      clean: onCommand === undefined,
       keepalive: 30,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
-      ...(username === undefined ? {} : { username }),
-      ...(password === undefined ? {} : { password }),
+      ...(user === undefined ? {} : { username: user }),
+      ...(pass === undefined ? {} : { password: pass }),
       will: { topic: mqttTopic('state', serial), payload: opts.will(serial), qos: 1, retain: false },
     });
     client.on('error', (err) => log.warn({ err, serial }, 'mqtt client error'));
+    // Known before it connects: a command delivered at once is answered over this client.
     clients.set(serial, client);
+    if (onCommand !== undefined) {
+      // Listening before the CONNECT: a resumed session delivers the commands that waited at once.
+      // mqtt.js sends the PUBACK once this listener has run: the command is taken on receipt (as
+      // firmware does) and handled asynchronously; its CommandAck is the application's answer.
+      client.on('message', (_topic, payload) => {
+        onCommand(serial, payload).catch((err: unknown) =>
+          log.warn({ err, serial }, 'MQTT command not handled'),
+        );
+      });
+    }
+    try {
+      // A timeout or a refused TCP connection is retried by mqtt.js (reconnectPeriod): wait for it.
+      // A refused login (CONNACK 4 bad user name or password, 5 not authorized) will not get better.
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error & { code?: unknown }): void => {
+          if (err.code === 4 || err.code === 5) {
+            client.off('connect', onConnect);
+            client.off('error', onError);
+            reject(new Error(`MQTT login of sensor ${serial} refused: ${err.message}`));
+          }
+        };
+        const onConnect = (): void => {
+          client.off('error', onError);
+          resolve();
+        };
+        client.once('connect', onConnect);
+        client.on('error', onError);
+      });
+      if (onCommand !== undefined) {
+        const granted = await client.subscribeAsync(mqttCommandFilter(serial), { qos: 1 });
+        if (granted.some((g) => g.qos !== 1))
+          throw new Error(`broker refused the command subscription of sensor ${serial}`);
+      }
+    } catch (err) {
+      clients.delete(serial);
+      await client.endAsync(true).catch(() => undefined);
+      throw err;
+    }
   }
 
   return {
@@ -140,6 +215,32 @@ export function createMqttTransport(opts: MqttTransportOptions): MqttTransport {
     async stop() {
       await Promise.all([...clients.values()].map((c) => c.endAsync().catch(() => undefined)));
       clients.clear();
+    },
+  };
+}
+
+/**
+ * Sends each sensor's messages through the transport that owns it: a share
+ * of the fleet as MQTT devices beside the AMQP ones, in one process.
+ */
+export function createSplitTransport(
+  amqp: SensorTransport,
+  mqttT: SensorTransport,
+  mqttSerials: ReadonlySet<string>,
+): SensorTransport {
+  const pick = (serial: string): SensorTransport => (mqttSerials.has(serial) ? mqttT : amqp);
+  return {
+    name: 'mqtt',
+    start: async () => {
+      await amqp.start();
+      await mqttT.start();
+    },
+    publish: (kind, serial, body, urgent) => pick(serial).publish(kind, serial, body, urgent),
+    isConnected: () => amqp.isConnected() && mqttT.isConnected(),
+    canPublish: (serial) => pick(serial).canPublish(serial),
+    stop: async () => {
+      await mqttT.stop();
+      await amqp.stop();
     },
   };
 }

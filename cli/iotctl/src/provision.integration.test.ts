@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createTestVhost, type TestVhost } from '@sensor-streaming/bus/testing';
+import { createBrokerAdmin } from '@sensor-streaming/identity';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runIotctl } from './testing/run-iotctl.js';
+
+const MANAGEMENT_URL = process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
+const MQTT_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1884';
+const id = `p${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+let vhost: TestVhost;
+let dir: string;
+const serials = [`${id}-one`, `${id}-f0`, `${id}-f1`, `${id}-f2`];
+
+async function mqttConnects(username: string, password: string, clientId: string): Promise<boolean> {
+  const c = mqtt.connect(MQTT_URL, { username, password, clientId, protocolVersion: 4, reconnectPeriod: 0 });
+  c.on('error', () => undefined);
+  const ok = await new Promise<boolean>((resolve) => {
+    c.once('connect', () => resolve(true));
+    c.once('close', () => resolve(false));
+  });
+  await c.endAsync(true).catch(() => undefined);
+  return ok;
+}
+
+beforeAll(async () => {
+  vhost = await createTestVhost('iotctl-provision');
+  dir = mkdtempSync(path.join(tmpdir(), 'iotctl-provision-'));
+});
+
+afterAll(async () => {
+  const admin = createBrokerAdmin({ managementUrl: MANAGEMENT_URL, vhost: vhost.vhost });
+  for (const s of serials) await admin.revoke(s).catch(() => undefined);
+  await vhost?.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const env = () => ({ RABBITMQ_MANAGEMENT_URL: MANAGEMENT_URL, AMQP_URL: `amqp://127.0.0.1/${vhost.vhost}` });
+
+describe('iotctl sensors provision / rotate / revoke', () => {
+  it('provisions one device (JSON), rotates its secret, revokes it', async () => {
+    const serial = serials[0]!;
+    const p = await runIotctl(['sensors', 'provision', serial, '--json'], { env: env() });
+    expect(p.stderr).toBe('');
+    expect(p.code).toBe(0);
+    const cred = JSON.parse(p.stdout) as { mqttUsername: string; secret: string };
+    expect(cred.mqttUsername).toBe(`${vhost.vhost}:${serial}`);
+    expect(await mqttConnects(cred.mqttUsername, cred.secret, serial)).toBe(true);
+
+    const again = await runIotctl(['sensors', 'provision', serial], { env: env() });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already provisioned.*rotate/);
+
+    const r = await runIotctl(['sensors', 'rotate', serial], { env: env() });
+    expect(r.code).toBe(0);
+    const secret = /secret:\s+(\S+)/.exec(r.stdout)?.[1];
+    expect(secret).toBeDefined();
+    expect(await mqttConnects(cred.mqttUsername, cred.secret, serial)).toBe(false);
+    expect(await mqttConnects(cred.mqttUsername, secret!, serial)).toBe(true);
+
+    const v = await runIotctl(['sensors', 'revoke', serial, '--json'], { env: env() });
+    expect(v.code).toBe(0);
+    expect(JSON.parse(v.stdout)).toEqual({ serial, revoked: true });
+    expect(await mqttConnects(cred.mqttUsername, secret!, serial)).toBe(false);
+  }, 60_000);
+
+  it('--from devices.csv: progress, secrets in a 0600 file the simulator can read; bad input exits 2', async () => {
+    const csv = path.join(dir, 'devices.csv');
+    writeFileSync(
+      csv,
+      `serial,site\n${serials
+        .slice(1)
+        .map((s) => `${s},north`)
+        .join('\n')}\n`,
+    );
+    const out = path.join(dir, 'secrets.csv');
+    const p = await runIotctl(['sensors', 'provision', '--from', csv, '--secrets-out', out], { env: env() });
+    expect(p.code).toBe(0);
+    expect(p.stderr).toContain('provisioned 3/3');
+    expect(p.stdout).toMatch(/provisioned 3 devices/);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('serial,username,password');
+    const [serial, username, password] = lines[1]!.split(',');
+    expect(await mqttConnects(username!, password!, serial!)).toBe(true);
+
+    const exists = await runIotctl(['sensors', 'provision', '--from', csv, '--secrets-out', out], {
+      env: env(),
+    });
+    expect(exists.code).toBe(2);
+    expect(exists.stderr).toMatch(/cannot create .*secrets\.csv/);
+
+    const bad = path.join(dir, 'bad.csv');
+    writeFileSync(bad, 'serial\nok-1\nno.dots\n');
+    const b = await runIotctl(
+      ['sensors', 'provision', '--from', bad, '--secrets-out', path.join(dir, 'x.csv')],
+      {
+        env: env(),
+      },
+    );
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/line 3: invalid serial "no\.dots"/);
+  }, 60_000);
+});

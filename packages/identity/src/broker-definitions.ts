@@ -1,0 +1,69 @@
+import { MQTT_COMMAND_FORWARDING, MQTT_SESSION_POLICY } from '@sensor-streaming/control';
+import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE } from '@sensor-streaming/protocol';
+import { platformDefinitions, type ServiceRole } from './platform-definitions.js';
+
+/**
+ * A complete RabbitMQ definitions document for a platform vhost: the roles'
+ * users and permissions, the exchanges, the dead-letter queue, the MQTT
+ * forwarding bindings (both ways) and the MQTT session dead-letter policy.
+ * What compose (`load_definitions`) and Kubernetes (a definitions Secret, or
+ * the messaging-topology operator's objects built from it) load at start.
+ */
+export function brokerDefinitions(opts: {
+  vhost: string;
+  passwordHashes: Partial<Record<ServiceRole, string>>;
+}): Record<string, unknown> {
+  const { vhost } = opts;
+  const roles = platformDefinitions(opts);
+  const exchange = (name: string) => ({
+    name,
+    vhost,
+    type: 'topic',
+    durable: true,
+    auto_delete: false,
+    internal: false,
+    arguments: {},
+  });
+  const forward = (source: string, destination: string, routing_key: string) => ({
+    source,
+    vhost,
+    destination,
+    destination_type: 'exchange',
+    routing_key,
+    arguments: {},
+  });
+  const { name: policyName, ...policy } = MQTT_SESSION_POLICY;
+  return {
+    vhosts: [{ name: vhost }],
+    ...roles,
+    exchanges: [exchange(EXCHANGE), exchange(DEAD_LETTER_EXCHANGE)],
+    queues: [
+      {
+        name: DEAD_LETTER_QUEUE,
+        vhost,
+        durable: true,
+        auto_delete: false,
+        arguments: { 'x-queue-type': 'quorum' },
+      },
+    ],
+    bindings: [
+      {
+        source: DEAD_LETTER_EXCHANGE,
+        vhost,
+        destination: DEAD_LETTER_QUEUE,
+        destination_type: 'queue',
+        routing_key: '#',
+        arguments: {},
+      },
+      // MQTT devices publish to amq.topic: forward their topics to the platform exchange
+      ...['data', 'logs', 'state', 'acks'].map((k) => forward('amq.topic', EXCHANGE, `sensor.*.${k}`)),
+      // and commands the other way, to their MQTT sessions
+      forward(
+        MQTT_COMMAND_FORWARDING.source,
+        MQTT_COMMAND_FORWARDING.destination,
+        MQTT_COMMAND_FORWARDING.routingKey,
+      ),
+    ],
+    policies: [{ vhost, name: policyName, ...policy }],
+  };
+}

@@ -1,0 +1,172 @@
+import { ALARM_RPC_QUEUE, REGISTRY_RPC_QUEUE } from '@sensor-streaming/control';
+import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE } from '@sensor-streaming/protocol';
+import type { Permissions, TopicPermissions } from './device-permissions.js';
+
+/**
+ * The platform's own identities, least privilege each, as RabbitMQ
+ * definitions (users, permissions, topic permissions). User names contain a
+ * dot, which no serial can (serials are [A-Za-z0-9_-]), so a device can never
+ * be provisioned under a service's name.
+ */
+export type ServiceRole =
+  | 'measurements-ingester'
+  | 'logs-ingester'
+  | 'sensor-registry'
+  | 'alarm-service'
+  | 'sensor-simulator'
+  | 'operator'
+  | 'viewer';
+
+export const SERVICE_ROLES: readonly ServiceRole[] = [
+  'measurements-ingester',
+  'logs-ingester',
+  'sensor-registry',
+  'alarm-service',
+  'sensor-simulator',
+  'operator',
+  'viewer',
+];
+
+/** The broker user of a role: `svc.<service>`, `op.operator`, `op.viewer`. */
+export function roleUser(role: ServiceRole): string {
+  return role === 'operator' || role === 'viewer' ? `op.${role}` : `svc.${role}`;
+}
+
+const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** A regex matching exactly one of the names (or patterns given as `/re/`). */
+function oneOf(...names: string[]): string {
+  const parts = names.map((n) => (n.startsWith('/') && n.endsWith('/') ? n.slice(1, -1) : esc(n)));
+  return parts.length === 0 ? '^$' : `^(${parts.join('|')})$`;
+}
+
+/** What every bus declares on connect: the exchange, the DLX, the dead-letter queue and its binding. */
+const BASE = {
+  configure: [EXCHANGE, DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE],
+  write: [DEAD_LETTER_QUEUE],
+  read: [DEAD_LETTER_EXCHANGE],
+};
+
+const CONTROL_ACKS = '/control\\.acks\\..+/'; // packages/control's private ack queue (exclusive)
+const COMMAND_KEYS = 'sensor\\.[A-Za-z0-9_-]+\\.commands\\.[a-z]+';
+
+interface RoleSpec {
+  configure: string[];
+  write: string[];
+  read: string[];
+  /** Routing keys it may publish on `sensor_streaming` (and the DLX, for consumers that dead-letter). */
+  publishKeys: string;
+}
+
+function ingester(queue: string, kind: 'data' | 'logs'): RoleSpec {
+  return {
+    configure: [queue],
+    // its queue (to bind it) and the DLX (it dead-letters bad messages itself, with the original key)
+    write: [queue, DEAD_LETTER_EXCHANGE],
+    read: [EXCHANGE, queue],
+    publishKeys: `sensor\\.[A-Za-z0-9_-]+\\.${kind}`,
+  };
+}
+
+function specOf(role: ServiceRole): RoleSpec {
+  switch (role) {
+    case 'measurements-ingester':
+      return ingester('measurements-ingester', 'data');
+    case 'logs-ingester':
+      return ingester('logs-ingester', 'logs');
+    case 'sensor-registry': {
+      const qs = ['sensor-registry', 'sensor-registry.expired-commands', REGISTRY_RPC_QUEUE];
+      return {
+        configure: [...qs, CONTROL_ACKS],
+        // acks (EXPIRED), reconcile commands, RPC replies (default exchange, direct reply-to)
+        write: [...qs, CONTROL_ACKS, EXCHANGE, DEAD_LETTER_EXCHANGE, 'amq.default'],
+        read: [...qs, CONTROL_ACKS, EXCHANGE],
+        publishKeys: `sensor\\.[A-Za-z0-9_-]+\\.(state|acks)|${COMMAND_KEYS}`,
+      };
+    }
+    case 'alarm-service': {
+      const qs = ['alarm-service', ALARM_RPC_QUEUE];
+      return {
+        configure: [...qs, CONTROL_ACKS],
+        write: [...qs, CONTROL_ACKS, EXCHANGE, DEAD_LETTER_EXCHANGE, 'amq.default'],
+        read: [...qs, CONTROL_ACKS, EXCHANGE],
+        publishKeys: `sensor\\.[A-Za-z0-9_-]+\\.(alarms\\.(raised|cleared)|data|logs)|${COMMAND_KEYS}`,
+      };
+    }
+    case 'sensor-simulator':
+      // development fleets: declares and consumes the command queues of its simulated sensors and
+      // forwards MQTT topics (amq.topic <-> sensor_streaming)
+      return {
+        configure: ['/sensor\\.[A-Za-z0-9_-]+\\.commands/', 'amq.topic'],
+        write: ['/sensor\\.[A-Za-z0-9_-]+\\.commands/', EXCHANGE, 'amq.topic', DEAD_LETTER_EXCHANGE],
+        read: ['/sensor\\.[A-Za-z0-9_-]+\\.commands/', EXCHANGE, 'amq.topic'],
+        publishKeys: 'sensor\\.[A-Za-z0-9_-]+\\.(data|logs|state|acks)',
+      };
+    case 'operator':
+      // iotctl: commands (through packages/control), registry and alarm RPC (list, show, ack)
+      return {
+        configure: [CONTROL_ACKS],
+        write: [CONTROL_ACKS, EXCHANGE],
+        read: [CONTROL_ACKS, EXCHANGE, DEAD_LETTER_EXCHANGE],
+        publishKeys: `${COMMAND_KEYS}|${esc(REGISTRY_RPC_QUEUE)}|${esc(ALARM_RPC_QUEUE)}`,
+      };
+    case 'viewer':
+      // listings only: the registry's RPC. (alarm listing shares alarm-service.rpc with alarms.ack:
+      // the alarm service must check the caller's role from the validated user_id)
+      return {
+        configure: [],
+        write: [EXCHANGE],
+        read: [],
+        publishKeys: esc(REGISTRY_RPC_QUEUE),
+      };
+  }
+}
+
+export function rolePermissions(role: ServiceRole): { permissions: Permissions; topic: TopicPermissions[] } {
+  const s = specOf(role);
+  // Operators too: packages/bus declares the base topology on every connect (a declare needs configure
+  // even when the exchange exists). A bus option not to declare would take that away from them.
+  const withBase = BASE;
+  const permissions = {
+    configure: oneOf(...withBase.configure, ...s.configure),
+    write: oneOf(...withBase.write, ...s.write),
+    read: oneOf(...withBase.read, ...s.read),
+  };
+  const topic: TopicPermissions[] = [
+    { exchange: EXCHANGE, write: `^(${s.publishKeys})$`, read: '.*' },
+    { exchange: DEAD_LETTER_EXCHANGE, write: `^(${s.publishKeys})$`, read: '.*' },
+    // amq.topic only for the simulator's MQTT forwarding: nobody else may publish there
+    { exchange: 'amq.topic', write: role === 'sensor-simulator' ? `^(${s.publishKeys})$` : '^$', read: '.*' },
+  ];
+  return { permissions, topic };
+}
+
+export interface PlatformDefinitionsOptions {
+  vhost: string;
+  /** RabbitMQ password hash per role (see rabbitPasswordHash); roles left out get no user. */
+  passwordHashes: Partial<Record<ServiceRole, string>>;
+}
+
+/** RabbitMQ definitions (users, permissions, topic permissions) for the platform's roles. */
+export function platformDefinitions(opts: PlatformDefinitionsOptions): {
+  users: unknown[];
+  permissions: unknown[];
+  topic_permissions: unknown[];
+} {
+  const roles = SERVICE_ROLES.filter((r) => opts.passwordHashes[r] !== undefined);
+  return {
+    users: roles.map((r) => ({
+      name: roleUser(r),
+      password_hash: opts.passwordHashes[r],
+      hashing_algorithm: 'rabbit_password_hashing_sha256',
+      tags: '',
+    })),
+    permissions: roles.map((r) => ({
+      user: roleUser(r),
+      vhost: opts.vhost,
+      ...rolePermissions(r).permissions,
+    })),
+    topic_permissions: roles.flatMap((r) =>
+      rolePermissions(r).topic.map((t) => ({ user: roleUser(r), vhost: opts.vhost, ...t })),
+    ),
+  };
+}

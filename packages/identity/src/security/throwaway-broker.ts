@@ -1,0 +1,142 @@
+import { execFile, spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/**
+ * A RabbitMQ node of our own for the security attacks, configured as
+ * production should be: MQTT plugin with anonymous connections refused,
+ * management for provisioning. Its own ports, node name and data directory;
+ * the machine's shared broker is never touched. Needs root and rabbitmq-server.
+ */
+export interface ThrowawayBroker {
+  amqpUrl: string;
+  managementUrl: string;
+  mqttUrl: string;
+  destroy(): Promise<void>;
+}
+
+export function canStartThrowawayBroker(): boolean {
+  return process.getuid?.() === 0 && existsSync('/usr/sbin/rabbitmq-server');
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const a = server.address();
+      server.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+async function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(1000, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+export async function startThrowawayBroker(): Promise<ThrowawayBroker> {
+  const [amqp, dist, management, mqtt, prometheus] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
+  const dir = mkdtempSync(path.join(tmpdir(), 'ss-security-rabbit-'));
+  for (const d of ['mnesia', 'log', 'conf.d']) mkdirSync(path.join(dir, d));
+  writeFileSync(
+    path.join(dir, 'rabbitmq.conf'),
+    [
+      `listeners.tcp.default = 127.0.0.1:${amqp}`,
+      `management.tcp.port = ${management}`,
+      `management.tcp.ip = 127.0.0.1`,
+      `prometheus.tcp.port = ${prometheus}`,
+      `mqtt.listeners.tcp.default = 127.0.0.1:${mqtt}`,
+      'mqtt.allow_anonymous = false',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(path.join(dir, 'enabled_plugins'), '[rabbitmq_management,rabbitmq_mqtt].\n');
+  const uid = Number((await run('id', ['-u', 'rabbitmq'])).stdout.trim());
+  const gid = Number((await run('id', ['-g', 'rabbitmq'])).stdout.trim());
+  for (const p of ['', 'mnesia', 'log', 'conf.d', 'rabbitmq.conf', 'enabled_plugins'])
+    chownSync(path.join(dir, p), uid, gid);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    RABBITMQ_NODENAME: `sssec${process.pid}x${amqp}@localhost`,
+    RABBITMQ_NODE_PORT: String(amqp),
+    RABBITMQ_DIST_PORT: String(dist),
+    RABBITMQ_CONFIG_FILE: path.join(dir, 'rabbitmq.conf'),
+    // Not the machine's /etc/rabbitmq/conf.d: its listeners (MQTT 1884...) are the shared broker's.
+    RABBITMQ_CONFIG_FILES: path.join(dir, 'conf.d'),
+    RABBITMQ_ENABLED_PLUGINS_FILE: path.join(dir, 'enabled_plugins'),
+    RABBITMQ_MNESIA_BASE: path.join(dir, 'mnesia'),
+    RABBITMQ_LOG_BASE: path.join(dir, 'log'),
+    RABBITMQ_PID_FILE: path.join(dir, 'rabbit.pid'),
+  };
+  const ctl = (...args: string[]) => run('rabbitmqctl', args, { env, cwd: '/tmp', timeout: 120_000 });
+  // /usr/sbin/rabbitmq-server switches to the rabbitmq user with `su`, whose PAM limits cut the
+  // open-files soft limit to 1024 (the machine's broker runs so): about 1000 MQTT connections at
+  // most. setpriv switches user without PAM, keeping this process's limit.
+  const [cmd, args, cwd, home] = existsSync('/usr/bin/setpriv')
+    ? [
+        '/usr/bin/setpriv',
+        [
+          '--reuid=rabbitmq',
+          '--regid=rabbitmq',
+          '--init-groups',
+          '/usr/lib/rabbitmq/bin/rabbitmq-server',
+          '-detached',
+        ],
+        '/var/lib/rabbitmq',
+        '/var/lib/rabbitmq',
+      ]
+    : ['rabbitmq-server', ['-detached'], '/tmp', process.env.HOME];
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...env, HOME: home }, cwd, stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`rabbitmq-server exited ${code}`)),
+    );
+  });
+  const destroy = async (): Promise<void> => {
+    await ctl('-q', 'shutdown').catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const deadline = Date.now() + 120_000;
+    while (!(await answers(amqp))) {
+      if (Date.now() > deadline) throw new Error(`throwaway RabbitMQ did not listen on ${amqp} within 120 s`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await ctl('-q', 'await_startup', '--timeout', '120');
+    while (!(await answers(management)) || !(await answers(mqtt))) {
+      if (Date.now() > deadline)
+        throw new Error('throwaway RabbitMQ: management or MQTT listener did not start');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } catch (err) {
+    await destroy();
+    throw err;
+  }
+  return {
+    amqpUrl: `amqp://guest:guest@127.0.0.1:${amqp}`,
+    managementUrl: `http://guest:guest@127.0.0.1:${management}`,
+    mqttUrl: `mqtt://127.0.0.1:${mqtt}`,
+    destroy,
+  };
+}

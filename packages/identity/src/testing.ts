@@ -1,0 +1,6 @@
+// Test and benchmark helpers (the `./testing` subpath): a RabbitMQ node of one's own.
+export {
+  canStartThrowawayBroker,
+  startThrowawayBroker,
+  type ThrowawayBroker,
+} from './security/throwaway-broker.js';
