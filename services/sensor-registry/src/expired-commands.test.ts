@@ -28,6 +28,10 @@ describe('expiredInSensorQueue', () => {
     });
   });
 
+  it("accepts a command the broker expired in an MQTT device's session queue", () => {
+    expect(expiredInSensorQueue(delivery(xDeath('expired', 'mqtt-subscription-s-1qos1')))).toBe(true);
+  });
+
   it('ignores rejections, expiries elsewhere and messages a consumer dead-lettered itself', () => {
     expect(expiredInSensorQueue(delivery(xDeath('rejected', 'sensor.s-1.commands')))).toBe(false);
     expect(expiredInSensorQueue(delivery(xDeath('expired', 'sensor-registry')))).toBe(false);

@@ -6,6 +6,7 @@ import {
   type QueueSpec,
 } from '@sensor-streaming/bus';
 import { markCommandsExpired, type Pool } from '@sensor-streaming/db';
+import { deviceOfCommandQueue } from '@sensor-streaming/control';
 import {
   bindingPatterns,
   type Command,
@@ -38,8 +39,6 @@ export function expiredCommandsQueue(name: string): QueueSpec {
   };
 }
 
-const SENSOR_COMMAND_QUEUE = /^sensor\.[A-Za-z0-9_-]{1,64}\.commands$/;
-
 /** Why and where the broker last dead-lettered a message, from its `x-death` header (most recent first). */
 export function death(d: Delivery): { reason: string; queue: string } | undefined {
   const deaths = d.headers['x-death'];
@@ -57,7 +56,8 @@ export function death(d: Delivery): { reason: string; queue: string } | undefine
 export function expiredInSensorQueue(d: Delivery): boolean {
   if (d.headers[HEADER_REASON] !== undefined) return false;
   const last = death(d);
-  return last !== undefined && last.reason === 'expired' && SENSOR_COMMAND_QUEUE.test(last.queue);
+  // an AMQP device's sensor.<serial>.commands or an MQTT device's session queue
+  return last !== undefined && last.reason === 'expired' && deviceOfCommandQueue(last.queue) !== undefined;
 }
 
 function expiredIn(d: Delivery, queue: string | undefined): boolean {
