@@ -215,7 +215,9 @@ export class ManagedConsumer implements Consumer {
     this.backlog.length = 0;
     await this.waitIdle();
     this.channel = undefined;
-    if (ch) await ch.close().catch(() => undefined);
+    // bounded: a channel whose connection the broker is closing at this very moment may never see its
+    // close-ok (seen when a broker-side close raced a stop); the connection's own end settles it
+    if (ch) await withDeadline(ch.close(), CHANNEL_CLOSE_TIMEOUT_MS);
     this.deps.onStopped(this);
     this.log.info({}, 'consumer stopped');
   }
@@ -541,4 +543,18 @@ function copyProperties(props: ConsumeMessage['properties']): Options.Publish {
   if (typeof props.timestamp === 'number') options.timestamp = props.timestamp;
   if (typeof props.type === 'string') options.type = props.type;
   return options;
+}
+
+const CHANNEL_CLOSE_TIMEOUT_MS = 5_000;
+
+/** Waits for `p` (ignoring its failure) at most `ms`. */
+async function withDeadline(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    p.catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }
