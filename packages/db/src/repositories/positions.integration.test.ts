@@ -69,6 +69,17 @@ describe('sensor positions', () => {
     // a late (older) position joins the track but does not move the sensor back
     expect(await writeSensorPositions(db.pool, [at('2026-05-01T09:00:00Z', 40, 3)])).toBe(1);
     expect(await current(crane)).toMatchObject({ latitude: 52, longitude: 4.42 });
+
+    // the registry's upsert from SensorState (a configured location) no longer moves it either (0013)
+    await db.pool.query('UPDATE sensors SET latitude = 10, longitude = 20, firmware = $2 WHERE id = $1', [
+      crane,
+      '2.0.0',
+    ]);
+    expect(await current(crane)).toMatchObject({ latitude: 52, longitude: 4.42 });
+    // a sensor without GPS in its samples keeps taking the registry's location
+    const fixed = await sensor('pump-fixed');
+    await db.pool.query('UPDATE sensors SET latitude = 10, longitude = 20 WHERE id = $1', [fixed]);
+    expect(await current(fixed)).toMatchObject({ latitude: 10, longitude: 20, position_time: null });
   });
 
   it('writes several sensors in one statement and rejects invalid coordinates naming the field', async () => {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DbLogger } from '../logger.js';
-import { defaultMigrationsDir } from '../migrations/migration-files.js';
+import { defaultMigrationsDir, loadMigrationFiles } from '../migrations/migration-files.js';
 import { runMigrations } from '../migrations/run-migrations.js';
 import type { Pool } from '../pool.js';
 import {
@@ -140,7 +140,9 @@ describe('storage on the backend the test server offers', () => {
     );
 
     const upgrade = await runMigrations(db.pool);
-    expect(upgrade.applied.filter((name) => name < '0013')).toEqual([
+    const newer = (await loadMigrationFiles(defaultMigrationsDir())).filter((f) => f.version > 9);
+    expect(upgrade.applied).toEqual(newer.map((f) => f.name));
+    expect(upgrade.applied.slice(0, 3)).toEqual([
       '0010_sensor_positions.sql',
       '0011_plain_storage.sql',
       '0012_hierarchical_aggregates.sql',
