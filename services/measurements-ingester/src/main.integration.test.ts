@@ -110,10 +110,10 @@ describe('measurements-ingester process', () => {
     });
     await next.start();
     try {
-      await waitFor(async () => (await count()) === total * 50, 'every sample', 20_000);
+      await waitFor(async () => (await count()) === total * 50, 'every sample', 60_000);
     } finally {
       await next.stop();
     }
     expect(await queueMessageCount(vhost.url, DEAD_LETTER_QUEUE)).toBe(0);
-  });
+  }, 150_000);
 });
