@@ -246,3 +246,30 @@ describe('interpolate', () => {
     expect(() => interpolate('${A:?set A}', {})).toThrow(/required variable A: set A/);
   });
 });
+
+describe('the broker settings the no-loss design relies on (issue 13)', () => {
+  const definitionFiles = [
+    'deploy/compose/rabbitmq/definitions.json',
+    'deploy/overlays/dev/rabbitmq-definitions.json',
+    'deploy/overlays/prod/secrets/rabbitmq-definitions.json.example',
+  ];
+
+  it.each(definitionFiles)('%s bounds the dead-letter queue by length and age with a policy', (file) => {
+    const defs = JSON.parse(read(file)) as {
+      policies?: Array<{ pattern: string; 'apply-to': string; definition: Record<string, unknown> }>;
+    };
+    const dead = (defs.policies ?? []).find((p) => new RegExp(p.pattern).test('sensor_streaming.dead'));
+    expect(dead, `${file}: no policy matches sensor_streaming.dead`).toBeDefined();
+    expect(dead?.['apply-to']).toBe('queues');
+    expect(dead?.definition).toMatchObject({ 'max-length': 100_000, 'message-ttl': 1_209_600_000 });
+  });
+
+  it.each(['deploy/compose/rabbitmq/rabbitmq.conf', 'deploy/base/rabbitmq.yaml'])(
+    '%s sets consumer_timeout explicitly, far above what an ingester holds',
+    (file) => {
+      const m = /^\s*consumer_timeout\s*=\s*(\d+)\s*$/m.exec(read(file));
+      expect(m, `${file}: no consumer_timeout`).not.toBeNull();
+      expect(Number(m?.[1])).toBeGreaterThanOrEqual(60_000);
+    },
+  );
+});
