@@ -43,6 +43,10 @@ export async function status(ctx: Context, input: StatusInput): Promise<number> 
       return outcome;
     };
     const rows = Math.max(3, (stdout.rows ?? 30) - CHROME_LINES);
+    // ink renders nothing but the final frame when it believes it runs in CI (is-in-ci reads CI,
+    // CONTINUOUS_INTEGRATION and CI_* once, when ink loads). This is a live view on a terminal, so it
+    // is interactive whatever the shell's CI variable says (CI=false makes is-in-ci answer no).
+    process.env.CI = 'false';
     // ink (and its layout engine) loads only for the live view: every other command starts faster
     const { renderStatus } = await import('../ui/render-status.js');
     const app = renderStatus(
