@@ -47,6 +47,8 @@ const BASE = {
 };
 
 const CONTROL_ACKS = '/control\\.acks\\..+/'; // packages/control's private ack queue (exclusive)
+// the registry's private queue of data and logs traffic (liveness from any message; auto-deleted)
+const REGISTRY_TRAFFIC = '/sensor-registry\\.traffic\\..+/';
 const COMMAND_KEYS = 'sensor\\.[A-Za-z0-9_-]+\\.commands\\.[a-z]+';
 
 interface RoleSpec {
@@ -76,10 +78,10 @@ function specOf(role: ServiceRole): RoleSpec {
     case 'sensor-registry': {
       const qs = ['sensor-registry', 'sensor-registry.expired-commands', REGISTRY_RPC_QUEUE];
       return {
-        configure: [...qs, CONTROL_ACKS],
+        configure: [...qs, CONTROL_ACKS, REGISTRY_TRAFFIC],
         // acks (EXPIRED), reconcile commands, RPC replies (default exchange, direct reply-to)
-        write: [...qs, CONTROL_ACKS, EXCHANGE, DEAD_LETTER_EXCHANGE, 'amq.default'],
-        read: [...qs, CONTROL_ACKS, EXCHANGE],
+        write: [...qs, CONTROL_ACKS, REGISTRY_TRAFFIC, EXCHANGE, DEAD_LETTER_EXCHANGE, 'amq.default'],
+        read: [...qs, CONTROL_ACKS, REGISTRY_TRAFFIC, EXCHANGE],
         publishKeys: `sensor\\.[A-Za-z0-9_-]+\\.(state|acks)|${COMMAND_KEYS}`,
       };
     }
