@@ -9,7 +9,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 TIMEOUT_S="${DOCKER_TIMEOUT_S:-60}"
 did=()
 missing=()
-have_cmd docker || missing+=(docker.io)
+# The engine is what matters: a machine may ship only the client (docker in
+# /usr/local/bin, no dockerd), and docker.io brings both.
+{ have_cmd docker && have_cmd dockerd; } || missing+=(docker.io)
 have_cmd debootstrap || missing+=(debootstrap)
 if ((${#missing[@]} > 0)); then
   is_debian_like && can_root || die "missing ${missing[*]}: install them (apt-get install ${missing[*]}) to build the image"
@@ -24,8 +26,10 @@ if ! docker info >/dev/null 2>&1; then
   log_file=/var/log/sensor-streaming-dockerd.log
   log "starting dockerd (log $log_file)"
   as_root setsid nohup dockerd >>"$log_file" 2>&1 </dev/null &
+  dockerd_pid=$!
   deadline=$((SECONDS + TIMEOUT_S))
   until docker info >/dev/null 2>&1; do
+    kill -0 "$dockerd_pid" 2>/dev/null || die "dockerd exited at start; see the end of $log_file: $(tail -n 1 "$log_file")"
     ((SECONDS < deadline)) || die "dockerd did not answer within ${TIMEOUT_S}s; see $log_file"
     sleep 1
   done
