@@ -3,17 +3,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../testing/test-database.js';
 import {
   acknowledgeAlarm,
-  clearAlarm,
-  clearAlarms,
+  type ClearAlarmInput,
+  clearAlarmsWithOutbox,
   getSensorProfiles,
   listAlarms,
   listAlarmTransitions,
   listOpenAlarms,
   loadAlarmModelStates,
   type RaiseAlarmInput,
-  raiseAlarm,
-  raiseAlarms,
+  raiseAlarmsWithOutbox,
   recordIssuedCommand,
+  type StoredTransition,
   saveAlarmModelStates,
   tryAdvisoryLock,
 } from './alarms.js';
@@ -50,10 +50,36 @@ function raise(over: Partial<RaiseAlarmInput> = {}): RaiseAlarmInput {
   };
 }
 
+type ClearedAlarm = Pick<StoredTransition, 'alarmId' | 'severity' | 'windowNs' | 'timeUs'>;
+
+// The service's write path (with outbox rows, no notification channels), one
+// alarm or many per statement.
+async function raiseAlarms(list: readonly RaiseAlarmInput[]): Promise<Set<string>> {
+  const raised = await raiseAlarmsWithOutbox(
+    db.pool,
+    list.map((a) => ({ ...a, notify: false })),
+    [],
+  );
+  return new Set(raised.keys());
+}
+const raiseAlarm = async (a: RaiseAlarmInput): Promise<boolean> => (await raiseAlarms([a])).has(a.alarmId);
+async function clearAlarms(list: readonly ClearAlarmInput[]): Promise<Array<ClearedAlarm | undefined>> {
+  const cleared = await clearAlarmsWithOutbox(
+    db.pool,
+    list.map((c) => ({ ...c, notify: false })),
+    [],
+  );
+  return cleared.map(
+    (t) => t && { alarmId: t.alarmId, severity: t.severity, windowNs: t.windowNs, timeUs: t.timeUs },
+  );
+}
+const clearAlarm = async (c: ClearAlarmInput): Promise<ClearedAlarm | undefined> =>
+  (await clearAlarms([c]))[0];
+
 describe('alarm repository', () => {
   it('raises once per open episode even when many raises race, then clears and re-raises', async () => {
     const attempts = Array.from({ length: 8 }, () => raise({ rule: 'race' }));
-    const won = await Promise.all(attempts.map((a) => raiseAlarm(db.pool, a)));
+    const won = await Promise.all(attempts.map((a) => raiseAlarm(a)));
     expect(won.filter(Boolean)).toHaveLength(1);
     const winner = attempts[won.indexOf(true)] as RaiseAlarmInput;
 
@@ -62,7 +88,7 @@ describe('alarm repository', () => {
       { alarmId: winner.alarmId, serial: 'AL-1', raisedAtUs: T0, clearedAtUs: null },
     ]);
 
-    const cleared = await clearAlarm(db.pool, {
+    const cleared = await clearAlarm({
       sensorId,
       rule: 'race',
       channel: 'temperature',
@@ -79,7 +105,7 @@ describe('alarm repository', () => {
     });
     // a second clear (another replica) finds nothing open
     expect(
-      await clearAlarm(db.pool, {
+      await clearAlarm({
         sensorId,
         rule: 'race',
         channel: 'temperature',
@@ -89,7 +115,7 @@ describe('alarm repository', () => {
         message: '',
       }),
     ).toBeUndefined();
-    expect(await raiseAlarm(db.pool, raise({ rule: 'race', timeUs: T0 + 7e6 }))).toBe(true); // new episode
+    expect(await raiseAlarm(raise({ rule: 'race', timeUs: T0 + 7e6 }))).toBe(true); // new episode
 
     const tr = (await listAlarmTransitions(db.pool, { serial: 'AL-1' })).filter((t) => t.rule === 'race');
     expect(tr.map((t) => [t.transition, t.timeUs])).toEqual([
@@ -100,19 +126,25 @@ describe('alarm repository', () => {
     expect(
       await listAlarmTransitions(db.pool, { afterId: tr[1]?.id as number, serial: 'AL-1' }),
     ).toHaveLength(1);
+    // every stored transition has its outbox row, written in the same statement
+    const { rows: outbox } = await db.pool.query<{ n: string }>(
+      'SELECT count(*) AS n FROM alarm_outbox WHERE transition_id = ANY($1::bigint[])',
+      [tr.map((t) => t.id)],
+    );
+    expect(Number(outbox[0]?.n)).toBe(3);
   });
 
   it('raises and clears many alarms in one statement each', async () => {
     const open = raise({ rule: 'bulk-b' });
-    expect(await raiseAlarm(db.pool, open)).toBe(true); // already open: not raised again
+    expect(await raiseAlarm(open)).toBe(true); // already open: not raised again
     const batch = [
       raise({ rule: 'bulk-a' }),
       raise({ rule: 'bulk-b' }),
       raise({ rule: 'bulk-c', channel: '' }),
     ];
-    const raised = await raiseAlarms(db.pool, batch);
+    const raised = await raiseAlarms(batch);
     expect([...raised].sort()).toEqual([batch[0]?.alarmId, batch[2]?.alarmId].sort());
-    const cleared = await clearAlarms(db.pool, [
+    const cleared = await clearAlarms([
       { sensorId, rule: 'bulk-c', channel: '', value: 1, threshold: 2, timeUs: T0 + 1e6, message: 'c' },
       { sensorId, rule: 'bulk-none', channel: '', value: 1, threshold: 2, timeUs: T0 + 1e6, message: 'x' },
       {
@@ -144,8 +176,8 @@ describe('alarm repository', () => {
   });
 
   it('keeps the clear time at or after the raise time', async () => {
-    await raiseAlarm(db.pool, raise({ rule: 'skew', timeUs: T0 + 10e6 }));
-    const c = await clearAlarm(db.pool, {
+    await raiseAlarm(raise({ rule: 'skew', timeUs: T0 + 10e6 }));
+    const c = await clearAlarm({
       sensorId,
       rule: 'skew',
       channel: 'temperature',
@@ -159,7 +191,7 @@ describe('alarm repository', () => {
 
   it('acknowledges once, lists with filters', async () => {
     const a = raise({ rule: 'ack-me', severity: 'CRITICAL' });
-    await raiseAlarm(db.pool, a);
+    await raiseAlarm(a);
     const first = await acknowledgeAlarm(db.pool, a.alarmId, 'iotctl:alice');
     expect(first).toMatchObject({
       status: 'ACKNOWLEDGED',

@@ -29,41 +29,6 @@ export interface RaiseAlarmInput {
   message: string;
 }
 
-/**
- * Opens an episode and records its RAISED transition, in one statement, unless
- * an episode of the same sensor + rule + channel is already open (the partial
- * unique index decides between racing replicas). Returns true when this call
- * raised it: only then may the caller publish and notify.
- */
-export async function raiseAlarm(db: Queryable, a: RaiseAlarmInput): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `WITH ep AS (
-       INSERT INTO alarm_episodes (alarm_id, sensor_id, rule, channel, severity, value, threshold, window_ns,
-                                   message, raised_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, ${ts(10)})
-       ON CONFLICT (sensor_id, rule, channel) WHERE cleared_at IS NULL DO NOTHING
-       RETURNING *
-     )
-     INSERT INTO alarms (alarm_id, sensor_id, rule, channel, severity, transition, value, threshold, window_ns,
-                         time, message)
-     SELECT alarm_id, sensor_id, rule, channel, severity, 'RAISED', value, threshold, window_ns, raised_at, message
-     FROM ep`,
-    [
-      a.alarmId,
-      a.sensorId,
-      a.rule,
-      a.channel,
-      a.severity,
-      a.value,
-      a.threshold,
-      a.windowNs,
-      a.message,
-      a.timeUs,
-    ],
-  );
-  return rowCount === 1;
-}
-
 export interface ClearAlarmInput {
   sensorId: SensorId;
   rule: string;
@@ -72,141 +37,6 @@ export interface ClearAlarmInput {
   threshold: number;
   timeUs: number;
   message: string;
-}
-
-export interface ClearedAlarm {
-  alarmId: string;
-  severity: AlarmSeverityName;
-  windowNs: number;
-  /** The stored clear time (never before the raise time). */
-  timeUs: number;
-}
-
-/**
- * Closes the open episode of sensor + rule + channel and records its CLEARED
- * transition. Returns undefined when none was open (another replica cleared it).
- */
-export async function clearAlarm(db: Queryable, c: ClearAlarmInput): Promise<ClearedAlarm | undefined> {
-  const { rows } = await db.query<{
-    alarm_id: string;
-    severity: AlarmSeverityName;
-    window_ns: string;
-    t: string;
-  }>(
-    `WITH ep AS (
-       UPDATE alarm_episodes SET cleared_at = GREATEST(raised_at, ${ts(4)})
-       WHERE sensor_id = $1 AND rule = $2 AND channel = $3 AND cleared_at IS NULL
-       RETURNING *
-     )
-     INSERT INTO alarms (alarm_id, sensor_id, rule, channel, severity, transition, value, threshold, window_ns,
-                         time, message)
-     SELECT alarm_id, sensor_id, rule, channel, severity, 'CLEARED', $5, $6, window_ns, cleared_at, $7
-     FROM ep
-     RETURNING alarm_id, severity, window_ns, ${us('time')} AS t`,
-    [c.sensorId, c.rule, c.channel, c.timeUs, c.value, c.threshold, c.message],
-  );
-  const r = rows[0];
-  if (r === undefined) return undefined;
-  return { alarmId: r.alarm_id, severity: r.severity, windowNs: Number(r.window_ns), timeUs: Number(r.t) };
-}
-
-/**
- * raiseAlarm for many alarms in one statement (distinct sensor + rule + channel
- * each). Returns the alarm ids that were raised (the others were already open).
- */
-export async function raiseAlarms(db: Queryable, list: readonly RaiseAlarmInput[]): Promise<Set<string>> {
-  if (list.length === 0) return new Set();
-  const { rows } = await db.query<{ alarm_id: string }>(
-    `WITH input AS (
-       SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::float8[],
-                            $7::float8[], $8::bigint[], $9::text[], $10::bigint[])
-         AS t (alarm_id, sensor_id, rule, channel, severity, value, threshold, window_ns, message, time_us)
-     ), ep AS (
-       INSERT INTO alarm_episodes (alarm_id, sensor_id, rule, channel, severity, value, threshold, window_ns,
-                                   message, raised_at)
-       SELECT alarm_id, sensor_id, rule, channel, severity, value, threshold, window_ns, message,
-              timestamptz 'epoch' + time_us * ${US}
-       FROM input
-       ON CONFLICT (sensor_id, rule, channel) WHERE cleared_at IS NULL DO NOTHING
-       RETURNING *
-     ), tr AS (
-       INSERT INTO alarms (alarm_id, sensor_id, rule, channel, severity, transition, value, threshold, window_ns,
-                           time, message)
-       SELECT alarm_id, sensor_id, rule, channel, severity, 'RAISED', value, threshold, window_ns, raised_at, message
-       FROM ep
-     )
-     SELECT alarm_id FROM ep`,
-    [
-      list.map((a) => a.alarmId),
-      list.map((a) => a.sensorId),
-      list.map((a) => a.rule),
-      list.map((a) => a.channel),
-      list.map((a) => a.severity),
-      list.map((a) => a.value),
-      list.map((a) => a.threshold),
-      list.map((a) => a.windowNs),
-      list.map((a) => a.message),
-      list.map((a) => a.timeUs),
-    ],
-  );
-  return new Set(rows.map((r) => r.alarm_id));
-}
-
-/**
- * clearAlarm for many alarms in one statement (distinct sensor + rule + channel
- * each). The result has one entry per input, undefined where nothing was open.
- */
-export async function clearAlarms(
-  db: Queryable,
-  list: readonly ClearAlarmInput[],
-): Promise<Array<ClearedAlarm | undefined>> {
-  if (list.length === 0) return [];
-  const { rows } = await db.query<{
-    idx: number;
-    alarm_id: string;
-    severity: AlarmSeverityName;
-    window_ns: string;
-    t: string;
-  }>(
-    `WITH input AS (
-       SELECT * FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $5::float8[], $6::float8[],
-                            $7::bigint[], $8::text[])
-         AS t (idx, sensor_id, rule, channel, value, threshold, time_us, message)
-     ), ep AS (
-       UPDATE alarm_episodes e
-       SET cleared_at = GREATEST(e.raised_at, timestamptz 'epoch' + i.time_us * ${US})
-       FROM input i
-       WHERE e.sensor_id = i.sensor_id AND e.rule = i.rule AND e.channel = i.channel AND e.cleared_at IS NULL
-       RETURNING e.*, i.idx, i.value AS new_value, i.threshold AS new_threshold, i.message AS new_message
-     ), tr AS (
-       INSERT INTO alarms (alarm_id, sensor_id, rule, channel, severity, transition, value, threshold, window_ns,
-                           time, message)
-       SELECT alarm_id, sensor_id, rule, channel, severity, 'CLEARED', new_value, new_threshold, window_ns,
-              cleared_at, new_message
-       FROM ep
-     )
-     SELECT idx, alarm_id, severity, window_ns, ${us('cleared_at')} AS t FROM ep`,
-    [
-      list.map((_, i) => i),
-      list.map((c) => c.sensorId),
-      list.map((c) => c.rule),
-      list.map((c) => c.channel),
-      list.map((c) => c.value),
-      list.map((c) => c.threshold),
-      list.map((c) => c.timeUs),
-      list.map((c) => c.message),
-    ],
-  );
-  const out: Array<ClearedAlarm | undefined> = list.map(() => undefined);
-  for (const r of rows) {
-    out[r.idx] = {
-      alarmId: r.alarm_id,
-      severity: r.severity,
-      windowNs: Number(r.window_ns),
-      timeUs: Number(r.t),
-    };
-  }
-  return out;
 }
 
 /** Notification channels a transition is queued for (alarm_notifications.channel). */
@@ -233,7 +63,10 @@ const SUPPRESSION = `CASE
   END`;
 
 /**
- * raiseAlarms that also writes, in the same statement, the transition's
+ * Opens an episode per alarm and records its RAISED transition, in one
+ * statement, unless an episode of the same sensor + rule + channel is already
+ * open (the partial unique index decides between racing replicas): only the
+ * raised ones, returned, may be published and notified. It also writes, in the same statement, the transition's
  * outbox row (published later if the publish after the commit fails) and its
  * notification rows (one per channel when `notify`, none when the alarm is
  * shelved or its sensor in maintenance). Returns the raised ones by alarm id.
@@ -312,9 +145,11 @@ export async function raiseAlarmsWithOutbox(
 }
 
 /**
- * clearAlarms that also writes the outbox and notification rows (see
- * raiseAlarmsWithOutbox), and gives the episode the clear message. One entry
- * per input, undefined where nothing was open.
+ * Closes the open episode of each sensor + rule + channel (clear time never
+ * before the raise time) and records its CLEARED transition, with the outbox
+ * and notification rows (see raiseAlarmsWithOutbox); the episode gets the
+ * clear message. One entry per input, undefined where nothing was open
+ * (another replica cleared it).
  */
 export async function clearAlarmsWithOutbox(
   db: Queryable,
