@@ -80,9 +80,12 @@ size_mb=$(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%d", $1/1
 
 # ---- isolated database and vhost
 psql "$PGURL/postgres" -qAtc "CREATE DATABASE \"$DB\"" >/dev/null
-curl -fsS -X PUT "$RABBITMQ_API/api/vhosts/$VHOST" >/dev/null
-curl -fsS -X PUT -H 'content-type: application/json' -d '{"configure":".*","write":".*","read":".*"}' \
-  "$RABBITMQ_API/api/permissions/$VHOST/guest" >/dev/null
+# The management API has answered with an empty reply under load (a CI run after a 300 s build):
+# both PUTs are idempotent, so they are retried.
+api_put() { curl -fsS --retry 5 --retry-delay 1 --retry-all-errors -X PUT "$@" >/dev/null; }
+api_put "$RABBITMQ_API/api/vhosts/$VHOST"
+api_put -H 'content-type: application/json' -d '{"configure":".*","write":".*","read":".*"}' \
+  "$RABBITMQ_API/api/permissions/$VHOST/guest"
 DATABASE_URL="$PGURL/$DB"
 AMQP_URL="amqp://guest:guest@$AMQP_HOST/$VHOST"
 
