@@ -1,4 +1,10 @@
-import { type Bus, RpcRemoteError, RpcTimeoutError, UnroutableError } from '@sensor-streaming/bus';
+import {
+  type Bus,
+  PublishRefusedError,
+  RpcRemoteError,
+  RpcTimeoutError,
+  UnroutableError,
+} from '@sensor-streaming/bus';
 import { CONTENT_TYPE_JSON } from '@sensor-streaming/protocol';
 import { ControlError } from './control-error.js';
 
@@ -44,6 +50,13 @@ export async function callJsonRpc<T>(
       throw new ControlError(
         `CONTROL_${peer.codePrefix}_UNAVAILABLE`,
         `nobody serves ${peer.queue} on this broker/vhost (is ${peer.service} running?)`,
+      );
+    }
+    if (err instanceof PublishRefusedError) {
+      // this user's role may not send it (ACCESS_REFUSED), or its user_id is not the connection's
+      throw new ControlError(
+        'CONTROL_REFUSED',
+        `the broker refused the request to ${peer.label}: ${err.brokerMessage}`,
       );
     }
     if (err instanceof RpcRemoteError) {

@@ -32,7 +32,8 @@ import {
 import type { HealthCheck, Logger } from '@sensor-streaming/runtime';
 import type { Registry } from 'prom-client';
 import { AlarmLifecycle } from './alarm-lifecycle.js';
-import { ALARM_RPC_QUEUE, createAlarmRpcHandler } from './alarm-rpc.js';
+import { alarmRpcQueue } from '@sensor-streaming/control';
+import { createAlarmRpcHandler } from './alarm-rpc.js';
 import { CommandIssuer } from './command-issuer.js';
 import type { AlarmServiceConfig } from './config.js';
 import type { AnomalyModelParams } from './engine/evaluators.js';
@@ -455,12 +456,16 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
       await bus.start();
       await bus.declareQueue(queue);
       ruleSource.start();
+      // one queue, two keys: the broker lets a read-only role publish only the read key (listings), and
+      // the handler refuses a method that changes alarms on it, or from a user without the grant
       rpc = await bus.rpcServe(
-        ALARM_RPC_QUEUE,
+        alarmRpcQueue(),
         createAlarmRpcHandler({
           db: pool,
           channels: () => notifications.channels,
           onQueued: () => notifications.kick(),
+          grants: config.rpcGrants,
+          onRefused: (r) => log.warn(r, 'alarm RPC refused'),
         }),
       );
       leadership.start();
