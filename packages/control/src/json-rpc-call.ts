@@ -11,6 +11,8 @@ import { ControlError } from './control-error.js';
 /** Who answers on an RPC queue, for error messages an operator can act on. */
 export interface RpcPeer {
   queue: string;
+  /** The routing key to send on, when it is not the queue's name (e.g. the alarm service's read-only key). */
+  routingKey?: string;
   /** e.g. "the sensor registry" */
   label: string;
   /** e.g. "sensor-registry" */
@@ -35,7 +37,7 @@ export async function callJsonRpc<T>(
 ): Promise<T> {
   let reply: Awaited<ReturnType<Bus['rpcCall']>>;
   try {
-    reply = await bus.rpcCall(peer.queue, Buffer.from(JSON.stringify(request), 'utf8'), {
+    reply = await bus.rpcCall(peer.routingKey ?? peer.queue, Buffer.from(JSON.stringify(request), 'utf8'), {
       timeoutMs,
       contentType: CONTENT_TYPE_JSON,
     });
