@@ -459,7 +459,8 @@ export function createAlarmClient(bus: Bus, opts: { timeoutMs?: number } = {}): 
       bus,
       {
         queue: ALARM_RPC_QUEUE,
-        routingKey: alarmMethodPermission(request.method) === undefined ? ALARM_RPC_READ_KEY : ALARM_RPC_QUEUE,
+        routingKey:
+          alarmMethodPermission(request.method) === undefined ? ALARM_RPC_READ_KEY : ALARM_RPC_QUEUE,
         label: 'the alarm service',
         service: 'alarm-service',
         codePrefix: 'ALARMS',

@@ -380,7 +380,9 @@ export async function runAttacks(t: AttackTarget, p: AttackParties): Promise<Att
       Buffer.from(
         '{"method":"alarms.ack","params":{"alarmId":"00000000-0000-4000-8000-000000000001","by":"op.operator"}}',
       );
-    const rpc = { replyTo: 'amq.rabbitmq.reply-to', correlationId: 'x', ...claim };
+    // no replyTo: direct reply-to needs a consumer on the channel, and the broker would refuse for that
+    // instead of for the user_id this attack is about
+    const rpc = { correlationId: 'x', ...claim };
     attacks.push([
       `AMQP: A publishes a command to B claiming to be ${p.impersonated} (forged user_id)`,
       () =>
