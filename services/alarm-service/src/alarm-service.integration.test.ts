@@ -398,7 +398,7 @@ describe('alarm-service actions and operator RPC', () => {
       {
         serial,
         type: 'changesamplefrequency',
-        issued_by: 'alarm-service:shake',
+        issued_by: urlUser(vhost.url), // the service's broker user, not the rule (only a hint in the command)
         params: { sampleFrequencyHz: 1000 },
       },
     ]);

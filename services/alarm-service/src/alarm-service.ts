@@ -1,4 +1,11 @@
-import { type Bus, type Consumer, createBus, type Delivery, serviceQueue } from '@sensor-streaming/bus';
+import {
+  type Bus,
+  type Consumer,
+  createBus,
+  type Delivery,
+  serviceQueue,
+  urlUser,
+} from '@sensor-streaming/bus';
 import {
   checkDatabase,
   createSchemaGate,
@@ -125,7 +132,14 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     logger: deps.logger,
     counter: metrics.notifications,
   });
-  const commands = new CommandIssuer({ bus, pool, sensorIds, metrics, logger: deps.logger });
+  const commands = new CommandIssuer({
+    bus,
+    pool,
+    sensorIds,
+    metrics,
+    logger: deps.logger,
+    actor: urlUser(config.amqpUrl),
+  });
   const lifecycle = new AlarmLifecycle({
     pool,
     bus,
