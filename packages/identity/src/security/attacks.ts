@@ -1,4 +1,4 @@
-import { ALARM_RPC_QUEUE, REGISTRY_RPC_QUEUE } from '@sensor-streaming/control';
+import { ALARM_RPC_QUEUE, ALARM_RPC_READ_KEY, REGISTRY_RPC_QUEUE } from '@sensor-streaming/control';
 import {
   commandCodec,
   logBatchCodec,
@@ -403,6 +403,13 @@ export async function runAttacks(t: AttackTarget, p: AttackParties): Promise<Att
                 attackCommand(b.serial),
                 claim,
               ),
+            ),
+        ],
+        [
+          `AMQP: a read-only operator sends alarms.ack on the read-only key it may use, claiming to be ${p.impersonated} (forged user_id)`,
+          () =>
+            amqpAttempt(asViewer, async (ch) =>
+              ch.publish('sensor_streaming', ALARM_RPC_READ_KEY, ackRequest(), rpc),
             ),
         ],
         [
