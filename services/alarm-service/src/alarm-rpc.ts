@@ -99,7 +99,7 @@ export interface AlarmRpcDeps {
  * Why a request that changes alarms is refused, or undefined when it may go on. The user is the request's
  * broker-validated user_id; a request without one, or sent on the read-only routing key, is refused too.
  */
-export function refusalOf(
+export function alarmRpcRefusal(
   method: AlarmRequest['method'],
   req: Pick<RpcRequest, 'userId' | 'routingKey'>,
   grants: AlarmGrants,
@@ -132,12 +132,12 @@ export function createAlarmRpcHandler(deps: AlarmRpcDeps): (req: RpcRequest) => 
   const { db } = deps;
   async function answer(req: RpcRequest): Promise<AlarmResponse<unknown>> {
     const r = parseAlarmRequest(req.body);
-    const refused = refusalOf(r.method, req, deps.grants);
+    const refused = alarmRpcRefusal(r.method, req, deps.grants);
     if (refused !== undefined) {
       deps.onRefused?.({ user: req.userId, method: r.method, reason: refused.message });
       return { ok: false, error: refused };
     }
-    // the actor recorded: the broker-validated user (refusalOf guarantees one for these methods)
+    // the actor recorded: the broker-validated user (alarmRpcRefusal guarantees one for these methods)
     const by = req.userId ?? '';
     switch (r.method) {
       case 'alarms.list':
