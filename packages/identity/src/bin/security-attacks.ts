@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { EXCHANGE } from '@sensor-streaming/protocol';
-import { createBus } from '@sensor-streaming/bus';
+import { createBus, PublishRefusedError } from '@sensor-streaming/bus';
 import {
   ALARM_RPC_QUEUE,
   ALARM_RPC_READ_KEY,
@@ -370,6 +370,22 @@ async function main(): Promise<number> {
         return !r.ok && r.error?.code === 'ALARM_FORBIDDEN'
           ? [true, `${r.error.code}: ${r.error.message}`]
           : [false, `not refused: ${JSON.stringify(r).slice(0, 200)}`];
+      },
+    ],
+    [
+      'bus: a read-only operator publishes a command (fails at once, not after the publish timeout)',
+      async () => {
+        const started = Date.now();
+        const err = await viewerRpcBus
+          .publish(`sensor.${b.serial}.commands.sleep`, Buffer.from('x'), { mandatory: true })
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        const ms = Date.now() - started;
+        return err instanceof PublishRefusedError && ms < 30_000
+          ? [true, `PublishRefusedError after ${ms} ms: ${err.brokerMessage}`]
+          : [false, `not refused in time (${ms} ms): ${err instanceof Error ? err.message : 'published'}`];
       },
     ],
     [
