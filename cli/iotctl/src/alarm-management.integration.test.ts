@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Bus, createBus } from '@sensor-streaming/bus';
+import { type Bus, createBus, urlUser } from '@sensor-streaming/bus';
 import { createTestVhost, type TestVhost, waitFor } from '@sensor-streaming/bus/testing';
 import type {
   AlarmRecord,
@@ -116,7 +116,7 @@ describe('iotctl alarm management', () => {
     expect(shelved).toMatchObject({ code: 0, stderr: '' });
     expect(shelved.stdout).toMatch(
       new RegExp(
-        `^shelved ${id}  ${serial} cli-hot/temp  until \\S+  by iotctl:\\S+: calibrating the probe\\n$`,
+        `^shelved ${id}  ${serial} cli-hot/temp  until \\S+  by ${urlUser(vhost.url)}: calibrating the probe\\n$`,
       ),
     );
     const list = await iotctl(['alarms', 'shelves', '--json']);

@@ -59,9 +59,31 @@ function isProtocolError(err: unknown): err is Error {
   );
 }
 
+/**
+ * The broker's words when it refused what this user tried (an expected failure: the user's role does not
+ * allow it): a refused publish (PublishRefusedError, by code) or an amqplib operation closed with 403
+ * ACCESS_REFUSED (e.g. declaring a queue) or 406 for a user_id that is not the connection's user.
+ */
+function brokerRefusal(err: unknown): string | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const e = err as { code?: unknown; brokerMessage?: unknown };
+  if (e.code === 'BUS_PUBLISH_REFUSED' && typeof e.brokerMessage === 'string') return e.brokerMessage;
+  const quoted = /with message "(.*)"/.exec(err.message)?.[1];
+  if (e.code === 403 && quoted?.startsWith('ACCESS_REFUSED')) return quoted;
+  if (e.code === 406 && quoted !== undefined && /user_id property/.test(quoted)) return quoted;
+  return undefined;
+}
+
 /** How an error thrown by a command is shown and what the process exits with. */
 export function reportError(err: unknown): ErrorReport {
   if (err instanceof UsageError) return { exitCode: EXIT_USAGE, text: `iotctl: ${err.message}\n` };
+  const refusal = brokerRefusal(err);
+  if (refusal !== undefined) {
+    return {
+      exitCode: EXIT_FAILURE,
+      text: `iotctl: refused by the broker (this user's role does not allow it): ${refusal}\n`,
+    };
+  }
   if (isControlError(err)) {
     return {
       exitCode: USAGE_CONTROL_CODES.has(err.code) ? EXIT_USAGE : EXIT_FAILURE,

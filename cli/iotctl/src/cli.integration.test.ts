@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { type Bus, commandQueue, createBus } from '@sensor-streaming/bus';
+import { type Bus, commandQueue, createBus, urlUser } from '@sensor-streaming/bus';
 import { createTestVhost, type TestVhost, waitFor } from '@sensor-streaming/bus/testing';
 import {
-  ALARM_RPC_QUEUE,
   type AlarmRecord,
+  alarmRpcQueue,
   type CommandOutcome,
   encodeAlarmResponse,
   encodeRegistryResponse,
@@ -127,7 +127,7 @@ describe('iotctl with registry and alarm RPC servers', () => {
         error: { code: 'REGISTRY_UNKNOWN_SENSOR', message: 'unknown sensor' },
       });
     });
-    await peer.rpcServe(ALARM_RPC_QUEUE, async (req) => {
+    await peer.rpcServe(alarmRpcQueue(), async (req) => {
       const r = parseAlarmRequest(req.body);
       alarmRequests.push(r);
       if (r.method === 'alarms.list') return encodeAlarmResponse({ ok: true, result: [alarm] });
@@ -136,7 +136,7 @@ describe('iotctl with registry and alarm RPC servers', () => {
         ok: true,
         result: {
           status: 'ACKNOWLEDGED',
-          alarm: { ...alarm, acknowledgedBy: r.params.by, acknowledgedAt: new Date().toISOString() },
+          alarm: { ...alarm, acknowledgedBy: req.userId ?? null, acknowledgedAt: new Date().toISOString() },
         },
       });
     });
@@ -193,7 +193,7 @@ describe('iotctl with registry and alarm RPC servers', () => {
     expect(unknown.stderr).toBe('iotctl: unknown sensor\n');
   });
 
-  it('alarms lists with filters (table and JSON) and acks by id as iotctl:<user>', async () => {
+  it('alarms lists with filters (table and JSON) and acks by id as the broker user', async () => {
     const table = await iotctl([
       'alarms',
       '--active',
@@ -226,8 +226,8 @@ describe('iotctl with registry and alarm RPC servers', () => {
     expect(JSON.parse(json.stdout)).toEqual([alarm]);
     const ack = await iotctl(['alarms', 'ack', alarm.alarmId]);
     expect(ack.code).toBe(0);
-    expect(ack.stdout).toMatch(
-      /^acknowledged 3f2b8c1e-7d4a-4e6b-9a1c-2b3c4d5e6f70 \(pump-1 vibration-iso10816 CRITICAL\) by iotctl:/,
+    expect(ack.stdout).toBe(
+      `acknowledged 3f2b8c1e-7d4a-4e6b-9a1c-2b3c4d5e6f70 (pump-1 vibration-iso10816 CRITICAL) by ${urlUser(vhost.url)}\n`,
     );
     expect(alarmRequests.at(-1)).toMatchObject({ method: 'alarms.ack', params: { alarmId: alarm.alarmId } });
   });

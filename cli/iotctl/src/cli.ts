@@ -52,7 +52,7 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 
 /** Builds the context of one command run from the global options (validated here: usage errors exit 2). */
 function contextFor(cmd: Command, io: Io, p: Parsers): Context {
-  const { parseAmqpUrl, issuedBy } = p;
+  const { parseAmqpUrl, ISSUED_BY_HINT } = p;
   const g = cmd.optsWithGlobals<GlobalOptions>();
   const amqpUrl = parseAmqpUrl(g.amqpUrl, io.env);
   const connectTimeoutMs = p.parseMs('--connect-timeout', g.connectTimeout, 1, 600_000);
@@ -62,7 +62,7 @@ function contextFor(cmd: Command, io: Io, p: Parsers): Context {
   return {
     io,
     style: { color: decideColor(g.color, io.stdout.isTTY, io.env) },
-    issuedBy: issuedBy(io.env),
+    issuedBy: ISSUED_BY_HINT,
     session,
     // the bus, amqplib and the clients load only for commands that talk to the broker
     connect: async (o = {}) => (await import('./session.js')).openSession({ ...session, ...o }),

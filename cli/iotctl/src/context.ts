@@ -6,6 +6,7 @@ import type { Style } from './format/text.js';
 export interface Context {
   io: Io;
   style: Style;
+  /** A hint of the tool for a command's issuedBy; never the recorded author (see ISSUED_BY_HINT). */
   issuedBy: string;
   session: Omit<SessionOptions, 'log'> & { log?: SessionOptions['log'] };
   /** Connects (bounded); `publishTimeoutMs` overrides how long a publish may wait for its confirm. */

@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from './cli-error.js';
-import {
-  issuedBy,
-  parseAmqpUrl,
-  parseHz,
-  parseMs,
-  parseSerials,
-  parseState,
-  parseTargets,
-} from './options.js';
+import { parseAmqpUrl, parseHz, parseMs, parseSerials, parseState, parseTargets } from './options.js';
 
 describe('parseTargets', () => {
   it('merges positional serials and repeated -s, dropping duplicates', () => {
@@ -67,9 +59,5 @@ describe('flag parsers', () => {
       'AMQP_URL must start with amqp://',
     );
     expect(() => parseAmqpUrl('nope', {})).toThrow('--amqp-url is not a URL');
-  });
-
-  it('names the issuer iotctl:<user>', () => {
-    expect(issuedBy({})).toMatch(/^iotctl:[A-Za-z0-9_.@-]+$/);
   });
 });

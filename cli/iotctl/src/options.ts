@@ -1,4 +1,3 @@
-import { userInfo } from 'node:os';
 import { parseFrequency, parseSelector } from '@sensor-streaming/control';
 import { isValidSerial, type PowerState } from '@sensor-streaming/protocol';
 import { DEFAULT_AMQP_URL } from '@sensor-streaming/runtime';
@@ -101,18 +100,12 @@ export function parseSelectorFlag(value: string): Record<string, string> {
   }
 }
 
-/** `iotctl:<os user>` (USER/USERNAME when the OS lookup fails, e.g. an unknown uid in a container). */
-export function issuedBy(env: NodeJS.ProcessEnv): string {
-  let name: string | undefined;
-  try {
-    name = userInfo().username;
-  } catch {
-    name = undefined;
-  }
-  name = name || env.USER || env.USERNAME || 'unknown';
-  // services record it and the alarm service checks it: keep it to a safe alphabet
-  return `iotctl:${name.replace(/[^A-Za-z0-9_.@-]/g, '_').slice(0, 100)}`;
-}
+/**
+ * What iotctl writes in a command's `issuedBy`: only a hint of the tool, for devices and logs. Who issued
+ * or acknowledged something is recorded by the services from the broker user iotctl connects as (the
+ * AMQP user_id the broker validates), never from anything iotctl says about itself.
+ */
+export const ISSUED_BY_HINT = 'iotctl';
 
 export function parseAmqpUrl(flag: string | undefined, env: NodeJS.ProcessEnv): string {
   const raw = flag ?? env.AMQP_URL ?? DEFAULT_AMQP_URL;

@@ -9,6 +9,7 @@ import { BusClosedError, BusDisconnectedError, errorReason } from './errors.js';
 import type { BusLogger } from './logger.js';
 import { createBusMetrics } from './metrics.js';
 import { Publisher } from './publisher.js';
+import { urlUser } from './url.js';
 import { HEADER_RPC_ERROR, HEADER_RPC_ERROR_CODE, RpcClient } from './rpc-client.js';
 import {
   declareBaseTopology,
@@ -47,6 +48,14 @@ export interface BusOptions {
    * pays that on the handshake, the topology declarations and the close. Default false (services unchanged).
    */
   noDelay?: boolean;
+  /**
+   * The AMQP `user_id` stamped on every publish and RPC request, which RabbitMQ checks against the
+   * connection's user (a mismatch closes the channel with PRECONDITION_FAILED): consumers read it as
+   * `Delivery.userId`, the broker-validated author. Default: the user of `url` (`guest` without
+   * credentials). Set it when the broker authenticates otherwise (e.g. the CN of a client certificate
+   * with EXTERNAL); `false` stamps nothing (consumers then see no author).
+   */
+  userId?: string | false;
 }
 
 export interface PublishOptions {
@@ -163,12 +172,22 @@ class BusImpl implements Bus {
   private readonly metrics;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private wasConnected = false;
+  /** Stamped as user_id on every publish; undefined with `userId: false`. */
+  private readonly userId: string | undefined;
 
   constructor(opts: BusOptions) {
     if (typeof opts.connectionName !== 'string' || opts.connectionName === '') {
       throw new RangeError('bus option connectionName must be a non-empty string');
     }
     new URL(opts.url); // throws TypeError on a malformed URL
+    if (
+      opts.userId !== undefined &&
+      opts.userId !== false &&
+      (typeof opts.userId !== 'string' || opts.userId === '')
+    ) {
+      throw new RangeError('bus option userId must be a non-empty string or false');
+    }
+    this.userId = opts.userId === false ? undefined : (opts.userId ?? urlUser(opts.url));
     this.log = opts.logger.child({ component: 'bus' });
     this.metrics = createBusMetrics(opts.registry ?? new Registry());
     this.stopTimeoutMs = positiveInt('stopTimeoutMs', opts.stopTimeoutMs, 10_000);
@@ -214,8 +233,9 @@ class BusImpl implements Bus {
       publishTimeoutMs: positiveInt('publishTimeoutMs', opts.publishTimeoutMs, 60_000),
       logger: this.log,
       metrics: this.metrics,
+      ...(this.userId === undefined ? {} : { userId: this.userId }),
     });
-    this.rpc = new RpcClient(this.log);
+    this.rpc = new RpcClient(this.log, this.userId);
 
     this.pubConn.on('up', (model: ChannelModel) => {
       this.publisher.attach(model);
@@ -458,6 +478,7 @@ class BusImpl implements Bus {
         logger: this.log,
         metrics: this.metrics,
         publisher: this.publisher,
+        userId: this.userId,
         onStopped: (c) => this.consumers.delete(c),
       },
       queue,

@@ -16,6 +16,7 @@ import {
   HEADER_ORIGINAL_EXCHANGE,
   HEADER_ORIGINAL_QUEUE,
   HEADER_ORIGINAL_ROUTING_KEY,
+  HEADER_ORIGINAL_USER_ID,
   HEADER_REASON,
   HEADER_RELEASED,
   type QueueSpec,
@@ -48,6 +49,8 @@ export interface ConsumerDeps {
   logger: BusLogger;
   metrics: BusMetrics;
   publisher: Publisher;
+  /** The user_id the publisher stamps (this bus's own user): trusted on the copies it releases. */
+  userId: string | undefined;
   onStopped(c: ManagedConsumer): void;
 }
 
@@ -281,7 +284,7 @@ export class ManagedConsumer implements Consumer {
       return;
     }
     if (this.channel !== ch) return;
-    const p: Pending = { msg, ch, delivery: toDelivery(msg, this.queue.name) };
+    const p: Pending = { msg, ch, delivery: toDelivery(msg, this.queue.name, this.deps.userId) };
     if (this.accumulator) {
       this.accumulator.add(p);
     } else {
@@ -441,6 +444,9 @@ export class ManagedConsumer implements Consumer {
         headers[HEADER_RELEASED] = (Number.isFinite(prev) ? prev : 0) + 1;
         headers[HEADER_ORIGINAL_ROUTING_KEY] = p.delivery.routingKey;
         headers[HEADER_ORIGINAL_EXCHANGE] = p.delivery.exchange;
+        // the copy is published by this bus's user: the author travels in a header (see authorOf)
+        if (p.delivery.userId === undefined) delete headers[HEADER_ORIGINAL_USER_ID];
+        else headers[HEADER_ORIGINAL_USER_ID] = p.delivery.userId;
         const options: Options.Publish = {
           ...copyProperties(props),
           headers,
@@ -487,6 +493,8 @@ export class ManagedConsumer implements Consumer {
       [HEADER_ORIGINAL_QUEUE]: this.queue.name,
       [HEADER_DELIVERY_COUNT]: previousDeliveries(msg) + 1,
     };
+    if (p.delivery.userId === undefined) delete headers[HEADER_ORIGINAL_USER_ID];
+    else headers[HEADER_ORIGINAL_USER_ID] = p.delivery.userId;
     if (typeof props.contentType === 'string') headers[HEADER_ORIGINAL_CONTENT_TYPE] = props.contentType;
     // mandatory: if the copy cannot be routed (dead queue missing) the original is requeued, not lost
     const options: Options.Publish = { ...copyProperties(props), headers, persistent: true, mandatory: true };

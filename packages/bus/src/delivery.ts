@@ -1,5 +1,10 @@
 import type { ConsumeMessage } from 'amqplib';
-import { HEADER_ORIGINAL_EXCHANGE, HEADER_ORIGINAL_ROUTING_KEY, HEADER_RELEASED } from './topology.js';
+import {
+  HEADER_ORIGINAL_EXCHANGE,
+  HEADER_ORIGINAL_ROUTING_KEY,
+  HEADER_ORIGINAL_USER_ID,
+  HEADER_RELEASED,
+} from './topology.js';
 
 export interface Delivery {
   body: Buffer;
@@ -9,6 +14,12 @@ export interface Delivery {
   messageId?: string;
   correlationId?: string;
   replyTo?: string;
+  /**
+   * Who published it, as the broker authenticated them: the AMQP `user_id`, which RabbitMQ refuses unless
+   * it is the publishing connection's user. Absent when the publisher set none (never trust a body field
+   * for the author instead). On a copy this bus released back to its queue, the original's.
+   */
+  userId?: string;
   redelivered: boolean;
   /**
    * 1 on the first delivery. For quorum queues it comes from the broker's `x-delivery-count` header
@@ -52,7 +63,23 @@ export function originalRoute(msg: ConsumeMessage): { routingKey: string; exchan
   return { routingKey: msg.fields.routingKey, exchange: msg.fields.exchange };
 }
 
-export function toDelivery(msg: ConsumeMessage, queue: string): Delivery {
+/**
+ * The broker-validated author of `msg`. A released copy (see originalRoute) is published by the consumer's
+ * own user (`self`): its header carries the original author, believed only when the copy's own user_id is
+ * `self` (anyone else writing such a header into the queue has their own user_id checked by the broker).
+ */
+export function authorOf(msg: ConsumeMessage, self: string | undefined): string | undefined {
+  const p = msg.properties;
+  const h = p.headers;
+  const own = typeof p.userId === 'string' ? p.userId : undefined;
+  if (msg.fields.exchange === '' && h && h[HEADER_RELEASED] !== undefined) {
+    const original = h[HEADER_ORIGINAL_USER_ID];
+    return self !== undefined && own === self && typeof original === 'string' ? original : undefined;
+  }
+  return own;
+}
+
+export function toDelivery(msg: ConsumeMessage, queue: string, self?: string): Delivery {
   const p = msg.properties;
   const route = originalRoute(msg);
   const d: Delivery = {
@@ -68,5 +95,7 @@ export function toDelivery(msg: ConsumeMessage, queue: string): Delivery {
   if (typeof p.messageId === 'string') d.messageId = p.messageId;
   if (typeof p.correlationId === 'string') d.correlationId = p.correlationId;
   if (typeof p.replyTo === 'string') d.replyTo = p.replyTo;
+  const userId = authorOf(msg, self);
+  if (userId !== undefined) d.userId = userId;
   return d;
 }

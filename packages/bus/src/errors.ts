@@ -81,6 +81,62 @@ export class RpcRemoteError extends Error {
   }
 }
 
+/**
+ * The broker closed the channel because of this publish: ACCESS_REFUSED (the user may not write to that
+ * exchange or routing key) or PRECONDITION_FAILED (a `user_id` that is not the connection's user). Retrying
+ * cannot help: the user's permissions must change. `brokerMessage` is the broker's own text, which names
+ * the user and the resource.
+ */
+export class PublishRefusedError extends Error {
+  readonly code = 'BUS_PUBLISH_REFUSED';
+  readonly permanent = true;
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly replyCode: number;
+  readonly brokerMessage: string;
+  constructor(exchange: string, routingKey: string, replyCode: number, brokerMessage: string) {
+    super(
+      `the broker refused the message to '${routingKey}' on '${exchange || '(default)'}': ${brokerMessage}`,
+    );
+    this.name = 'PublishRefusedError';
+    this.exchange = exchange;
+    this.routingKey = routingKey;
+    this.replyCode = replyCode;
+    this.brokerMessage = brokerMessage;
+  }
+}
+
+/** What a channel closed by the broker says about the publishes on it (see refusalOf). */
+export type ChannelRefusal =
+  | { kind: 'topic'; exchange: string; routingKey: string; replyCode: number; text: string }
+  | { kind: 'exchange'; exchange: string; replyCode: number; text: string }
+  | { kind: 'user_id'; replyCode: number; text: string };
+
+/**
+ * Reads a channel error from amqplib (`Channel closed by server: 403 (ACCESS-REFUSED) with message
+ * "ACCESS_REFUSED - ..."`) as a refusal of publishes: which ones it hits (one routing key on an exchange,
+ * a whole exchange, or every publish carrying a user_id). Undefined for anything else (the channel is
+ * then reopened and the publishes re-sent, as for any loss).
+ */
+export function refusalOf(err: unknown): ChannelRefusal | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const code = (err as { code?: unknown }).code;
+  const quoted = /with message "(.*)"$/s.exec(err.message);
+  const text = quoted?.[1] ?? err.message;
+  if (code === 403) {
+    const topic = /access to topic '(.*)' in exchange '(.*)' in vhost/.exec(text);
+    if (topic) return { kind: 'topic', routingKey: topic[1]!, exchange: topic[2]!, replyCode: 403, text };
+    const exchange = /access to exchange '(.*)' in vhost/.exec(text);
+    if (exchange) {
+      const name = exchange[1] === 'amq.default' ? '' : exchange[1]!;
+      return { kind: 'exchange', exchange: name, replyCode: 403, text };
+    }
+    return undefined;
+  }
+  if (code === 406 && /user_id property set to/.test(text)) return { kind: 'user_id', replyCode: 406, text };
+  return undefined;
+}
+
 /** The connection carrying an RPC call was lost before the reply came back. */
 export class BusDisconnectedError extends Error {
   readonly code = 'BUS_DISCONNECTED';

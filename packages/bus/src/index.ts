@@ -32,6 +32,7 @@ export {
   isReleaseError,
   PublishBufferFullError,
   PublishNackedError,
+  PublishRefusedError,
   PublishTimeoutError,
   RpcRemoteError,
   RpcTimeoutError,
@@ -48,9 +49,10 @@ export {
   HEADER_ORIGINAL_EXCHANGE,
   HEADER_ORIGINAL_QUEUE,
   HEADER_ORIGINAL_ROUTING_KEY,
+  HEADER_ORIGINAL_USER_ID,
   HEADER_REASON,
   HEADER_RELEASED,
   queueDeclareOptions,
   serviceQueue,
 } from './topology.js';
-export { maskUrl } from './url.js';
+export { maskUrl, urlUser } from './url.js';

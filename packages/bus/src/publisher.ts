@@ -9,8 +9,11 @@ import { backoffDelay } from './backoff.js';
 import {
   BusClosedError,
   PublishBufferFullError,
+  type ChannelRefusal,
   PublishNackedError,
+  PublishRefusedError,
   PublishTimeoutError,
+  refusalOf,
   UnroutableError,
 } from './errors.js';
 import { Fifo } from './fifo.js';
@@ -29,6 +32,11 @@ export interface PublisherOptions {
   publishTimeoutMs: number;
   logger: BusLogger;
   metrics: BusMetrics;
+  /**
+   * Stamped as the AMQP `user_id` of every publish (commands, RPC replies, copies the consumers make): the
+   * broker checks it against the connection's user, so a consumer can trust it as the author.
+   */
+  userId?: string;
 }
 
 interface Entry {
@@ -68,6 +76,8 @@ export class Publisher {
   private reopenTimer: NodeJS.Timeout | undefined;
   private readonly sweepTimer: NodeJS.Timeout;
   private idleWaiters: Array<() => void> = [];
+  /** Why the broker closed each channel, if it said (read when the channel's close event comes). */
+  private readonly closeErrors = new WeakMap<ConfirmChannel, unknown>();
 
   constructor(opts: PublisherOptions) {
     this.opts = opts;
@@ -90,9 +100,9 @@ export class Publisher {
     return new Promise<void>((resolve, reject) => {
       const seq = ++this.seq;
       const mandatory = options.mandatory === true;
-      let opts = options;
+      let opts = this.opts.userId === undefined ? options : { ...options, userId: this.opts.userId };
       if (mandatory) {
-        opts = { ...options, headers: { ...(options.headers ?? {}), [PUBLISH_ID_HEADER]: String(seq) } };
+        opts = { ...opts, headers: { ...(options.headers ?? {}), [PUBLISH_ID_HEADER]: String(seq) } };
       }
       const entry: Entry = {
         seq,
@@ -167,7 +177,10 @@ export class Publisher {
       await ch.close().catch(() => undefined);
       return;
     }
-    ch.on('error', (err: Error) => this.log.warn({ err }, 'publish channel error'));
+    ch.on('error', (err: Error) => {
+      this.closeErrors.set(ch, err);
+      this.log.warn({ err }, 'publish channel error');
+    });
     ch.on('handler-error', (err: Error, event: string) =>
       this.log.error({ err, event }, 'bug: a publish channel event handler threw'),
     );
@@ -194,8 +207,10 @@ export class Publisher {
     if (this.channel !== ch) return;
     this.channel = undefined;
     this.waitingDrain = false;
-    const lost = [...this.inFlight.values()].filter((e) => !e.settled).sort((a, b) => a.seq - b.seq);
+    let lost = [...this.inFlight.values()].filter((e) => !e.settled).sort((a, b) => a.seq - b.seq);
     this.inFlight.clear();
+    const refusal = refusalOf(this.closeErrors.get(ch));
+    if (refusal !== undefined) lost = this.refuse(refusal, lost);
     this.queue.unshiftAll(lost);
     if (lost.length > 0) this.log.warn({ unconfirmed: lost.length }, 'publish channel lost, will re-send');
     if (this.model) this.scheduleReopen(this.model);
@@ -284,6 +299,29 @@ export class Publisher {
     }
     const fields = msg.fields as unknown as { replyCode?: number; replyText?: string };
     entry.returned = { replyCode: fields.replyCode ?? 312, replyText: fields.replyText ?? 'NO_ROUTE' };
+  }
+
+  /**
+   * The broker closed the channel refusing a publish (ACCESS_REFUSED, a bad user_id): re-sending would only be
+   * refused again, so the publishes it hits (lost in flight or still waiting) fail now with
+   * PublishRefusedError; the others are returned to be re-sent.
+   */
+  private refuse(refusal: ChannelRefusal, lost: Entry[]): Entry[] {
+    const hit = (e: Entry): boolean =>
+      refusal.kind === 'user_id'
+        ? e.options.userId !== undefined
+        : e.exchange === refusal.exchange &&
+          (refusal.kind === 'exchange' || e.routingKey === refusal.routingKey);
+    const waiting = this.queue.drain();
+    for (const e of waiting) if (!hit(e)) this.queue.push(e);
+    const refused = [...lost.filter(hit), ...waiting.filter(hit)];
+    for (const e of refused) {
+      this.opts.metrics.publishFailures.inc({ reason: 'refused' });
+      this.settle(e, new PublishRefusedError(e.exchange, e.routingKey, refusal.replyCode, refusal.text));
+    }
+    if (refused.length > 0)
+      this.log.warn({ count: refused.length, reason: refusal.text }, 'publishes refused by the broker');
+    return lost.filter((e) => !hit(e));
   }
 
   /** Reject publishes older than publishTimeoutMs (the buffer is time-limited). */

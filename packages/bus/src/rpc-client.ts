@@ -4,8 +4,10 @@ import { type Delivery, toDelivery } from './delivery.js';
 import {
   BusClosedError,
   BusDisconnectedError,
+  PublishRefusedError,
   RpcRemoteError,
   RpcTimeoutError,
+  refusalOf,
   UnroutableError,
 } from './errors.js';
 import type { BusLogger } from './logger.js';
@@ -34,9 +36,12 @@ export class RpcClient {
   private channel: Promise<ConfirmChannel> | undefined;
   private readonly calls = new Map<string, PendingCall>();
   private closed = false;
+  private readonly userId: string | undefined;
 
-  constructor(logger: BusLogger) {
+  /** `userId`: stamped as the AMQP user_id of every request, so the server knows who asks (broker-checked). */
+  constructor(logger: BusLogger, userId?: string) {
     this.log = logger.child({ component: 'rpc-client' });
+    this.userId = userId;
   }
 
   attach(model: ChannelModel): void {
@@ -70,10 +75,13 @@ export class RpcClient {
         persistent: false,
         expiration: String(opts.timeoutMs),
         headers: opts.headers ?? {},
+        ...(this.userId === undefined ? {} : { userId: this.userId }),
         ...(opts.contentType === undefined ? {} : { contentType: opts.contentType }),
       };
       try {
         ch.publish(EXCHANGE, routingKey, body, publishOpts, (err: unknown) => {
+          // a nack fails the call here; a closed channel fails it in the close handler, which knows why
+          if (err instanceof Error && err.message === 'channel closed') return;
           if (err) this.settle(correlationId, err instanceof Error ? err : new Error(String(err)));
         });
       } catch (err) {
@@ -102,14 +110,27 @@ export class RpcClient {
 
   private async open(model: ChannelModel): Promise<ConfirmChannel> {
     const ch = await model.createConfirmChannel();
-    ch.on('error', (err: Error) => this.log.warn({ err }, 'rpc channel error'));
+    let closeError: unknown;
+    ch.on('error', (err: Error) => {
+      closeError = err;
+      this.log.warn({ err }, 'rpc channel error');
+    });
     ch.on('handler-error', (err: Error, event: string) =>
       this.log.error({ err, event }, 'bug: an rpc channel event handler threw'),
     );
     const self = this.channel;
     ch.on('close', () => {
       if (this.channel === self) this.channel = undefined;
-      this.failAll(new BusDisconnectedError('the RPC channel closed before the reply arrived'));
+      // a refusal (the user may not publish there, a bad user_id) fails the calls with the broker's words
+      const refusal = refusalOf(closeError);
+      if (refusal === undefined) {
+        this.failAll(new BusDisconnectedError('the RPC channel closed before the reply arrived'));
+        return;
+      }
+      for (const [id, call] of [...this.calls]) {
+        const exchange = refusal.kind === 'exchange' ? refusal.exchange : EXCHANGE;
+        this.settle(id, new PublishRefusedError(exchange, call.routingKey, refusal.replyCode, refusal.text));
+      }
     });
     ch.on('return', (msg: Message) => {
       const id = msg.properties.correlationId;

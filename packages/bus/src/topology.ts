@@ -29,6 +29,12 @@ export const HEADER_DELIVERY_COUNT = 'x-sensor-streaming-delivery-count';
  * HEADER_ORIGINAL_ROUTING_KEY / HEADER_ORIGINAL_EXCHANGE.
  */
 export const HEADER_RELEASED = 'x-sensor-streaming-released';
+/**
+ * On a copy the bus makes of a message (released or dead-lettered): the original's broker-validated
+ * `user_id`. A copy is published by the consumer's own user, so the author can only travel in a header;
+ * the consumer believes it only on a released copy whose own user_id is its own user (see toDelivery).
+ */
+export const HEADER_ORIGINAL_USER_ID = 'x-sensor-streaming-original-user-id';
 
 export const DEFAULT_DELIVERY_LIMIT = 5;
 

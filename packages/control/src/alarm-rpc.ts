@@ -1,4 +1,4 @@
-import type { Bus } from '@sensor-streaming/bus';
+import type { Bus, QueueSpec } from '@sensor-streaming/bus';
 import { type AlarmSeverity, isValidSerial } from '@sensor-streaming/protocol';
 import { ControlError } from './control-error.js';
 import { callJsonRpc } from './json-rpc-call.js';
@@ -9,12 +9,38 @@ import { callJsonRpc } from './json-rpc-call.js';
  * through createAlarmClient.
  */
 export const ALARM_RPC_QUEUE = 'alarm-service.rpc';
+/**
+ * The routing key of the read-only methods (listings, stats, rules test), bound to the same queue. The
+ * broker lets a read-only role (op.viewer) publish only this key; the service refuses a method that
+ * changes anything when it arrives on it. Methods that change something go to ALARM_RPC_QUEUE.
+ */
+export const ALARM_RPC_READ_KEY = 'alarm-service.rpc.read';
+
+/** The alarm service's RPC queue (and any stand-in for it): bound with both keys. */
+export function alarmRpcQueue(): QueueSpec {
+  return {
+    name: ALARM_RPC_QUEUE,
+    type: 'classic',
+    bindings: [ALARM_RPC_QUEUE, ALARM_RPC_READ_KEY],
+    deadLetter: false,
+  };
+}
+
+/**
+ * What a broker user must hold (in the alarm service's ALARM_RPC_GRANTS) to call the methods that change
+ * alarms. The actor recorded (acknowledged_by, shelved_by, started_by) is the request's broker-validated
+ * user_id, never a field of the request.
+ */
+export type AlarmPermission = 'alarms.ack' | 'alarms.shelve' | 'alarms.maintenance';
+export const ALARM_PERMISSIONS: readonly AlarmPermission[] = [
+  'alarms.ack',
+  'alarms.shelve',
+  'alarms.maintenance',
+];
 
 export const ALARM_SEVERITIES: readonly AlarmSeverity[] = ['INFO', 'WARNING', 'MAJOR', 'CRITICAL'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const RULE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-/** Who acknowledges: what services/alarm-service accepts (e.g. `iotctl:alice`). */
-export const ALARM_ACTOR_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$/;
 
 /** One alarm episode (raise .. clear), as `iotctl alarms` shows it. Times are ISO 8601. */
 export interface AlarmRecord {
@@ -55,10 +81,9 @@ export interface AlarmAckResult {
   alarm: AlarmRecord;
 }
 
+/** No `by`: who acknowledges is the broker-validated user of the request (older clients' `by` is ignored). */
 export interface AlarmAckParams {
   alarmId: string;
-  /** Who acknowledges, e.g. `iotctl:alice`. */
-  by: string;
 }
 
 /** One stored transition (`iotctl alarms --follow` polls with afterId). Times are µs since the epoch. */
@@ -88,7 +113,6 @@ export interface AlarmTransitionsParams {
 /** Shelving (ISA-18.2): hide one alarm for a while, with a reason; it comes back when the shelf expires. */
 export interface AlarmShelveParams {
   alarmId: string;
-  by: string;
   reason: string;
   /** 1 s .. 7 days. */
   forMs: number;
@@ -107,7 +131,6 @@ export interface ShelfRecord {
 
 export interface MaintenanceParams {
   serials: string[];
-  by: string;
   reason: string;
   /** 1 s .. 7 days. */
   forMs: number;
@@ -180,7 +203,7 @@ export type AlarmRequest =
   | { method: 'alarms.shelves'; params: Record<string, never> }
   | { method: 'alarms.stats'; params: { fromUs?: number; toUs?: number } }
   | { method: 'maintenance.start'; params: MaintenanceParams }
-  | { method: 'maintenance.end'; params: { serials: string[]; by: string } }
+  | { method: 'maintenance.end'; params: { serials: string[] } }
   | { method: 'maintenance.list'; params: Record<string, never> }
   | { method: 'rules.test'; params: RulesTestParams };
 
@@ -197,6 +220,22 @@ export const ALARM_METHODS: readonly AlarmRequest['method'][] = [
   'maintenance.list',
   'rules.test',
 ];
+
+/** The permission a method needs, or undefined for a read-only one (served on ALARM_RPC_READ_KEY too). */
+export function alarmMethodPermission(method: AlarmRequest['method']): AlarmPermission | undefined {
+  switch (method) {
+    case 'alarms.ack':
+      return 'alarms.ack';
+    case 'alarms.shelve':
+    case 'alarms.unshelve':
+      return 'alarms.shelve';
+    case 'maintenance.start':
+    case 'maintenance.end':
+      return 'alarms.maintenance';
+    default:
+      return undefined;
+  }
+}
 
 const MAX_BACKTEST_US = 31 * 86_400e6;
 
@@ -247,12 +286,6 @@ function optInt(p: Record<string, unknown>, k: string, min: number, max: number)
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
     bad(`params.${k}`, `must be an integer from ${min} to ${max}`);
   }
-  return v;
-}
-
-function actor(v: unknown): string {
-  if (typeof v !== 'string' || !ALARM_ACTOR_PATTERN.test(v))
-    bad('params.by', `must match ${ALARM_ACTOR_PATTERN.source}`);
   return v;
 }
 
@@ -325,7 +358,7 @@ export function parseAlarmRequest(body: Buffer): AlarmRequest {
     case 'alarms.ack':
     case 'alarms.unshelve': {
       const alarmId = assertAlarmId(p.alarmId, 'params.alarmId');
-      return { method: raw.method, params: { alarmId, by: actor(p.by) } };
+      return { method: raw.method, params: { alarmId } };
     }
     case 'alarms.transitions': {
       const params: AlarmTransitionsParams = {};
@@ -345,7 +378,7 @@ export function parseAlarmRequest(body: Buffer): AlarmRequest {
       const alarmId = assertAlarmId(p.alarmId, 'params.alarmId');
       return {
         method: 'alarms.shelve',
-        params: { alarmId, by: actor(p.by), reason: reasonOf(p.reason), forMs: durationMs(p.forMs) },
+        params: { alarmId, reason: reasonOf(p.reason), forMs: durationMs(p.forMs) },
       };
     }
     case 'alarms.shelves':
@@ -366,13 +399,12 @@ export function parseAlarmRequest(body: Buffer): AlarmRequest {
         method: 'maintenance.start',
         params: {
           serials: serialsOf(p.serials),
-          by: actor(p.by),
           reason: p.reason === undefined ? '' : reasonOf(p.reason),
           forMs: durationMs(p.forMs),
         },
       };
     case 'maintenance.end':
-      return { method: 'maintenance.end', params: { serials: serialsOf(p.serials), by: actor(p.by) } };
+      return { method: 'maintenance.end', params: { serials: serialsOf(p.serials) } };
     case 'rules.test': {
       if (typeof p.rules !== 'string' || p.rules.length === 0 || p.rules.length > 1_000_000)
         bad('params.rules', 'must be the rules file text (1 byte to 1 MB)');
@@ -403,41 +435,51 @@ export function encodeAlarmResponse<T>(response: AlarmResponse<T>): Buffer {
 export interface AlarmClient {
   listAlarms(params?: AlarmListParams): Promise<AlarmRecord[]>;
   /** Acknowledges an episode; an unknown id fails with the service's error code (e.g. ALARM_NOT_FOUND). */
-  ackAlarm(alarmId: string, by: string): Promise<AlarmAckResult>;
+  ackAlarm(alarmId: string): Promise<AlarmAckResult>;
   transitions(params?: AlarmTransitionsParams): Promise<AlarmTransitionRecord[]>;
   shelve(params: AlarmShelveParams): Promise<ShelfRecord>;
-  unshelve(alarmId: string, by: string): Promise<ShelfRecord>;
+  unshelve(alarmId: string): Promise<ShelfRecord>;
   shelves(): Promise<ShelfRecord[]>;
   stats(params?: { fromUs?: number; toUs?: number }): Promise<AlarmStatsRecord>;
   startMaintenance(params: MaintenanceParams): Promise<MaintenanceRecord[]>;
-  endMaintenance(serials: string[], by: string): Promise<string[]>;
+  endMaintenance(serials: string[]): Promise<string[]>;
   maintenance(): Promise<MaintenanceRecord[]>;
   testRules(params: RulesTestParams): Promise<RulesTestResult>;
 }
 
-/** Client side of the alarm service's RPC (`iotctl alarms`). */
+/**
+ * Client side of the alarm service's RPC (`iotctl alarms`). Read-only methods go to ALARM_RPC_READ_KEY,
+ * the others to ALARM_RPC_QUEUE; the bus stamps every request with its broker user, which the service
+ * records as the actor and checks against its grants.
+ */
 export function createAlarmClient(bus: Bus, opts: { timeoutMs?: number } = {}): AlarmClient {
   const timeoutMs = opts.timeoutMs ?? 5000;
   const call = <T>(request: AlarmRequest): Promise<T> =>
     callJsonRpc<T>(
       bus,
-      { queue: ALARM_RPC_QUEUE, label: 'the alarm service', service: 'alarm-service', codePrefix: 'ALARMS' },
+      {
+        queue: ALARM_RPC_QUEUE,
+        routingKey:
+          alarmMethodPermission(request.method) === undefined ? ALARM_RPC_READ_KEY : ALARM_RPC_QUEUE,
+        label: 'the alarm service',
+        service: 'alarm-service',
+        codePrefix: 'ALARMS',
+      },
       request,
       timeoutMs,
     );
   return {
     listAlarms: (params = {}) => call<AlarmRecord[]>({ method: 'alarms.list', params }),
-    ackAlarm: (alarmId, by) =>
-      call<AlarmAckResult>({ method: 'alarms.ack', params: { alarmId: assertAlarmId(alarmId), by } }),
+    ackAlarm: (alarmId) =>
+      call<AlarmAckResult>({ method: 'alarms.ack', params: { alarmId: assertAlarmId(alarmId) } }),
     transitions: (params = {}) => call({ method: 'alarms.transitions', params }),
     shelve: (params) =>
       call({ method: 'alarms.shelve', params: { ...params, alarmId: assertAlarmId(params.alarmId) } }),
-    unshelve: (alarmId, by) =>
-      call({ method: 'alarms.unshelve', params: { alarmId: assertAlarmId(alarmId), by } }),
+    unshelve: (alarmId) => call({ method: 'alarms.unshelve', params: { alarmId: assertAlarmId(alarmId) } }),
     shelves: () => call({ method: 'alarms.shelves', params: {} }),
     stats: (params = {}) => call({ method: 'alarms.stats', params }),
     startMaintenance: (params) => call({ method: 'maintenance.start', params }),
-    endMaintenance: (serials, by) => call({ method: 'maintenance.end', params: { serials, by } }),
+    endMaintenance: (serials) => call({ method: 'maintenance.end', params: { serials } }),
     maintenance: () => call({ method: 'maintenance.list', params: {} }),
     testRules: (params) => call({ method: 'rules.test', params }),
   };

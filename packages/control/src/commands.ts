@@ -111,6 +111,11 @@ export interface CommandOutcome {
 }
 
 export interface IssueOptions {
+  /**
+   * A hint of what issued it (`iotctl`, `registry:reconcile`, `alarm-service:<rule>`), carried in the
+   * command for devices and logs. Never the recorded author: the registry records issued_by from the
+   * broker-validated user_id the bus stamps on the publish.
+   */
   issuedBy: string;
   ttlMs?: number;
   /** How long to wait for each ack (from its publish). */
@@ -288,7 +293,6 @@ export function createCommander(bus: Bus): Commander {
         mandatory: true,
         messageId: command.commandId,
         expirationMs: opts.ttlMs ?? DEFAULT_COMMAND_TTL_MS,
-        headers: { 'x-issued-by': command.issuedBy },
       });
     } catch (err) {
       if (timer !== undefined) clearTimeout(timer);

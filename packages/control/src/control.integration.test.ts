@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { type Bus, commandQueue, createBus } from '@sensor-streaming/bus';
+import { type Bus, commandQueue, createBus, urlUser } from '@sensor-streaming/bus';
 import { createTestVhost, type TestVhost } from '@sensor-streaming/bus/testing';
 import { type CommandAck, commandAckCodec, commandCodec, routingKeys } from '@sensor-streaming/protocol';
 import { createLogger } from '@sensor-streaming/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AlarmRecord, createAlarmClient, encodeAlarmResponse, parseAlarmRequest } from './alarm-rpc.js';
+import {
+  type AlarmRecord,
+  alarmRpcQueue,
+  createAlarmClient,
+  encodeAlarmResponse,
+  parseAlarmRequest,
+} from './alarm-rpc.js';
 import { createCommander } from './commands.js';
 import { ControlError } from './control-error.js';
 import {
@@ -130,7 +136,7 @@ describe('RPC clients on a real broker', () => {
       clearedAt: null,
       active: true,
     };
-    const server = await device.rpcServe('alarm-service.rpc', async (req) => {
+    const server = await device.rpcServe(alarmRpcQueue(), async (req) => {
       const r = parseAlarmRequest(req.body);
       if (r.method === 'alarms.list')
         return encodeAlarmResponse({ ok: true, result: r.params.active === false ? [] : [record] });
@@ -139,15 +145,16 @@ describe('RPC clients on a real broker', () => {
         ok: true,
         result: {
           status: 'ACKNOWLEDGED',
-          alarm: { ...record, acknowledgedBy: r.params.by, acknowledgedAt: record.raisedAt },
+          alarm: { ...record, acknowledgedBy: req.userId ?? null, acknowledgedAt: record.raisedAt },
         },
       });
     });
     expect(await client.listAlarms({ active: true })).toEqual([record]);
     expect(await client.listAlarms({ active: false })).toEqual([]);
-    expect(await client.ackAlarm(record.alarmId, 'iotctl:test')).toMatchObject({
+    // the server sees the caller's broker user (user_id), stamped by the bus
+    expect(await client.ackAlarm(record.alarmId)).toMatchObject({
       status: 'ACKNOWLEDGED',
-      alarm: { acknowledgedBy: 'iotctl:test' },
+      alarm: { acknowledgedBy: urlUser(vhost.url) },
     });
     await server.stop();
   });

@@ -1,10 +1,18 @@
-import { type Bus, RpcRemoteError, RpcTimeoutError, UnroutableError } from '@sensor-streaming/bus';
+import {
+  type Bus,
+  PublishRefusedError,
+  RpcRemoteError,
+  RpcTimeoutError,
+  UnroutableError,
+} from '@sensor-streaming/bus';
 import { CONTENT_TYPE_JSON } from '@sensor-streaming/protocol';
 import { ControlError } from './control-error.js';
 
 /** Who answers on an RPC queue, for error messages an operator can act on. */
 export interface RpcPeer {
   queue: string;
+  /** The routing key to send on, when it is not the queue's name (e.g. the alarm service's read-only key). */
+  routingKey?: string;
   /** e.g. "the sensor registry" */
   label: string;
   /** e.g. "sensor-registry" */
@@ -29,7 +37,7 @@ export async function callJsonRpc<T>(
 ): Promise<T> {
   let reply: Awaited<ReturnType<Bus['rpcCall']>>;
   try {
-    reply = await bus.rpcCall(peer.queue, Buffer.from(JSON.stringify(request), 'utf8'), {
+    reply = await bus.rpcCall(peer.routingKey ?? peer.queue, Buffer.from(JSON.stringify(request), 'utf8'), {
       timeoutMs,
       contentType: CONTENT_TYPE_JSON,
     });
@@ -44,6 +52,13 @@ export async function callJsonRpc<T>(
       throw new ControlError(
         `CONTROL_${peer.codePrefix}_UNAVAILABLE`,
         `nobody serves ${peer.queue} on this broker/vhost (is ${peer.service} running?)`,
+      );
+    }
+    if (err instanceof PublishRefusedError) {
+      // this user's role may not send it (ACCESS_REFUSED), or its user_id is not the connection's
+      throw new ControlError(
+        'CONTROL_REFUSED',
+        `the broker refused the request to ${peer.label}: ${err.brokerMessage}`,
       );
     }
     if (err instanceof RpcRemoteError) {

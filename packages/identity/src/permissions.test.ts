@@ -47,10 +47,12 @@ describe('platform roles', () => {
     expect(new RegExp(topic[0]!.write).test('sensor.a.commands.sleep')).toBe(false);
   });
 
-  it('a viewer may call the registry RPC only; an operator may command and ack', () => {
+  it('a viewer may call the registry RPC and list alarms only; an operator may command and ack', () => {
     const viewer = rolePermissions('viewer').topic[0]!.write;
     expect(new RegExp(viewer).test('sensor-registry.rpc')).toBe(true);
+    expect(new RegExp(viewer).test('alarm-service.rpc.read')).toBe(true);
     expect(new RegExp(viewer).test('alarm-service.rpc')).toBe(false);
+    expect(new RegExp(viewer).test('alarm-service.rpcXread')).toBe(false);
     expect(new RegExp(viewer).test('sensor.a.commands.sleep')).toBe(false);
     const op = rolePermissions('operator').topic[0]!.write;
     for (const k of ['alarm-service.rpc', 'sensor-registry.rpc', 'sensor.a.commands.awake'])

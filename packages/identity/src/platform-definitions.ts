@@ -1,4 +1,4 @@
-import { ALARM_RPC_QUEUE, REGISTRY_RPC_QUEUE } from '@sensor-streaming/control';
+import { ALARM_RPC_QUEUE, ALARM_RPC_READ_KEY, REGISTRY_RPC_QUEUE } from '@sensor-streaming/control';
 import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE } from '@sensor-streaming/protocol';
 import type { Permissions, TopicPermissions } from './device-permissions.js';
 
@@ -104,21 +104,22 @@ function specOf(role: ServiceRole): RoleSpec {
         publishKeys: 'sensor\\.[A-Za-z0-9_-]+\\.(data|logs|state|acks)',
       };
     case 'operator':
-      // iotctl: commands (through packages/control), registry and alarm RPC (list, show, ack)
+      // iotctl: commands (through packages/control), registry and alarm RPC (listings, and ack, shelve,
+      // maintenance, which the alarm service grants by user name: ALARM_RPC_GRANTS)
       return {
         configure: [CONTROL_ACKS],
         write: [CONTROL_ACKS, EXCHANGE],
         read: [CONTROL_ACKS, EXCHANGE, DEAD_LETTER_EXCHANGE],
-        publishKeys: `${COMMAND_KEYS}|${esc(REGISTRY_RPC_QUEUE)}|${esc(ALARM_RPC_QUEUE)}`,
+        publishKeys: `${COMMAND_KEYS}|${esc(REGISTRY_RPC_QUEUE)}|${esc(ALARM_RPC_QUEUE)}|${esc(ALARM_RPC_READ_KEY)}`,
       };
     case 'viewer':
-      // listings only: the registry's RPC. (alarm listing shares alarm-service.rpc with alarms.ack:
-      // the alarm service must check the caller's role from the validated user_id)
+      // listings only: the registry's RPC and the alarm service's read-only key (alarm-service.rpc.read);
+      // never alarm-service.rpc, where ack, shelve and maintenance go
       return {
         configure: [],
         write: [EXCHANGE],
         read: [],
-        publishKeys: esc(REGISTRY_RPC_QUEUE),
+        publishKeys: `${esc(REGISTRY_RPC_QUEUE)}|${esc(ALARM_RPC_READ_KEY)}`,
       };
   }
 }

@@ -1,8 +1,11 @@
 import type { RpcRequest } from '@sensor-streaming/bus';
 import {
+  ALARM_RPC_QUEUE,
   type AlarmRecord,
+  type AlarmRequest,
   type AlarmResponse,
   type AlarmStatsRecord,
+  alarmMethodPermission,
   ControlError,
   encodeAlarmResponse,
   type MaintenanceRecord,
@@ -28,10 +31,11 @@ import {
 } from '@sensor-streaming/db';
 
 import { BacktestError, runBacktest } from './backtest.js';
+import type { AlarmGrants } from './grants.js';
 import { parseRuleFile, RuleFileError } from './rules/rule-set.js';
 
 // The server side of the one alarm RPC contract (packages/control/src/alarm-rpc.ts).
-export { ALARM_RPC_QUEUE } from '@sensor-streaming/control';
+export { ALARM_RPC_QUEUE, ALARM_RPC_READ_KEY } from '@sensor-streaming/control';
 
 const iso = (us: number): string => new Date(Math.floor(us / 1000)).toISOString();
 const isoOrNull = (us: number | null): string | null => (us === null ? null : iso(us));
@@ -85,6 +89,39 @@ export interface AlarmRpcDeps {
   channels: () => readonly NotificationChannel[];
   /** Called after an unshelve queued notifications. */
   onQueued?: () => void;
+  /** Who may call the methods that change alarms (ALARM_RPC_GRANTS). */
+  grants: AlarmGrants;
+  /** Told of every refused request (the service logs it: an audit trail of attempts). */
+  onRefused?: (refusal: { user: string | undefined; method: string; reason: string }) => void;
+}
+
+/**
+ * Why a request that changes alarms is refused, or undefined when it may go on. The user is the request's
+ * broker-validated user_id; a request without one, or sent on the read-only routing key, is refused too.
+ */
+export function alarmRpcRefusal(
+  method: AlarmRequest['method'],
+  req: Pick<RpcRequest, 'userId' | 'routingKey'>,
+  grants: AlarmGrants,
+): { code: string; message: string } | undefined {
+  const permission = alarmMethodPermission(method);
+  if (permission === undefined) return undefined;
+  if (req.routingKey !== ALARM_RPC_QUEUE)
+    return {
+      code: 'ALARM_FORBIDDEN',
+      message: `${method} changes alarms: it is served on ${ALARM_RPC_QUEUE} only, not on the read-only key ${req.routingKey}`,
+    };
+  if (req.userId === undefined)
+    return {
+      code: 'ALARM_FORBIDDEN',
+      message: `${method} needs the permission ${permission}: the request carries no broker-validated user_id`,
+    };
+  if (!grants.allows(req.userId, permission))
+    return {
+      code: 'ALARM_FORBIDDEN',
+      message: `user ${req.userId} lacks the permission ${permission} (needed for ${method})`,
+    };
+  return undefined;
 }
 
 /**
@@ -93,8 +130,15 @@ export interface AlarmRpcDeps {
  */
 export function createAlarmRpcHandler(deps: AlarmRpcDeps): (req: RpcRequest) => Promise<Buffer> {
   const { db } = deps;
-  async function answer(body: Buffer): Promise<AlarmResponse<unknown>> {
-    const r = parseAlarmRequest(body);
+  async function answer(req: RpcRequest): Promise<AlarmResponse<unknown>> {
+    const r = parseAlarmRequest(req.body);
+    const refused = alarmRpcRefusal(r.method, req, deps.grants);
+    if (refused !== undefined) {
+      deps.onRefused?.({ user: req.userId, method: r.method, reason: refused.message });
+      return { ok: false, error: refused };
+    }
+    // the actor recorded: the broker-validated user (alarmRpcRefusal guarantees one for these methods)
+    const by = req.userId ?? '';
     switch (r.method) {
       case 'alarms.list':
         return {
@@ -107,16 +151,16 @@ export function createAlarmRpcHandler(deps: AlarmRpcDeps): (req: RpcRequest) => 
       case 'alarms.transitions':
         return { ok: true, result: await listAlarmTransitions(db, r.params) };
       case 'alarms.ack': {
-        const ack = await acknowledgeAlarm(db, r.params.alarmId, r.params.by);
+        const ack = await acknowledgeAlarm(db, r.params.alarmId, by);
         if (ack.status === 'NOT_FOUND') return notFound(r.params.alarmId);
         return { ok: true, result: { status: ack.status, alarm: toAlarmRecord(ack.episode) } };
       }
       case 'alarms.shelve': {
-        const shelf = await shelveAlarm(db, r.params);
+        const shelf = await shelveAlarm(db, { ...r.params, by });
         return shelf === undefined ? notFound(r.params.alarmId) : { ok: true, result: toShelfRecord(shelf) };
       }
       case 'alarms.unshelve': {
-        const shelf = await unshelveAlarm(db, r.params.alarmId, r.params.by, deps.channels());
+        const shelf = await unshelveAlarm(db, r.params.alarmId, by, deps.channels());
         if (shelf === undefined)
           return {
             ok: false,
@@ -137,7 +181,10 @@ export function createAlarmRpcHandler(deps: AlarmRpcDeps): (req: RpcRequest) => 
         return { ok: true, result };
       }
       case 'maintenance.start':
-        return { ok: true, result: (await startMaintenance(db, r.params)).map(toMaintenanceRecord) };
+        return {
+          ok: true,
+          result: (await startMaintenance(db, { ...r.params, by })).map(toMaintenanceRecord),
+        };
       case 'maintenance.end':
         return { ok: true, result: await endMaintenance(db, r.params.serials) };
       case 'maintenance.list':
@@ -167,7 +214,7 @@ export function createAlarmRpcHandler(deps: AlarmRpcDeps): (req: RpcRequest) => 
   return async (req) => {
     let response: AlarmResponse<unknown>;
     try {
-      response = await answer(req.body);
+      response = await answer(req);
     } catch (err) {
       if (!(err instanceof ControlError)) throw err;
       response = { ok: false, error: { code: err.code, message: err.message } };

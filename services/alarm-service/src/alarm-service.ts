@@ -1,4 +1,11 @@
-import { type Bus, type Consumer, createBus, type Delivery, serviceQueue } from '@sensor-streaming/bus';
+import {
+  type Bus,
+  type Consumer,
+  createBus,
+  type Delivery,
+  serviceQueue,
+  urlUser,
+} from '@sensor-streaming/bus';
 import {
   checkDatabase,
   createSchemaGate,
@@ -32,7 +39,8 @@ import {
 import type { HealthCheck, Logger } from '@sensor-streaming/runtime';
 import type { Registry } from 'prom-client';
 import { AlarmLifecycle } from './alarm-lifecycle.js';
-import { ALARM_RPC_QUEUE, createAlarmRpcHandler } from './alarm-rpc.js';
+import { alarmRpcQueue } from '@sensor-streaming/control';
+import { createAlarmRpcHandler } from './alarm-rpc.js';
 import { CommandIssuer } from './command-issuer.js';
 import type { AlarmServiceConfig } from './config.js';
 import type { AnomalyModelParams } from './engine/evaluators.js';
@@ -124,7 +132,14 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     logger: deps.logger,
     counter: metrics.notifications,
   });
-  const commands = new CommandIssuer({ bus, pool, sensorIds, metrics, logger: deps.logger });
+  const commands = new CommandIssuer({
+    bus,
+    pool,
+    sensorIds,
+    metrics,
+    logger: deps.logger,
+    actor: urlUser(config.amqpUrl),
+  });
   const lifecycle = new AlarmLifecycle({
     pool,
     bus,
@@ -455,12 +470,16 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
       await bus.start();
       await bus.declareQueue(queue);
       ruleSource.start();
+      // one queue, two keys: the broker lets a read-only role publish only the read key (listings), and
+      // the handler refuses a method that changes alarms on it, or from a user without the grant
       rpc = await bus.rpcServe(
-        ALARM_RPC_QUEUE,
+        alarmRpcQueue(),
         createAlarmRpcHandler({
           db: pool,
           channels: () => notifications.channels,
           onQueued: () => notifications.kick(),
+          grants: config.rpcGrants,
+          onRefused: (r) => log.warn(r, 'alarm RPC refused'),
         }),
       );
       leadership.start();

@@ -10,7 +10,9 @@ import type { AlarmMetrics } from './metrics.js';
  * (the one iotctl and the registry use: a Command with a fresh id, published
  * with mandatory=true to sensor.<serial>.commands.<type> with the TTL as
  * expiration, without waiting for the ack), then recorded in `commands`
- * (ON CONFLICT (id) DO NOTHING: the registry records it too).
+ * (ON CONFLICT (id) DO NOTHING: the registry records it too). issued_by is the
+ * service's broker user (`actor`), what the registry records from the validated
+ * user_id too, whichever writes first; the rule is only the command's issuedBy hint.
  * Runs in the background: never blocks rule evaluation.
  */
 export class CommandIssuer {
@@ -25,6 +27,8 @@ export class CommandIssuer {
       sensorIds: SensorIdCache;
       metrics: AlarmMetrics;
       logger: Logger;
+      /** The broker user the bus publishes as (recorded as issued_by). */
+      actor: string;
     },
   ) {
     this.log = deps.logger.child({ module: 'commands' });
@@ -79,7 +83,7 @@ export class CommandIssuer {
         type: action.type,
         params:
           request.sampleFrequencyHz === undefined ? {} : { sampleFrequencyHz: request.sampleFrequencyHz },
-        issuedBy,
+        issuedBy: this.deps.actor,
         issuedAtUs,
         expiresAtUs: issuedAtUs + action.ttlMs * 1000,
       });

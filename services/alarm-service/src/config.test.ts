@@ -19,6 +19,16 @@ describe('loadConfig', () => {
     expect(c.smtp).toBeUndefined();
   });
 
+  it('reads ALARM_RPC_GRANTS (default: op.operator and guest) and names a bad one', () => {
+    expect(loadConfig({}).rpcGrants.allows('guest', 'alarms.ack')).toBe(true);
+    const prod = loadConfig({ ALARM_RPC_GRANTS: 'alarms.ack=op.operator' }).rpcGrants;
+    expect(prod.allows('guest', 'alarms.ack')).toBe(false);
+    expect(prod.allows('op.operator', 'alarms.ack')).toBe(true);
+    expect(() => loadConfig({ ALARM_RPC_GRANTS: 'alarms.ack=op.operator;alarms.delete=x' })).toThrow(
+      /ALARM_RPC_GRANTS.*unknown permission "alarms.delete"/,
+    );
+  });
+
   it('reads notifications and intervals', () => {
     const c = loadConfig({
       WEBHOOK_URL: 'https://hooks.example/alarms',

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { type CommonConfig, readCommonConfig, readEnv } from '@sensor-streaming/runtime';
+import { type AlarmGrants, DEFAULT_ALARM_RPC_GRANTS, parseAlarmGrants } from './grants.js';
 
 export interface SmtpConfig {
   /** smtp://[user:pass@]host[:port] (STARTTLS required) or smtps://... (TLS from the start). */
@@ -37,6 +38,11 @@ export interface AlarmServiceConfig extends CommonConfig {
   notify: { maxAttempts: number; initialDelayMs: number; maxDelayMs: number; pollMs: number };
   /** OUTBOX_RETRY_MS: a stored transition not confirmed this long after storing is published by the relay. */
   outboxRetryMs: number;
+  /**
+   * ALARM_RPC_GRANTS: which broker users may ack, shelve, and put sensors in maintenance (see grants.ts);
+   * default `op.operator` and `guest` (local development: production sets it without guest).
+   */
+  rpcGrants: AlarmGrants;
 }
 
 const EMAIL = /^[^\s@<>]+@[^\s@<>]+$/;
@@ -75,7 +81,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AlarmServiceCo
       pollMs: r.duration('NOTIFY_POLL_MS', 1_000, { min: 10, max: 60_000 }),
     },
     outboxRetryMs: r.duration('OUTBOX_RETRY_MS', 5_000, { min: 100, max: 3_600_000 }),
+    rpcGrants: parseAlarmGrants(''),
   };
+  try {
+    config.rpcGrants = parseAlarmGrants(r.string('ALARM_RPC_GRANTS', DEFAULT_ALARM_RPC_GRANTS));
+  } catch (err) {
+    r.problem('ALARM_RPC_GRANTS', err instanceof Error ? err.message : String(err));
+  }
   if (r.has('WEBHOOK_URL')) {
     const secret = r.string('WEBHOOK_SECRET', '');
     if (secret.length < 16)

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Bus, createBus } from '@sensor-streaming/bus';
+import { type Bus, createBus, urlUser } from '@sensor-streaming/bus';
 import {
   createTestVhost,
   managementRequest,
@@ -349,7 +349,6 @@ describe('shelving', () => {
     );
     const shelf = await client.shelve({
       alarmId: first.alarm.alarmId,
-      by: 'iotctl:alice',
       reason: 'sensor being recalibrated',
       forMs: 10_000,
     });
@@ -357,7 +356,7 @@ describe('shelving', () => {
       serial,
       rule: 'hot',
       reason: 'sensor being recalibrated',
-      shelvedBy: 'iotctl:alice',
+      shelvedBy: urlUser(vhost.url),
     });
     expect((await client.shelves()).map((s) => s.alarmId)).toEqual([first.alarm.alarmId]);
     const listed = await client.listAlarms({ serial, active: true });

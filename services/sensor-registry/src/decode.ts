@@ -1,4 +1,5 @@
 import type { Delivery } from '@sensor-streaming/bus';
+import { actorOf } from '@sensor-streaming/control';
 import {
   type Command,
   type CommandAck,
@@ -80,7 +81,8 @@ export function decodeRegistryDelivery(d: Delivery): RegistryMessage {
           `routing key ${d.routingKey} carries a command of type ${value.type}`,
         );
       }
-      return { kind: 'commands', value };
+      // the author recorded is the one the broker validated (user_id), never the command's own issuedBy
+      return { kind: 'commands', value: { ...value, issuedBy: actorOf(d) } };
     }
     default:
       throw new RegistryMessageError(

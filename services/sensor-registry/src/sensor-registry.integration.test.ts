@@ -1,4 +1,4 @@
-import { type Bus, commandQueue, createBus, type Delivery } from '@sensor-streaming/bus';
+import { type Bus, commandQueue, createBus, type Delivery, urlUser } from '@sensor-streaming/bus';
 import { createTestVhost, queueMessageCount, type TestVhost, waitFor } from '@sensor-streaming/bus/testing';
 import {
   type Commander,
@@ -6,6 +6,7 @@ import {
   createCommander,
   createRegistryClient,
   type RegistryClient,
+  UNAUTHENTICATED_ACTOR,
 } from '@sensor-streaming/control';
 import { upsertSensorsBySerial } from '@sensor-streaming/db';
 import { createTestDatabase, type TestDatabase } from '@sensor-streaming/db/testing';
@@ -192,8 +193,9 @@ describe('sensor-registry', () => {
     );
     const id = outcome!.commandId;
     await waitFor(async () => (await commandRow(id))?.status === 'ISSUED', 'command recorded');
+    // the author is the broker user the command was published as (user_id), not the command's issuedBy
     expect(await commandRow(id)).toMatchObject({
-      issued_by: 'iotctl:test',
+      issued_by: urlUser(vhost.url),
       params: { sampleFrequencyHz: 50 },
     });
     const issuedAtUs = Number(
@@ -231,6 +233,34 @@ describe('sensor-registry', () => {
     ).toBe(1);
   });
 
+  it('records a command without a broker-validated user_id as (unauthenticated), whatever its issuedBy says', async () => {
+    await publishState(state('reg-anon'));
+    await waitFor(async () => (await sensorRow('reg-anon')).length === 1, 'registration');
+    const anonymous = createBus({
+      url: vhost.url,
+      connectionName: 'registry-test-anon',
+      logger,
+      userId: false,
+    });
+    await anonymous.start();
+    try {
+      const nowUs = Date.now() * 1000;
+      const command: Command = {
+        commandId: '00000000-0000-4000-8000-0000000a0a0a',
+        serial: 'reg-anon',
+        type: 'sleep',
+        issuedAtUs: nowUs,
+        expiresAtUs: nowUs + 60e6,
+        issuedBy: 'op.operator',
+      };
+      await anonymous.publish(routingKeys.command('reg-anon', 'sleep'), commandCodec.encode(command));
+      await waitFor(async () => (await commandRow(command.commandId)) !== undefined, 'command recorded');
+      expect((await commandRow(command.commandId))?.issued_by).toBe(UNAUTHENTICATED_ACTOR);
+    } finally {
+      await anonymous.stop();
+    }
+  });
+
   it('re-sends the desired state to a sensor that comes back from offline reporting another', async () => {
     const serial = 'reg-reconcile';
     const inbox = await sensorInbox(serial);
@@ -266,7 +296,7 @@ describe('sensor-registry', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(inbox).toHaveLength(2);
     await waitFor(
-      async () => (await commandRow(inbox[1]!.commandId))?.issued_by === RECONCILE_ISSUER,
+      async () => (await commandRow(inbox[1]!.commandId))?.issued_by === urlUser(vhost.url),
       'recorded',
     );
   });
@@ -388,7 +418,7 @@ describe('sensor-registry', () => {
         commandId: cmd!.commandId,
         type: 'sleep',
         status: 'ISSUED',
-        issuedBy: 'iotctl:test',
+        issuedBy: urlUser(vhost.url),
       }),
     ]);
 

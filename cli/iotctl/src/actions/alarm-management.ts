@@ -107,7 +107,7 @@ export function registerAlarmManagement(
     const reason = reasonFlag(flags.reason, true);
     setExit(
       await withSession(ctx, {}, async (session) => {
-        const shelf = await session.alarms.shelve({ alarmId, by: ctx.issuedBy, reason, forMs });
+        const shelf = await session.alarms.shelve({ alarmId, reason, forMs });
         out(ctx, wantsJson(shelve) ? json(shelf) : `shelved ${shelfLine(shelf)}`);
         return EXIT_OK;
       }),
@@ -124,7 +124,7 @@ export function registerAlarmManagement(
     const alarmId = usage(() => assertAlarmId(id, 'alarm id'));
     setExit(
       await withSession(ctx, {}, async (session) => {
-        const shelf = await session.alarms.unshelve(alarmId, ctx.issuedBy);
+        const shelf = await session.alarms.unshelve(alarmId);
         out(ctx, wantsJson(unshelve) ? json(shelf) : `unshelved ${shelfLine(shelf)}`);
         return EXIT_OK;
       }),
@@ -232,7 +232,7 @@ export function registerAlarmManagement(
         await withSession(ctx, {}, async (session) => {
           const serials = await resolveTargets(session, targets);
           if (flags.end) {
-            const ended = await session.alarms.endMaintenance(serials, ctx.issuedBy);
+            const ended = await session.alarms.endMaintenance(serials);
             out(
               ctx,
               flags.json
@@ -243,7 +243,7 @@ export function registerAlarmManagement(
             );
             return EXIT_OK;
           }
-          const started = await session.alarms.startMaintenance({ serials, by: ctx.issuedBy, reason, forMs });
+          const started = await session.alarms.startMaintenance({ serials, reason, forMs });
           if (flags.json) out(ctx, json(started));
           else {
             out(ctx, started.map((m) => `in maintenance: ${maintenanceLine(m)}`).join(''));

@@ -81,14 +81,14 @@ export async function listAlarms(ctx: Context, input: AlarmsInput): Promise<numb
 
 export async function ackAlarm(ctx: Context, alarmId: string, asJson: boolean): Promise<number> {
   return withSession(ctx, {}, async (session) => {
-    const { status, alarm } = await session.alarms.ackAlarm(alarmId, ctx.issuedBy);
+    const { status, alarm } = await session.alarms.ackAlarm(alarmId);
     if (asJson) out(ctx, json({ status, alarm }));
     else {
       const what = `${alarm.alarmId} (${alarm.serial} ${alarm.rule} ${alarm.severity})`;
       out(
         ctx,
         status === 'ACKNOWLEDGED'
-          ? `acknowledged ${what} by ${alarm.acknowledgedBy ?? ctx.issuedBy}\n`
+          ? `acknowledged ${what} by ${alarm.acknowledgedBy ?? '?'}\n`
           : `${what} was already acknowledged by ${alarm.acknowledgedBy ?? 'someone'} at ${alarm.acknowledgedAt ?? '?'}\n`,
       );
     }

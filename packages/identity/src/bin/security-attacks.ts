@@ -3,12 +3,22 @@
 // must be refused and nothing may reach a table. Exit 0 only then.
 // Last line: security: <n> attacks tried, <n> refused, <k> reached the database
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { EXCHANGE } from '@sensor-streaming/protocol';
-import { createBus } from '@sensor-streaming/bus';
-import { createCommander, createRegistryClient } from '@sensor-streaming/control';
+import { createBus, PublishRefusedError } from '@sensor-streaming/bus';
+import {
+  ALARM_RPC_QUEUE,
+  ALARM_RPC_READ_KEY,
+  ControlError,
+  createAlarmClient,
+  createCommander,
+  createRegistryClient,
+} from '@sensor-streaming/control';
 import { connect } from 'amqplib';
 import { pino } from 'pino';
 import mqtt from 'mqtt';
@@ -83,6 +93,49 @@ function startService(name: string, env: Record<string, string>): ChildProcess {
   return child;
 }
 
+/** Runs the real iotctl (its source entry point, as the services run theirs) as one broker user. */
+function iotctl(
+  amqpUrl: string,
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', 'cli/iotctl/src/main.ts', ...args],
+      {
+        cwd: REPO,
+        env: { ...process.env, AMQP_URL: amqpUrl, NO_COLOR: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** An iotctl run the user's role must not be allowed: refused when it exits non-zero with one clear line. */
+async function iotctlRefused(amqpUrl: string, args: string[], expected: RegExp): Promise<[boolean, string]> {
+  const r = await iotctl(amqpUrl, args);
+  const lines = r.stderr.trim().split('\n');
+  const line = lines[0] ?? '';
+  if (r.code === 0) return [false, `exit 0: ${r.stdout.trim().split('\n')[0]}`];
+  if (lines.length !== 1 || !expected.test(line))
+    return [false, `exit ${r.code} but not one clear line: ${JSON.stringify(r.stderr.slice(0, 300))}`];
+  return [true, `exit ${r.code}: ${line}`];
+}
+
 async function main(): Promise<number> {
   // 1. A broker configured as production should be (anonymous MQTT off), unless told to use the machine's.
   let broker: { amqpUrl: string; managementUrl: string; mqttUrl: string };
@@ -150,35 +203,61 @@ async function main(): Promise<number> {
   // The vhost comes whole from the definitions compose and K8s load (roles, exchanges, MQTT forwarding
   // both ways, the MQTT session dead-letter policy); each service runs as its own least-privilege user:
   // a service that needs more than its role grants fails to start, and the control below fails.
-  const services = ['measurements-ingester', 'logs-ingester', 'sensor-registry'] as const;
+  const services = ['measurements-ingester', 'logs-ingester', 'sensor-registry', 'alarm-service'] as const;
   const secrets = new Map<ServiceRole, string>(
     [...services, 'operator' as const, 'viewer' as const].map((r) => [r, generateSecret()]),
   );
-  await api(
-    'POST',
-    '/definitions',
-    brokerDefinitions({
-      vhost,
-      passwordHashes: Object.fromEntries([...secrets].map(([r, s]) => [r, rabbitPasswordHash(s)])),
-    }),
+  // A second operator with the operator's broker permissions but not the alarm service's grants: the
+  // alarm service (ALARM_RPC_GRANTS below, production-like: no guest) must refuse its ack.
+  const OPERATOR = roleUser('operator');
+  const NIGHT = 'op.nightshift';
+  const nightSecret = generateSecret();
+  const definitions = brokerDefinitions({
+    vhost,
+    passwordHashes: Object.fromEntries([...secrets].map(([r, s]) => [r, rabbitPasswordHash(s)])),
+  }) as {
+    users: Array<{ name: string }>;
+    permissions: Array<{ user: string }>;
+    topic_permissions: Array<{ user: string }>;
+  };
+  definitions.users.push({
+    ...definitions.users.find((u) => u.name === OPERATOR)!,
+    name: NIGHT,
+    password_hash: rabbitPasswordHash(nightSecret),
+  } as { name: string });
+  definitions.permissions.push(
+    ...definitions.permissions.filter((x) => x.user === OPERATOR).map((x) => ({ ...x, user: NIGHT })),
   );
+  definitions.topic_permissions.push(
+    ...definitions.topic_permissions.filter((x) => x.user === OPERATOR).map((x) => ({ ...x, user: NIGHT })),
+  );
+  await api('POST', '/definitions', definitions);
   cleanups.push(async () => {
     for (const r of secrets.keys()) await api('DELETE', `/users/${encodeURIComponent(roleUser(r))}`);
+    await api('DELETE', `/users/${encodeURIComponent(NIGHT)}`);
   });
+  // the alarm service with no rules (it must raise nothing and command nothing here) and production grants
+  const rulesDir = mkdtempSync(path.join(tmpdir(), 'security-rules-'));
+  cleanups.push(async () => rmSync(rulesDir, { recursive: true, force: true }));
+  const rulesFile = path.join(rulesDir, 'rules.json');
+  writeFileSync(rulesFile, JSON.stringify({ version: 1, rules: [] }));
+  const GRANTS = `alarms.ack=${OPERATOR};alarms.shelve=${OPERATOR};alarms.maintenance=${OPERATOR}`;
   for (const s of services)
     startService(s, {
       AMQP_URL: withUser(broker.amqpUrl, roleUser(s), secrets.get(s)!, vhost),
       DATABASE_URL: dbUrl.toString(),
+      ...(s === 'alarm-service' ? { RULES_FILE: rulesFile, ALARM_RPC_GRANTS: GRANTS } : {}),
     });
   say('waiting for the services to consume ...');
+  const servedQueue = (s: (typeof services)[number]): string => (s === 'alarm-service' ? ALARM_RPC_QUEUE : s);
   await waitFor(
-    'the ingesters and the registry consuming their queues',
+    'the ingesters, the registry and the alarm service consuming their queues',
     async () => {
       const qs = ((await api('GET', `/queues/${v}?columns=name,consumers`)) ?? []) as Array<{
         name: string;
         consumers?: number;
       }>;
-      return services.every((s) => qs.some((q) => q.name === s && (q.consumers ?? 0) > 0));
+      return services.every((s) => qs.some((q) => q.name === servedQueue(s) && (q.consumers ?? 0) > 0));
     },
     120_000,
   );
@@ -231,6 +310,14 @@ async function main(): Promise<number> {
     120_000,
   );
 
+  // An open alarm on A for the ack attacks (and the operator's ack at the end).
+  const episodeId = randomUUID();
+  await db.query(
+    `INSERT INTO alarm_episodes (alarm_id, sensor_id, rule, severity, message, raised_at)
+     SELECT $1, id, 'security-probe', 'MAJOR', $2, now() FROM sensors WHERE serial = $3`,
+    [episodeId, ATTACK_MARK, a.serial],
+  );
+
   // 6. The attacks.
   const target = {
     amqpUrl: (user: string, pass: string) => withUser(broker.amqpUrl, user, pass, vhost),
@@ -242,7 +329,99 @@ async function main(): Promise<number> {
     b,
     revoked: c,
     viewer: { username: roleUser('viewer'), secret: secrets.get('viewer')! },
+    unGranted: { username: NIGHT, secret: nightSecret },
+    impersonated: OPERATOR,
   });
+  // Through the real alarm service and the real iotctl: the service checks the broker-validated user.
+  const viewerUrl = withUser(broker.amqpUrl, roleUser('viewer'), secrets.get('viewer')!, vhost);
+  const nightUrl = withUser(broker.amqpUrl, NIGHT, nightSecret, vhost);
+  const userBus = async (url: string, name: string) => {
+    const bus = createBus({ url, connectionName: `security-${name}`, logger: pino({ level: 'silent' }) });
+    cleanups.push(() => bus.stop());
+    await within(bus.start(), `${name} connecting`);
+    return bus;
+  };
+  const nightBus = await userBus(nightUrl, 'nightshift');
+  const viewerRpcBus = await userBus(viewerUrl, 'viewer-rpc');
+  const serviceAttacks: Array<[string, () => Promise<[boolean, string]>]> = [
+    [
+      `RPC: an operator without the ack grant (${NIGHT}) acknowledges an alarm, over the real alarm service`,
+      async () => {
+        const err = await createAlarmClient(nightBus)
+          .ackAlarm(episodeId)
+          .catch((e: unknown) => e);
+        return err instanceof ControlError && err.code === 'ALARM_FORBIDDEN'
+          ? [true, `${err.code}: ${err.message}`]
+          : [false, `not refused: ${err instanceof Error ? err.message : JSON.stringify(err)}`];
+      },
+    ],
+    [
+      'RPC: a read-only operator sends alarms.ack on the read-only key it may publish',
+      async () => {
+        const reply = await viewerRpcBus.rpcCall(
+          ALARM_RPC_READ_KEY,
+          Buffer.from(JSON.stringify({ method: 'alarms.ack', params: { alarmId: episodeId } })),
+          { timeoutMs: 10_000, contentType: 'application/json' },
+        );
+        const r = JSON.parse(reply.body.toString('utf8')) as {
+          ok: boolean;
+          error?: { code: string; message: string };
+        };
+        return !r.ok && r.error?.code === 'ALARM_FORBIDDEN'
+          ? [true, `${r.error.code}: ${r.error.message}`]
+          : [false, `not refused: ${JSON.stringify(r).slice(0, 200)}`];
+      },
+    ],
+    [
+      'bus: a read-only operator publishes a command (fails at once, not after the publish timeout)',
+      async () => {
+        const started = Date.now();
+        const err = await viewerRpcBus
+          .publish(`sensor.${b.serial}.commands.sleep`, Buffer.from('x'), { mandatory: true })
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        const ms = Date.now() - started;
+        return err instanceof PublishRefusedError && ms < 30_000
+          ? [true, `PublishRefusedError after ${ms} ms: ${err.brokerMessage}`]
+          : [false, `not refused in time (${ms} ms): ${err instanceof Error ? err.message : 'published'}`];
+      },
+    ],
+    [
+      'iotctl: a read-only operator acknowledges an alarm',
+      () => iotctlRefused(viewerUrl, ['alarms', 'ack', episodeId], /^iotctl: .*refused.*op\.viewer/),
+    ],
+    [
+      `iotctl: an operator without the ack grant (${NIGHT}) acknowledges an alarm`,
+      () =>
+        iotctlRefused(
+          nightUrl,
+          ['alarms', 'ack', episodeId],
+          /^iotctl: user op\.nightshift lacks the permission alarms\.ack/,
+        ),
+    ],
+    [
+      `iotctl: an operator without the shelve grant (${NIGHT}) shelves an alarm`,
+      () =>
+        iotctlRefused(
+          nightUrl,
+          ['alarms', 'shelve', episodeId, '--for', '1h', '--reason', ATTACK_MARK],
+          /^iotctl: user op\.nightshift lacks the permission alarms\.shelve/,
+        ),
+    ],
+    [
+      'iotctl: a read-only operator sends a command',
+      () => iotctlRefused(viewerUrl, ['sleep', b.serial], /^iotctl: .*refused.*op\.viewer/),
+    ],
+  ];
+  for (const [name, attempt] of serviceAttacks) {
+    const [refused, how] = await attempt().catch((err: unknown): [boolean, string] => [
+      false,
+      `failed to run: ${err instanceof Error ? err.message : String(err)}`,
+    ]);
+    results.push({ name, refused, how });
+  }
   for (const r of results) say(`${r.refused ? 'refused ' : 'ALLOWED '} ${r.name}: ${r.how}`);
 
   // 7. A sentinel after the attacks (AMQP this time): once it is stored, anything sent before had its chance.
@@ -262,7 +441,11 @@ async function main(): Promise<number> {
     (await count('SELECT count(*) AS n FROM measurements WHERE channel = $1', [ATTACK_MARK])) +
     (await count('SELECT count(*) AS n FROM sensor_logs WHERE message = $1', [ATTACK_MARK])) +
     (await count('SELECT count(*) AS n FROM sensors WHERE serial <> $1', [a.serial])) +
-    (await count('SELECT count(*) AS n FROM commands'));
+    (await count('SELECT count(*) AS n FROM commands')) +
+    (await count('SELECT count(*) AS n FROM alarm_episodes WHERE acknowledged_by IS NOT NULL')) +
+    (await count("SELECT count(*) AS n FROM alarms WHERE transition <> 'RAISED'")) +
+    (await count('SELECT count(*) AS n FROM alarm_shelves')) +
+    (await count('SELECT count(*) AS n FROM sensor_maintenance'));
   const refused = results.filter((r) => r.refused).length;
 
   // 8. The roles are not too tight: an operator can command (through packages/control), a viewer can list.
@@ -276,9 +459,13 @@ async function main(): Promise<number> {
   const opBus = roleBus('operator');
   cleanups.push(() => opBus.stop());
   await within(opBus.start(), 'the operator role connecting');
+  // B registered, so the registry records its commands (with the author the broker validated)
+  await db.query("INSERT INTO sensors (serial, kind) VALUES ($1, 'security') ON CONFLICT DO NOTHING", [
+    b.serial,
+  ]);
   const commander = createCommander(opBus);
   const [issued] = await within(
-    commander.issue([b.serial], { type: 'sleep' }, { issuedBy: 'op.operator', timeoutMs: 1000 }),
+    commander.issue([b.serial], { type: 'sleep' }, { issuedBy: 'a hint, not the author', timeoutMs: 1000 }),
     'the operator commanding',
   );
   await commander.close();
@@ -286,7 +473,38 @@ async function main(): Promise<number> {
     throw new Error(
       `the operator role could not command (expected TIMED_OUT: published, B offline): ${issued?.status} ${issued?.reason}`,
     );
-  say(`allowed  the operator commands B through packages/control: ${issued.status} (B is offline)`);
+  let issuedBy: string | undefined;
+  await waitFor(
+    "the operator's command recorded by the registry",
+    async () => {
+      const { rows } = await db.query<{ issued_by: string }>('SELECT issued_by FROM commands WHERE id = $1', [
+        issued.commandId,
+      ]);
+      issuedBy = rows[0]?.issued_by;
+      return issuedBy !== undefined;
+    },
+    30_000,
+  );
+  if (issuedBy !== OPERATOR)
+    throw new Error(`the command was recorded with issued_by ${issuedBy}, not ${OPERATOR}`);
+  say(
+    `allowed  the operator commands B through packages/control: ${issued.status} (B is offline), issued_by ${issuedBy}`,
+  );
+  const opUrl = withUser(broker.amqpUrl, OPERATOR, secrets.get('operator')!, vhost);
+  const acked = await iotctl(opUrl, ['alarms', 'ack', episodeId]);
+  const { rows: ackRows } = await db.query<{ acknowledged_by: string | null }>(
+    'SELECT acknowledged_by FROM alarm_episodes WHERE alarm_id = $1',
+    [episodeId],
+  );
+  if (acked.code !== 0 || ackRows[0]?.acknowledged_by !== OPERATOR)
+    throw new Error(
+      `the operator could not ack through iotctl (exit ${acked.code}: ${acked.stderr.trim()}), acknowledged_by ${ackRows[0]?.acknowledged_by}`,
+    );
+  say(`allowed  the operator acknowledges the alarm through iotctl: ${acked.stdout.trim()}`);
+  const listedAlarms = await iotctl(viewerUrl, ['alarms', '--json']);
+  if (listedAlarms.code !== 0 || !listedAlarms.stdout.includes(episodeId))
+    throw new Error(`the viewer could not list alarms through iotctl: ${listedAlarms.stderr.trim()}`);
+  say('allowed  the viewer lists alarms through iotctl (the read-only key)');
   const viewerBus = roleBus('viewer');
   cleanups.push(() => viewerBus.stop());
   await within(viewerBus.start(), 'the viewer role connecting');
@@ -302,9 +520,9 @@ async function main(): Promise<number> {
 let code = 1;
 // A hang anywhere (a bus retrying a refused login forever) must still clean up and fail.
 const deadline = setTimeout(() => {
-  process.stderr.write('security: gave up after 300 s\n');
+  process.stderr.write('security: gave up after 480 s\n');
   void Promise.allSettled(cleanups.reverse().map((c) => c())).then(() => process.exit(1));
-}, 300_000);
+}, 480_000);
 try {
   code = await main();
 } catch (err) {

@@ -1,4 +1,4 @@
-import { ALARM_RPC_QUEUE, REGISTRY_RPC_QUEUE } from '@sensor-streaming/control';
+import { ALARM_RPC_QUEUE, ALARM_RPC_READ_KEY, REGISTRY_RPC_QUEUE } from '@sensor-streaming/control';
 import {
   commandCodec,
   logBatchCodec,
@@ -36,6 +36,10 @@ export interface AttackParties {
   revoked: DeviceCredential;
   /** An operator with the read-only role (op.viewer). */
   viewer?: { username: string; secret: string };
+  /** An operator with the operator role but without the alarm service's ack grant (ALARM_RPC_GRANTS). */
+  unGranted?: { username: string; secret: string };
+  /** The user the forgers claim to be (user_id): the operator who holds every grant, e.g. op.operator. */
+  impersonated?: string;
 }
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
@@ -367,6 +371,80 @@ export async function runAttacks(t: AttackTarget, p: AttackParties): Promise<Att
           ),
       ],
     );
+  }
+  // Forged authors: the alarm service records acknowledged_by and the registry issued_by from the AMQP user_id,
+  // so claiming someone else's must be refused by the broker before any consumer sees it.
+  if (p.impersonated !== undefined) {
+    const claim = { userId: p.impersonated };
+    const ackRequest = (): Buffer =>
+      Buffer.from(
+        '{"method":"alarms.ack","params":{"alarmId":"00000000-0000-4000-8000-000000000001","by":"op.operator"}}',
+      );
+    // no replyTo: direct reply-to needs a consumer on the channel, and the broker would refuse for that
+    // instead of for the user_id this attack is about
+    const rpc = { correlationId: 'x', ...claim };
+    attacks.push([
+      `AMQP: A publishes a command to B claiming to be ${p.impersonated} (forged user_id)`,
+      () =>
+        amqpAttempt(asA, async (ch) =>
+          ch.publish('sensor_streaming', `sensor.${b.serial}.commands.sleep`, attackCommand(b.serial), claim),
+        ),
+    ]);
+    if (p.viewer !== undefined) {
+      const asViewer = t.amqpUrl(p.viewer.username, p.viewer.secret);
+      attacks.push(
+        [
+          `AMQP: a read-only operator sends a command claiming to be ${p.impersonated} (forged user_id)`,
+          () =>
+            amqpAttempt(asViewer, async (ch) =>
+              ch.publish(
+                'sensor_streaming',
+                `sensor.${b.serial}.commands.sleep`,
+                attackCommand(b.serial),
+                claim,
+              ),
+            ),
+        ],
+        [
+          `AMQP: a read-only operator sends alarms.ack on the read-only key it may use, claiming to be ${p.impersonated} (forged user_id)`,
+          () =>
+            amqpAttempt(asViewer, async (ch) =>
+              ch.publish('sensor_streaming', ALARM_RPC_READ_KEY, ackRequest(), rpc),
+            ),
+        ],
+        [
+          `AMQP: a read-only operator sends alarms.ack claiming to be ${p.impersonated} (forged user_id)`,
+          () =>
+            amqpAttempt(asViewer, async (ch) =>
+              ch.publish('sensor_streaming', ALARM_RPC_QUEUE, ackRequest(), rpc),
+            ),
+        ],
+      );
+    }
+    if (p.unGranted !== undefined) {
+      const asUnGranted = t.amqpUrl(p.unGranted.username, p.unGranted.secret);
+      attacks.push(
+        [
+          `AMQP: an operator without the ack grant sends alarms.ack claiming to be ${p.impersonated} (forged user_id)`,
+          () =>
+            amqpAttempt(asUnGranted, async (ch) =>
+              ch.publish('sensor_streaming', ALARM_RPC_QUEUE, ackRequest(), rpc),
+            ),
+        ],
+        [
+          `AMQP: an operator sends a command claiming to be ${p.impersonated} (forged user_id)`,
+          () =>
+            amqpAttempt(asUnGranted, async (ch) =>
+              ch.publish(
+                'sensor_streaming',
+                `sensor.${b.serial}.commands.sleep`,
+                attackCommand(b.serial),
+                claim,
+              ),
+            ),
+        ],
+      );
+    }
   }
   const results: AttackResult[] = [];
   for (const [name, attempt] of attacks) {
