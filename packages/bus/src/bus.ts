@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { TlsFiles } from '@sensor-streaming/runtime';
 import type { Channel, ChannelModel, Options } from 'amqplib';
 import { Registry } from 'prom-client';
 import type { BackoffOptions } from './backoff.js';
@@ -47,6 +48,11 @@ export interface BusOptions {
    * pays that on the handshake, the topology declarations and the close. Default false (services unchanged).
    */
   noDelay?: boolean;
+  /**
+   * CA, client certificate and key for an `amqps://` URL (TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE via
+   * `readCommonConfig`). The broker's certificate is always verified: without a CA file, against the system's.
+   */
+  tls?: TlsFiles | undefined;
 }
 
 export interface PublishOptions {
@@ -187,6 +193,7 @@ class BusImpl implements Bus {
       metrics: this.metrics,
       ...(opts.onConnectError === undefined ? {} : { onConnectError: opts.onConnectError }),
       ...(opts.noDelay === true ? { noDelay: true } : {}),
+      ...(opts.tls === undefined ? {} : { tls: opts.tls }),
     };
     this.pubConn = new ManagedConnection({
       ...common,
