@@ -47,7 +47,7 @@ export interface ConnectSocketOptions {
  * server name is the URL's host. A client certificate with no user in the URL authenticates with SASL
  * EXTERNAL (RabbitMQ's rabbitmq_auth_mechanism_ssl: the certificate's CN is the user).
  */
-export function socketOptions(
+export function amqpSocketOptions(
   url: string,
   base: { clientProperties: Record<string, unknown>; timeout: number; noDelay?: boolean },
   tls: TlsFiles | undefined,
@@ -135,7 +135,7 @@ export class ManagedConnection extends EventEmitter {
         try {
           model = await (opts.connect ?? connect)(
             url,
-            socketOptions(
+            amqpSocketOptions(
               url,
               {
                 clientProperties: { connection_name: opts.name },

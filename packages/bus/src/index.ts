@@ -53,4 +53,5 @@ export {
   queueDeclareOptions,
   serviceQueue,
 } from './topology.js';
+export { amqpSocketOptions, type ConnectSocketOptions } from './connection.js';
 export { maskUrl } from './url.js';

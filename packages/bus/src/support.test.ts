@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { errorReason, isPermanentError } from './errors.js';
 import { Fifo } from './fifo.js';
-import { connectUrl, socketOptions } from './connection.js';
+import { amqpSocketOptions, connectUrl } from './connection.js';
 import { maskUrl } from './url.js';
 
 describe('maskUrl', () => {
@@ -26,30 +26,30 @@ describe('connectUrl', () => {
   });
 });
 
-describe('socketOptions', () => {
+describe('amqpSocketOptions', () => {
   const base = { clientProperties: { connection_name: 'x' }, timeout: 1000 };
   it('adds nothing for amqp://, even with TLS files (readCommonConfig refuses that combination)', () => {
-    expect(socketOptions('amqp://u:p@h', base, { caFile: '/nonexistent' })).toBe(base);
+    expect(amqpSocketOptions('amqp://u:p@h', base, { caFile: '/nonexistent' })).toBe(base);
   });
   it('reads the files on each call for amqps://, verification left on; a client cert without a user is EXTERNAL', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'bus-tls-'));
     try {
       const ca = path.join(dir, 'ca.pem');
       writeFileSync(ca, 'CA1');
-      const first = socketOptions('amqps://u:p@h', base, { caFile: ca });
+      const first = amqpSocketOptions('amqps://u:p@h', base, { caFile: ca });
       expect(first.ca?.toString()).toBe('CA1');
       expect(first).not.toHaveProperty('rejectUnauthorized');
       expect(first.credentials).toBeUndefined();
       writeFileSync(ca, 'CA2'); // rotated
-      expect(socketOptions('amqps://u:p@h', base, { caFile: ca }).ca?.toString()).toBe('CA2');
+      expect(amqpSocketOptions('amqps://u:p@h', base, { caFile: ca }).ca?.toString()).toBe('CA2');
       const cert = path.join(dir, 'c.pem');
       writeFileSync(cert, 'C');
-      const withCert = socketOptions('amqps://h', base, { caFile: ca, certFile: cert, keyFile: cert });
+      const withCert = amqpSocketOptions('amqps://h', base, { caFile: ca, certFile: cert, keyFile: cert });
       expect(withCert.credentials?.mechanism).toBe('EXTERNAL');
       expect(
-        socketOptions('amqps://u:p@h', base, { certFile: cert, keyFile: cert }).credentials,
+        amqpSocketOptions('amqps://u:p@h', base, { certFile: cert, keyFile: cert }).credentials,
       ).toBeUndefined();
-      expect(() => socketOptions('amqps://h', base, { caFile: path.join(dir, 'gone') })).toThrow(
+      expect(() => amqpSocketOptions('amqps://h', base, { caFile: path.join(dir, 'gone') })).toThrow(
         /^TLS_CA_FILE: cannot read/,
       );
     } finally {
