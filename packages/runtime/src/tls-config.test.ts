@@ -130,4 +130,10 @@ describe('loadTlsMaterial', () => {
       /^TLS_CA_FILE: cannot read/,
     );
   });
+
+  it('refuses the CHANGE-ME placeholder password of the Kubernetes base Secrets', () => {
+    expect(() =>
+      loadCommonConfig({ AMQP_URL: 'amqps://svc.x:CHANGE-ME@rabbitmq:5671' }, 'x'),
+    ).toThrow(/AMQP_URL: the password is the placeholder CHANGE-ME/);
+  });
 });
