@@ -98,6 +98,9 @@ export function brokerDefinitions(opts: {
         MQTT_COMMAND_FORWARDING.routingKey,
       ),
     ],
-    policies: [{ vhost, name: policyName, ...policy }, { vhost, ...DEAD_LETTER_QUEUE_POLICY }],
+    policies: [
+      { vhost, name: policyName, ...policy },
+      { vhost, ...DEAD_LETTER_QUEUE_POLICY },
+    ],
   };
 }

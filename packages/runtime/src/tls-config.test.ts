@@ -132,8 +132,8 @@ describe('loadTlsMaterial', () => {
   });
 
   it('refuses the CHANGE-ME placeholder password of the Kubernetes base Secrets', () => {
-    expect(() =>
-      loadCommonConfig({ AMQP_URL: 'amqps://svc.x:CHANGE-ME@rabbitmq:5671' }, 'x'),
-    ).toThrow(/AMQP_URL: the password is the placeholder CHANGE-ME/);
+    expect(() => loadCommonConfig({ AMQP_URL: 'amqps://svc.x:CHANGE-ME@rabbitmq:5671' }, 'x')).toThrow(
+      /AMQP_URL: the password is the placeholder CHANGE-ME/,
+    );
   });
 });

@@ -1,10 +1,6 @@
 import { DEFAULT_METRICS_PORTS } from '@sensor-streaming/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  definitionsProblems,
-  type RabbitDefinitions,
-  rabbitPasswordMatches,
-} from '../rabbitmq-definitions.js';
+import { definitionsProblems, type RabbitDefinitions } from '../rabbitmq-definitions.js';
 import { brokerClientProblems, brokerServerProblems } from './broker-security.js';
 import { crossReferenceProblems, secretValue } from './cross-references.js';
 import {
