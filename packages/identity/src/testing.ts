@@ -4,4 +4,5 @@ export {
   startThrowawayBroker,
   type ThrowawayBroker,
   type ThrowawayBrokerOptions,
+  type ThrowawayPorts,
 } from './security/throwaway-broker.js';

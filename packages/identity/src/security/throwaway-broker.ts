@@ -31,6 +31,26 @@ export interface ThrowawayBrokerOptions {
    * offered (rabbitmq_auth_mechanism_ssl: the certificate's CN is the user name).
    */
   tls?: { caFile: string; certFile: string; keyFile: string };
+  /**
+   * A definitions file RabbitMQ loads at boot (copied to `<dir>/definitions.json`; point `load_definitions`
+   * there in `extraConfig`). Loaded at boot, it keeps RabbitMQ from creating guest.
+   */
+  definitionsFile?: string;
+  /**
+   * More rabbitmq.conf settings, written to the node's conf.d (read after its main file, so they win):
+   * e.g. another config file with its ports and paths moved onto this node's. `dir` holds `tls/caFile.pem`,
+   * `tls/certFile.pem`, `tls/keyFile.pem` (with `tls`) and `definitions.json` (with `definitionsFile`).
+   */
+  extraConfig?: (dir: string, ports: ThrowawayPorts) => string;
+}
+
+export interface ThrowawayPorts {
+  amqp: number;
+  amqps: number;
+  management: number;
+  mqtt: number;
+  mqtts: number;
+  prometheus: number;
 }
 
 export function canStartThrowawayBroker(): boolean {
@@ -111,6 +131,17 @@ export async function startThrowawayBroker(opts: ThrowawayBrokerOptions = {}): P
       '',
     ].join('\n'),
   );
+  if (opts.definitionsFile) {
+    copyFileSync(opts.definitionsFile, path.join(dir, 'definitions.json'));
+    owned.push('definitions.json');
+  }
+  if (opts.extraConfig) {
+    writeFileSync(
+      path.join(dir, 'conf.d', '90-extra.conf'),
+      opts.extraConfig(dir, { amqp, amqps, management, mqtt, mqtts, prometheus }),
+    );
+    owned.push(path.join('conf.d', '90-extra.conf'));
+  }
   writeFileSync(
     path.join(dir, 'enabled_plugins'),
     opts.tls
