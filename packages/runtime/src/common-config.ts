@@ -54,12 +54,12 @@ export function readCommonConfig(
   const amqpUrl = r.url('AMQP_URL', DEFAULT_AMQP_URL, { protocols: ['amqp', 'amqps'] });
   const databaseUrl = r.url('DATABASE_URL', DEFAULT_DATABASE_URL, { protocols: ['postgres', 'postgresql'] });
   const mqttUrl = r.url('MQTT_URL', DEFAULT_MQTT_URL, { protocols: ['mqtt', 'mqtts', 'ws', 'wss'] });
-  for (const [name, url] of [
+  for (const [variable, url] of [
     ['AMQP_URL', amqpUrl],
     ['MQTT_URL', mqttUrl],
   ] as const)
     if (hasPlaceholderPassword(url))
-      r.problem(name, 'the password is the placeholder CHANGE-ME: set a real one (deploy/README.md)');
+      r.problem(variable, 'the password is the placeholder CHANGE-ME: set a real one (deploy/README.md)');
   const tls = readTlsConfig(r);
   if (tls !== undefined && !isTlsUrl(amqpUrl) && !isTlsUrl(mqttUrl))
     r.problem(
