@@ -515,6 +515,7 @@ function flowProblems(objects: K8sObject[], overlay: Overlay): string[] {
     ['KEDA -> AMQP', at('keda'), rabbit, 5671],
     // prod: TLS only, Prometheus on 15691
     ['Prometheus -> RabbitMQ metrics', at('monitoring'), rabbit, overlay === 'prod' ? 15691 : 15692],
+    ['RabbitMQ operator -> management', at('rabbitmq-system'), rabbit, overlay === 'prod' ? 15671 : 15672],
     ['Prometheus -> database metrics', at('monitoring'), db, 9187],
     ['Prometheus -> grafana datasource', grafana, at('monitoring'), 9090],
     ['CloudNativePG operator -> instance status', at('cnpg-system'), db, 8000],
