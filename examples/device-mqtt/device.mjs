@@ -4,8 +4,11 @@
 //   subscribe  sensor/<serial>/commands/#                 QoS 1
 //   publish    sensor/<serial>/{data,logs,state,acks}     QoS 1
 //   obey sleep / awake / changesamplefrequency, each command id once, and ack it.
-// Environment: MQTT_URL, DEVICE_SERIAL, DEVICE_USERNAME (`<vhost>:<serial>` on RabbitMQ), DEVICE_SECRET.
+// Environment: MQTT_URL, DEVICE_SERIAL, DEVICE_USERNAME (`<vhost>:<serial>` on RabbitMQ), DEVICE_SECRET;
+// with mqtts://, TLS_CA_FILE (the platform CA the broker's certificate must chain to), and optionally
+// TLS_CERT_FILE + TLS_KEY_FILE (a client certificate).
 // Logs one JSON object per line on stdout.
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import protobuf from 'protobufjs';
@@ -16,6 +19,23 @@ const url = env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 if (!serial || !/^[A-Za-z0-9_-]{1,64}$/.test(serial))
   throw new Error('DEVICE_SERIAL: give a serial, [A-Za-z0-9_-]{1,64}');
 if (!env.DEVICE_SECRET) throw new Error('DEVICE_SECRET: give the secret `iotctl sensors provision` printed');
+
+// TLS: the broker's certificate is always verified (mqtt.js's default, never turned off here); a firmware
+// build pins the same CA. Each file is read now, so a wrong path is one clear line at start.
+const pem = (name) => {
+  if (!env[name]) return undefined;
+  try {
+    return readFileSync(env[name]);
+  } catch (err) {
+    throw new Error(`${name}: cannot read ${JSON.stringify(env[name])}: ${err.code ?? err.message}`);
+  }
+};
+const tls = { ca: pem('TLS_CA_FILE'), cert: pem('TLS_CERT_FILE'), key: pem('TLS_KEY_FILE') };
+if ((tls.cert === undefined) !== (tls.key === undefined))
+  throw new Error('TLS_CERT_FILE and TLS_KEY_FILE: a client certificate needs both');
+if ((tls.ca || tls.cert) && !/^(mqtts|wss):/.test(url))
+  throw new Error(`MQTT_URL: TLS_* files are set but ${url.split(':')[0]}:// does not use TLS (mqtts://)`);
+for (const k of Object.keys(tls)) if (tls[k] === undefined) delete tls[k];
 
 const log = (event, fields = {}) =>
   console.log(JSON.stringify({ time: new Date().toISOString(), event, serial, ...fields }));
@@ -74,6 +94,7 @@ const client = mqtt.connect(url, {
     qos: 1,
     retain: false,
   },
+  ...tls,
 });
 const publish = (kind, body) => client.publishAsync(topic(kind), body, { qos: 1 });
 

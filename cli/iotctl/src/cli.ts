@@ -52,13 +52,20 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 
 /** Builds the context of one command run from the global options (validated here: usage errors exit 2). */
 function contextFor(cmd: Command, io: Io, p: Parsers): Context {
-  const { parseAmqpUrl, ISSUED_BY_HINT } = p;
+  const { parseAmqpUrl, parseTls, ISSUED_BY_HINT } = p;
   const g = cmd.optsWithGlobals<GlobalOptions>();
   const amqpUrl = parseAmqpUrl(g.amqpUrl, io.env);
+  const tls = parseTls(io.env, amqpUrl);
   const connectTimeoutMs = p.parseMs('--connect-timeout', g.connectTimeout, 1, 600_000);
   const rpcTimeoutMs = p.parseMs('--rpc-timeout', g.rpcTimeout, 1, 600_000);
   const log = g.verbose === true ? (line: string) => void io.stderr.write(`${line}\n`) : undefined;
-  const session = { amqpUrl, connectTimeoutMs, rpcTimeoutMs, ...(log === undefined ? {} : { log }) };
+  const session = {
+    amqpUrl,
+    connectTimeoutMs,
+    rpcTimeoutMs,
+    ...(log === undefined ? {} : { log }),
+    ...(tls === undefined ? {} : { tls }),
+  };
   return {
     io,
     style: { color: decideColor(g.color, io.stdout.isTTY, io.env) },

@@ -1,6 +1,37 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from './cli-error.js';
-import { parseAmqpUrl, parseHz, parseMs, parseSerials, parseState, parseTargets } from './options.js';
+import {
+  parseAmqpUrl,
+  parseHz,
+  parseMs,
+  parseSerials,
+  parseState,
+  parseTargets,
+  parseTls,
+} from './options.js';
+
+describe('parseTls', () => {
+  it('is undefined without TLS variables, and names the variable of a bad file in one line', () => {
+    expect(parseTls({}, 'amqps://h')).toBeUndefined();
+    expect(() => parseTls({ TLS_CA_FILE: '/nonexistent/ca.pem' }, 'amqps://h')).toThrow(
+      new UsageError('TLS_CA_FILE: cannot read "/nonexistent/ca.pem": no such file'),
+    );
+  });
+  it('refuses TLS files with a plain amqp:// URL, which would ignore them', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'iotctl-tls-'));
+    const ca = path.join(dir, 'ca.pem');
+    writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    try {
+      expect(parseTls({ TLS_CA_FILE: ca }, 'amqps://h')).toEqual({ caFile: ca });
+      expect(() => parseTls({ TLS_CA_FILE: ca }, 'amqp://h')).toThrow(/use amqps:\/\//);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('parseTargets', () => {
   it('merges positional serials and repeated -s, dropping duplicates', () => {

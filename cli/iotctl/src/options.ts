@@ -1,6 +1,6 @@
 import { parseFrequency, parseSelector } from '@sensor-streaming/control';
 import { isValidSerial, type PowerState } from '@sensor-streaming/protocol';
-import { DEFAULT_AMQP_URL } from '@sensor-streaming/runtime';
+import { DEFAULT_AMQP_URL, readEnv, readTlsConfig, type TlsFiles } from '@sensor-streaming/runtime';
 import { UsageError } from './cli-error.js';
 import { NO_FILTERS, SORT_KEYS, type SortKey, type ViewState } from './ui/fleet-model.js';
 
@@ -121,6 +121,20 @@ export function parseAmqpUrl(flag: string | undefined, env: NodeJS.ProcessEnv): 
     throw new UsageError(`${source} must start with amqp:// or amqps://, got ${u.protocol}//`);
   }
   return raw;
+}
+
+/**
+ * TLS_CA_FILE / TLS_CERT_FILE / TLS_KEY_FILE for an `amqps://` broker, checked before connecting: a missing or
+ * unreadable file, or a key without its certificate, is one usage error naming the variable.
+ */
+export function parseTls(env: NodeJS.ProcessEnv, amqpUrl: string): TlsFiles | undefined {
+  const r = readEnv(env);
+  const tls = readTlsConfig(r);
+  const [first] = r.problems;
+  if (first !== undefined) throw new UsageError(first);
+  if (tls !== undefined && new URL(amqpUrl).protocol !== 'amqps:')
+    throw new UsageError('TLS_* files are set but the broker URL is amqp://: use amqps:// (port 5671)');
+  return tls;
 }
 
 /** `iotctl status --sort/--reverse/--kind/--state/--selector/--search`: the view's initial sort and filters. */

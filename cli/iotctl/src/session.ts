@@ -7,10 +7,13 @@ import {
   createRegistryClient,
   type RegistryClient,
 } from '@sensor-streaming/control';
+import type { TlsFiles } from '@sensor-streaming/runtime';
 import { CliError } from './cli-error.js';
 
 export interface SessionOptions {
   amqpUrl: string;
+  /** CA / client certificate / key for amqps:// (TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE). */
+  tls?: TlsFiles;
   /** Give up connecting after this long (the bus itself would retry forever). */
   connectTimeoutMs: number;
   /** Registry / alarm-service RPC timeout. */
@@ -78,6 +81,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
   refused.catch(() => undefined);
   const bus = createBus({
     url: opts.amqpUrl,
+    tls: opts.tls,
     connectionName: `iotctl-${process.pid}`,
     logger: cliBusLogger(state, opts.log),
     heartbeatS: 10,

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { TlsFiles } from '@sensor-streaming/runtime';
 import type { Channel, ChannelModel, Options } from 'amqplib';
 import { Registry } from 'prom-client';
 import type { BackoffOptions } from './backoff.js';
@@ -52,10 +53,16 @@ export interface BusOptions {
    * The AMQP `user_id` stamped on every publish and RPC request, which RabbitMQ checks against the
    * connection's user (a mismatch closes the channel with PRECONDITION_FAILED): consumers read it as
    * `Delivery.userId`, the broker-validated author. Default: the user of `url` (`guest` without
-   * credentials). Set it when the broker authenticates otherwise (e.g. the CN of a client certificate
-   * with EXTERNAL); `false` stamps nothing (consumers then see no author).
+   * credentials; the certificate's CN for `amqps://` with a client certificate and no user, i.e. SASL
+   * EXTERNAL). Set it when the broker maps users otherwise; `false` stamps nothing (consumers then see no
+   * author).
    */
   userId?: string | false;
+  /**
+   * CA, client certificate and key for an `amqps://` URL (TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE via
+   * `readCommonConfig`). The broker's certificate is always verified: without a CA file, against the system's.
+   */
+  tls?: TlsFiles | undefined;
 }
 
 export interface PublishOptions {
@@ -187,7 +194,7 @@ class BusImpl implements Bus {
     ) {
       throw new RangeError('bus option userId must be a non-empty string or false');
     }
-    this.userId = opts.userId === false ? undefined : (opts.userId ?? urlUser(opts.url));
+    this.userId = opts.userId === false ? undefined : (opts.userId ?? urlUser(opts.url, opts.tls?.certFile));
     this.log = opts.logger.child({ component: 'bus' });
     this.metrics = createBusMetrics(opts.registry ?? new Registry());
     this.stopTimeoutMs = positiveInt('stopTimeoutMs', opts.stopTimeoutMs, 10_000);
@@ -206,6 +213,7 @@ class BusImpl implements Bus {
       metrics: this.metrics,
       ...(opts.onConnectError === undefined ? {} : { onConnectError: opts.onConnectError }),
       ...(opts.noDelay === true ? { noDelay: true } : {}),
+      ...(opts.tls === undefined ? {} : { tls: opts.tls }),
     };
     this.pubConn = new ManagedConnection({
       ...common,

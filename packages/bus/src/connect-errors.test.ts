@@ -32,4 +32,22 @@ describe('describeConnectError', () => {
       definite: false,
     });
   });
+
+  it('tells an untrusted or misnamed broker certificate and a port without TLS apart, all definite', () => {
+    const untrusted = Object.assign(new Error('self-signed certificate in certificate chain'), {
+      code: 'SELF_SIGNED_CERT_IN_CHAIN',
+    });
+    expect(describeConnectError(untrusted, url)).toEqual({
+      code: 'BUS_TLS_UNTRUSTED',
+      message:
+        "the broker's TLS certificate is not trusted (SELF_SIGNED_CERT_IN_CHAIN): set TLS_CA_FILE to the CA that signed it",
+      definite: true,
+    });
+    const name = Object.assign(new Error("Hostname/IP does not match certificate's altnames"), {
+      code: 'ERR_TLS_CERT_ALTNAME_INVALID',
+    });
+    expect(describeConnectError(name, url).code).toBe('BUS_TLS_UNTRUSTED');
+    const plain = Object.assign(new Error('wrong version number'), { code: 'ERR_SSL_WRONG_VERSION_NUMBER' });
+    expect(describeConnectError(plain, url)).toMatchObject({ code: 'BUS_TLS_FAILED', definite: true });
+  });
 });

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { type ChannelModel, connect } from 'amqplib';
+import { loadTlsMaterial, type TlsFiles } from '@sensor-streaming/runtime';
+import { type ChannelModel, connect, credentials } from 'amqplib';
 import { abortableSleep, type BackoffOptions, backoffDelay } from './backoff.js';
 import { BusClosedError } from './errors.js';
 import type { BusLogger } from './logger.js';
@@ -20,13 +21,42 @@ export interface ManagedConnectionOptions {
   onConnect(model: ChannelModel): Promise<void>;
   /** TCP_NODELAY on the socket (see BusOptions.noDelay). */
   noDelay?: boolean;
+  /** PEM files for `amqps://` (see BusOptions.tls); read again on every connect. */
+  tls?: TlsFiles;
   /** Told of every failed connect attempt (before the retry), e.g. for a CLI that gives up at once. */
   onConnectError?: (err: unknown) => void;
   /** amqplib's connect; replaceable in unit tests. */
-  connect?: (
-    url: string,
-    socketOptions: { clientProperties: Record<string, unknown>; timeout: number; noDelay?: boolean },
-  ) => Promise<ChannelModel>;
+  connect?: (url: string, socketOptions: ConnectSocketOptions) => Promise<ChannelModel>;
+}
+
+/** What amqplib's connect gets besides the URL (tls.connect options included for amqps://). */
+export interface ConnectSocketOptions {
+  clientProperties: Record<string, unknown>;
+  timeout: number;
+  noDelay?: boolean;
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  /** SASL EXTERNAL: the broker takes the user name from the client certificate. */
+  credentials?: ReturnType<typeof credentials.external>;
+}
+
+/**
+ * amqplib's socket options for one connect. With `amqps://` the TLS files are read now (a rotated
+ * certificate is used from the next reconnect); server verification stays on (amqplib's default), and the
+ * server name is the URL's host. A client certificate with no user in the URL authenticates with SASL
+ * EXTERNAL (RabbitMQ's rabbitmq_auth_mechanism_ssl: the certificate's CN is the user).
+ */
+export function amqpSocketOptions(
+  url: string,
+  base: { clientProperties: Record<string, unknown>; timeout: number; noDelay?: boolean },
+  tls: TlsFiles | undefined,
+): ConnectSocketOptions {
+  const u = new URL(url);
+  if (u.protocol !== 'amqps:' || tls === undefined) return base;
+  const material = loadTlsMaterial(tls);
+  const external = material.cert !== undefined && u.username === '';
+  return { ...base, ...material, ...(external ? { credentials: credentials.external() } : {}) };
 }
 
 /** The URL amqplib gets: the explicit heartbeat overrides any in the URL. */
@@ -103,11 +133,18 @@ export class ManagedConnection extends EventEmitter {
         attempt++;
         let model: ChannelModel | undefined;
         try {
-          model = await (opts.connect ?? connect)(url, {
-            clientProperties: { connection_name: opts.name },
-            timeout: opts.connectTimeoutMs,
-            ...(opts.noDelay === true ? { noDelay: true } : {}),
-          });
+          model = await (opts.connect ?? connect)(
+            url,
+            amqpSocketOptions(
+              url,
+              {
+                clientProperties: { connection_name: opts.name },
+                timeout: opts.connectTimeoutMs,
+                ...(opts.noDelay === true ? { noDelay: true } : {}),
+              },
+              opts.tls,
+            ),
+          );
           this.watch(model);
           await opts.onConnect(model);
           if (this.stopped) {

@@ -188,6 +188,8 @@ export type ConnectFailure =
   | 'BUS_CONNECT_TIMEOUT'
   | 'BUS_ACCESS_REFUSED'
   | 'BUS_VHOST_REFUSED'
+  | 'BUS_TLS_UNTRUSTED'
+  | 'BUS_TLS_FAILED'
   | 'BUS_CONNECT_FAILED';
 
 export interface ConnectErrorDescription {
@@ -202,6 +204,18 @@ export interface ConnectErrorDescription {
  * What a failed connect attempt means, in words an operator can act on. amqplib reports a missing vhost (or
  * a user without access to it) as `Expected ConnectionOpenOk; got <ConnectionClose channel:0>`.
  */
+/** Node's codes for a server certificate that does not chain to a trusted CA or is not valid now. */
+const TLS_UNTRUSTED = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
 export function describeConnectError(err: unknown, url: string): ConnectErrorDescription {
   const code = (err as { code?: unknown } | null)?.code;
   const message = err instanceof Error ? err.message : String(err);
@@ -216,6 +230,34 @@ export function describeConnectError(err: unknown, url: string): ConnectErrorDes
     return { code: 'BUS_CONNECTION_REFUSED', message: 'connection refused', definite: true };
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     return { code: 'BUS_HOST_NOT_FOUND', message: 'host not found', definite: true };
+  }
+  if (typeof code === 'string' && TLS_UNTRUSTED.has(code)) {
+    return {
+      code: 'BUS_TLS_UNTRUSTED',
+      message: `the broker's TLS certificate is not trusted (${code}): set TLS_CA_FILE to the CA that signed it`,
+      definite: true,
+    };
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return {
+      code: 'BUS_TLS_UNTRUSTED',
+      message: `the broker's TLS certificate does not name this host: ${message.split('\n')[0]}`,
+      definite: true,
+    };
+  }
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') {
+    return {
+      code: 'BUS_TLS_FAILED',
+      message: 'the port does not speak TLS (amqps:// to a plain AMQP port?)',
+      definite: true,
+    };
+  }
+  if (typeof code === 'string' && /^ERR_SSL_/.test(code)) {
+    return {
+      code: 'BUS_TLS_FAILED',
+      message: `TLS handshake failed: ${message.split('\n')[0]}`,
+      definite: true,
+    };
   }
   if (code === 'ETIMEDOUT' || /timeout/i.test(message)) {
     return { code: 'BUS_CONNECT_TIMEOUT', message: 'connection timed out', definite: false };

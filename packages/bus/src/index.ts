@@ -55,4 +55,5 @@ export {
   queueDeclareOptions,
   serviceQueue,
 } from './topology.js';
+export { amqpSocketOptions, type ConnectSocketOptions } from './connection.js';
 export { maskUrl, urlUser } from './url.js';

@@ -1,7 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { errorReason, isPermanentError } from './errors.js';
 import { Fifo } from './fifo.js';
-import { connectUrl } from './connection.js';
+import { amqpSocketOptions, connectUrl } from './connection.js';
 import { maskUrl } from './url.js';
 
 describe('maskUrl', () => {
@@ -20,6 +23,38 @@ describe('connectUrl', () => {
   });
   it('refuses a non-AMQP URL', () => {
     expect(() => connectUrl('http://h', 15)).toThrow(/amqp/);
+  });
+});
+
+describe('amqpSocketOptions', () => {
+  const base = { clientProperties: { connection_name: 'x' }, timeout: 1000 };
+  it('adds nothing for amqp://, even with TLS files (readCommonConfig refuses that combination)', () => {
+    expect(amqpSocketOptions('amqp://u:p@h', base, { caFile: '/nonexistent' })).toBe(base);
+  });
+  it('reads the files on each call for amqps://, verification left on; a client cert without a user is EXTERNAL', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bus-tls-'));
+    try {
+      const ca = path.join(dir, 'ca.pem');
+      writeFileSync(ca, 'CA1');
+      const first = amqpSocketOptions('amqps://u:p@h', base, { caFile: ca });
+      expect(first.ca?.toString()).toBe('CA1');
+      expect(first).not.toHaveProperty('rejectUnauthorized');
+      expect(first.credentials).toBeUndefined();
+      writeFileSync(ca, 'CA2'); // rotated
+      expect(amqpSocketOptions('amqps://u:p@h', base, { caFile: ca }).ca?.toString()).toBe('CA2');
+      const cert = path.join(dir, 'c.pem');
+      writeFileSync(cert, 'C');
+      const withCert = amqpSocketOptions('amqps://h', base, { caFile: ca, certFile: cert, keyFile: cert });
+      expect(withCert.credentials?.mechanism).toBe('EXTERNAL');
+      expect(
+        amqpSocketOptions('amqps://u:p@h', base, { certFile: cert, keyFile: cert }).credentials,
+      ).toBeUndefined();
+      expect(() => amqpSocketOptions('amqps://h', base, { caFile: path.join(dir, 'gone') })).toThrow(
+        /^TLS_CA_FILE: cannot read/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -2,6 +2,15 @@ import { MQTT_COMMAND_FORWARDING, MQTT_SESSION_POLICY } from '@sensor-streaming/
 import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE } from '@sensor-streaming/protocol';
 import { platformDefinitions, type ServiceRole } from './platform-definitions.js';
 
+/** The dead-letter queue's bounds (README "dead letters"): 100k messages, 14 days, oldest dropped first. */
+export const DEAD_LETTER_QUEUE_POLICY = {
+  name: 'sensor-streaming-dead',
+  pattern: '^sensor_streaming\\.dead$',
+  'apply-to': 'queues',
+  priority: 0,
+  definition: { 'max-length': 100_000, 'message-ttl': 1_209_600_000, overflow: 'drop-head' },
+} as const;
+
 /**
  * A complete RabbitMQ definitions document for a platform vhost: the roles'
  * users and permissions, the exchanges, the dead-letter queue, the MQTT
@@ -12,9 +21,32 @@ import { platformDefinitions, type ServiceRole } from './platform-definitions.js
 export function brokerDefinitions(opts: {
   vhost: string;
   passwordHashes: Partial<Record<ServiceRole, string>>;
+  /**
+   * An `administrator` user for the management UI and device provisioning (`iotctl sensors provision`),
+   * kept by operations and never given to a service. Omitted: no administrator in the definitions.
+   */
+  admin?: { name: string; passwordHash: string };
 }): Record<string, unknown> {
-  const { vhost } = opts;
+  const { vhost, admin } = opts;
   const roles = platformDefinitions(opts);
+  const users = [
+    ...roles.users,
+    ...(admin === undefined
+      ? []
+      : [
+          {
+            name: admin.name,
+            password_hash: admin.passwordHash,
+            hashing_algorithm: 'rabbit_password_hashing_sha256',
+            tags: ['administrator'],
+            limits: {},
+          },
+        ]),
+  ];
+  const permissions = [
+    ...roles.permissions,
+    ...(admin === undefined ? [] : [{ user: admin.name, vhost, configure: '.*', write: '.*', read: '.*' }]),
+  ];
   const exchange = (name: string) => ({
     name,
     vhost,
@@ -36,6 +68,8 @@ export function brokerDefinitions(opts: {
   return {
     vhosts: [{ name: vhost }],
     ...roles,
+    users,
+    permissions,
     exchanges: [exchange(EXCHANGE), exchange(DEAD_LETTER_EXCHANGE)],
     queues: [
       {
@@ -64,6 +98,9 @@ export function brokerDefinitions(opts: {
         MQTT_COMMAND_FORWARDING.routingKey,
       ),
     ],
-    policies: [{ vhost, name: policyName, ...policy }],
+    policies: [
+      { vhost, name: policyName, ...policy },
+      { vhost, ...DEAD_LETTER_QUEUE_POLICY },
+    ],
   };
 }

@@ -3,4 +3,6 @@ export {
   canStartThrowawayBroker,
   startThrowawayBroker,
   type ThrowawayBroker,
+  type ThrowawayBrokerOptions,
+  type ThrowawayPorts,
 } from './security/throwaway-broker.js';

@@ -1,4 +1,5 @@
 import { type EnvReader, readEnv } from './env-reader.js';
+import { isTlsUrl, readTlsConfig, type TlsFiles } from './tls-config.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
@@ -27,6 +28,11 @@ export interface CommonConfig {
   metricsHost: string;
   logLevel: LogLevelName;
   serviceName: string;
+  /**
+   * TLS_CA_FILE / TLS_CERT_FILE / TLS_KEY_FILE, for every `amqps://` and `mqtts://` connection the service
+   * makes. Absent when none is set (plain TCP, or TLS trusting the system's CAs).
+   */
+  tls?: TlsFiles;
 }
 
 export interface CommonConfigOptions {
@@ -45,15 +51,39 @@ export function readCommonConfig(
 ): CommonConfig {
   const name = service ?? 'sensor-streaming';
   const metricsDefault = opts.metricsPort ?? DEFAULT_METRICS_PORTS[name] ?? 0;
+  const amqpUrl = r.url('AMQP_URL', DEFAULT_AMQP_URL, { protocols: ['amqp', 'amqps'] });
+  const databaseUrl = r.url('DATABASE_URL', DEFAULT_DATABASE_URL, { protocols: ['postgres', 'postgresql'] });
+  const mqttUrl = r.url('MQTT_URL', DEFAULT_MQTT_URL, { protocols: ['mqtt', 'mqtts', 'ws', 'wss'] });
+  for (const [variable, url] of [
+    ['AMQP_URL', amqpUrl],
+    ['MQTT_URL', mqttUrl],
+  ] as const)
+    if (hasPlaceholderPassword(url))
+      r.problem(variable, 'the password is the placeholder CHANGE-ME: set a real one (deploy/README.md)');
+  const tls = readTlsConfig(r);
+  if (tls !== undefined && !isTlsUrl(amqpUrl) && !isTlsUrl(mqttUrl))
+    r.problem(
+      'AMQP_URL',
+      'TLS_* files are set but neither AMQP_URL nor MQTT_URL uses TLS (amqps://, mqtts://): they would be ignored',
+    );
   return {
-    amqpUrl: r.url('AMQP_URL', DEFAULT_AMQP_URL, { protocols: ['amqp', 'amqps'] }),
-    databaseUrl: r.url('DATABASE_URL', DEFAULT_DATABASE_URL, { protocols: ['postgres', 'postgresql'] }),
-    mqttUrl: r.url('MQTT_URL', DEFAULT_MQTT_URL, { protocols: ['mqtt', 'mqtts', 'ws', 'wss'] }),
+    amqpUrl,
+    databaseUrl,
+    mqttUrl,
     metricsPort: r.int('METRICS_PORT', metricsDefault, { min: 0, max: 65535 }),
     metricsHost: r.string('METRICS_HOST', '0.0.0.0'),
     logLevel: r.enum('LOG_LEVEL', LOG_LEVELS, 'info'),
     serviceName: r.string('SERVICE_NAME', name, { pattern: /^[A-Za-z0-9_.-]{1,64}$/ }),
+    ...(tls === undefined ? {} : { tls }),
   };
+}
+
+function hasPlaceholderPassword(url: string): boolean {
+  try {
+    return decodeURIComponent(new URL(url).password) === 'CHANGE-ME';
+  } catch {
+    return false;
+  }
 }
 
 /** Validates the common variables; throws one ConfigError listing every bad one. */

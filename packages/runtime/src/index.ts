@@ -41,6 +41,14 @@ export {
 } from './run-service.js';
 export { type StartGate, type WaitForGatesOptions, waitForGates } from './start-gate.js';
 export {
+  isTlsUrl,
+  loadTlsMaterial,
+  readTlsConfig,
+  TLS_ENV,
+  type TlsFiles,
+  type TlsMaterial,
+} from './tls-config.js';
+export {
   installShutdown,
   type ProcessLike,
   type ShutdownHandle,

@@ -118,6 +118,7 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     connectionName: config.serviceName,
     logger: deps.logger.child({ module: 'bus' }),
     registry,
+    tls: config.tls,
   });
   const sensorIds = createSensorIdCache(pool);
   const senders: Partial<Record<NotificationChannel, NotificationSender>> = {};

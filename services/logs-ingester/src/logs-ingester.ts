@@ -74,6 +74,7 @@ export function createLogsIngester(deps: LogsIngesterDeps): LogsIngester {
       connectionName: config.serviceName,
       logger: deps.logger.child({ module: 'bus' }),
       registry,
+      tls: config.tls,
     });
   const pool =
     deps.pool ??

@@ -100,6 +100,7 @@ export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): Meas
       connectionName: config.serviceName,
       logger: deps.logger.child({ module: 'bus' }),
       registry,
+      tls: config.tls,
     });
   const pool =
     deps.pool ??

@@ -62,6 +62,7 @@ export function createSensorRegistry(deps: SensorRegistryDeps): SensorRegistry {
       connectionName: config.serviceName,
       logger: deps.logger.child({ module: 'bus' }),
       registry,
+      tls: config.tls,
     });
   const pool =
     deps.pool ??

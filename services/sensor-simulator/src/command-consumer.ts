@@ -1,6 +1,6 @@
-import { backoffDelay, commandQueue, queueDeclareOptions } from '@sensor-streaming/bus';
+import { amqpSocketOptions, backoffDelay, commandQueue, queueDeclareOptions } from '@sensor-streaming/bus';
 import { commandQueueName, EXCHANGE, isProtocolError } from '@sensor-streaming/protocol';
-import type { Logger } from '@sensor-streaming/runtime';
+import type { Logger, TlsFiles } from '@sensor-streaming/runtime';
 import { type Channel, type ChannelModel, type ConsumeMessage, connect } from 'amqplib';
 
 export interface CommandConsumerOptions {
@@ -16,6 +16,8 @@ export interface CommandConsumerOptions {
   /** Command queues consumed on one channel. */
   queuesPerChannel: number;
   heartbeatS?: number;
+  /** TLS files for an amqps:// url. */
+  tls?: TlsFiles | undefined;
   /** Extra declarations made on every (re)connect, before consuming (e.g. MQTT exchange bindings). */
   setup?: (ch: Channel) => Promise<void>;
   /**
@@ -79,9 +81,14 @@ export class CommandConsumer {
     try {
       const u = new URL(this.#opts.url);
       u.searchParams.set('heartbeat', String(this.#opts.heartbeatS ?? 15));
-      model = await connect(u.toString(), {
-        clientProperties: { connection_name: this.#opts.connectionName },
-      });
+      model = await connect(
+        u.toString(),
+        amqpSocketOptions(
+          u.toString(),
+          { clientProperties: { connection_name: this.#opts.connectionName }, timeout: 10_000 },
+          this.#opts.tls,
+        ),
+      );
       model.on('error', (err: Error) => this.#log.warn({ err }, 'command connection error'));
       model.on('close', () => this.#lost(model!));
       this.#model = model;

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { type Bus, createBus } from '@sensor-streaming/bus';
+import { amqpSocketOptions, type Bus, createBus } from '@sensor-streaming/bus';
 import {
   commandAckCodec,
   commandCodec,
@@ -97,6 +97,7 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
       logger: deps.logger.child({ module: 'bus' }),
       registry: deps.registry,
       confirmWindow: Math.max(1000, Math.min(config.publishConcurrency, 10_000)),
+      tls: config.tls,
     });
 
   const sensors = new Map<string, SimulatedSensor>();
@@ -322,6 +323,7 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
       connectionName: `${config.serviceName}-${config.simulatorIndex}.control`,
       logger: deps.logger.child({ module: 'control-bus' }),
       confirmWindow: 1000,
+      tls: config.tls,
     });
     await controlBus.start();
     return controlBus;
@@ -387,6 +389,7 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
                 sensorStateCodec.encode(sensors.get(serial)!.snapshot('WILL', nowUs(), 'OFFLINE')),
               onCommand: (serial, body) => onCommand(serial, body, undefined),
               logger: deps.logger,
+              tls: config.tls,
             });
       if (mqttT !== undefined && overMqtt.size === config.serials.length) transport = mqttT;
       else {
@@ -396,7 +399,10 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
     }
     if (transport.name === 'mqtt') {
       // Before the first MQTT publish (the births), or they would go nowhere.
-      const conn = await connect(config.amqpUrl);
+      const conn = await connect(
+        config.amqpUrl,
+        amqpSocketOptions(config.amqpUrl, { clientProperties: {}, timeout: 10_000 }, config.tls),
+      );
       try {
         await declareMqttForwarding(await conn.createChannel());
       } finally {
@@ -426,6 +432,7 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
       prefetch: config.commandPrefetch,
       queuesPerChannel: config.sensorsPerCommandChannel,
       handler: onCommand,
+      tls: config.tls,
       ...(transport.name === 'mqtt'
         ? {
             // Re-declared after every reconnect of the command connection.

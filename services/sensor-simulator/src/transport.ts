@@ -1,7 +1,7 @@
 import type { Bus } from '@sensor-streaming/bus';
 import { MQTT_COMMAND_FORWARDING, mqttClientId } from '@sensor-streaming/control';
 import { CONTENT_TYPE_PROTOBUF, EXCHANGE, routingKeys } from '@sensor-streaming/protocol';
-import type { Logger } from '@sensor-streaming/runtime';
+import { isTlsUrl, type Logger, loadTlsMaterial, type TlsFiles } from '@sensor-streaming/runtime';
 import type { Channel } from 'amqplib';
 import mqtt, { type MqttClient } from 'mqtt';
 
@@ -97,6 +97,8 @@ export interface MqttTransportOptions {
   logger: Logger;
   /** Connections opened at once while starting. Default 50. */
   connectConcurrency?: number;
+  /** CA, client certificate and key for an mqtts:// or wss:// url (read once at start). */
+  tls?: TlsFiles | undefined;
 }
 
 /**
@@ -124,6 +126,8 @@ export function createMqttTransport(opts: MqttTransportOptions): MqttTransport {
   u.username = '';
   u.password = '';
   const brokerUrl = u.toString();
+  // Verification stays on (mqtt.js's default); the files are read once for the whole fleet.
+  const tls = isTlsUrl(brokerUrl) ? loadTlsMaterial(opts.tls) : {};
 
   const onCommand = opts.onCommand;
 
@@ -144,6 +148,7 @@ export function createMqttTransport(opts: MqttTransportOptions): MqttTransport {
       ...(user === undefined ? {} : { username: user }),
       ...(pass === undefined ? {} : { password: pass }),
       will: { topic: mqttTopic('state', serial), payload: opts.will(serial), qos: 1, retain: false },
+      ...tls,
     });
     client.on('error', (err) => log.warn({ err, serial }, 'mqtt client error'));
     // Known before it connects: a command delivered at once is answered over this client.

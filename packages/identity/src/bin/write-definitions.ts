@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Writes RabbitMQ definitions for the platform's roles and topology, and an env file with the
 // role passwords (both 0600). Passwords come from RABBITMQ_PASSWORD_<ROLE> (e.g.
-// RABBITMQ_PASSWORD_MEASUREMENTS_INGESTER) or are generated.
+// RABBITMQ_PASSWORD_MEASUREMENTS_INGESTER) or are generated. RABBITMQ_ADMIN_PASSWORD (or a generated
+// one) is the `admin` administrator's: management UI and device provisioning, never a service's.
 // Usage: pnpm --filter @sensor-streaming/identity definitions <out.json> [vhost]
 import { open } from 'node:fs/promises';
 import { brokerDefinitions } from '../broker-definitions.js';
@@ -25,8 +26,11 @@ const hashes = Object.fromEntries(
     return [role, rabbitPasswordHash(password)];
   }),
 );
+const adminPassword = process.env.RABBITMQ_ADMIN_PASSWORD ?? generateSecret();
+env.push(`RABBITMQ_ADMIN_PASSWORD=${adminPassword}`, 'RABBITMQ_ADMIN_USER=admin');
+const admin = { name: 'admin', passwordHash: rabbitPasswordHash(adminPassword) };
 for (const [file, text] of [
-  [out, `${JSON.stringify(brokerDefinitions({ vhost, passwordHashes: hashes }), null, 2)}\n`],
+  [out, `${JSON.stringify(brokerDefinitions({ vhost, passwordHashes: hashes, admin }), null, 2)}\n`],
   [`${out}.env`, `${env.join('\n')}\n`],
 ] as const) {
   const h = await open(file, 'wx', 0o600);

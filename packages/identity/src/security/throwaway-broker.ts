@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,7 +17,40 @@ export interface ThrowawayBroker {
   amqpUrl: string;
   managementUrl: string;
   mqttUrl: string;
+  /** With `tls`: the AMQP and MQTT TLS listeners (guest in the URL, host 127.0.0.1). */
+  amqpsUrl?: string;
+  mqttsUrl?: string;
   destroy(): Promise<void>;
+}
+
+export interface ThrowawayBrokerOptions {
+  /**
+   * TLS listeners for AMQP (`listeners.ssl`) and MQTT (`mqtt.listeners.ssl`) with this CA and server
+   * certificate/key (PEM files, copied into the node's directory so the rabbitmq user can read them).
+   * Client certificates are verified when presented (`verify_peer`, not required), and SASL EXTERNAL is
+   * offered (rabbitmq_auth_mechanism_ssl: the certificate's CN is the user name).
+   */
+  tls?: { caFile: string; certFile: string; keyFile: string };
+  /**
+   * A definitions file RabbitMQ loads at boot (copied to `<dir>/definitions.json`; point `load_definitions`
+   * there in `extraConfig`). Loaded at boot, it keeps RabbitMQ from creating guest.
+   */
+  definitionsFile?: string;
+  /**
+   * More rabbitmq.conf settings, written to the node's conf.d (read after its main file, so they win):
+   * e.g. another config file with its ports and paths moved onto this node's. `dir` holds `tls/caFile.pem`,
+   * `tls/certFile.pem`, `tls/keyFile.pem` (with `tls`) and `definitions.json` (with `definitionsFile`).
+   */
+  extraConfig?: (dir: string, ports: ThrowawayPorts) => string;
+}
+
+export interface ThrowawayPorts {
+  amqp: number;
+  amqps: number;
+  management: number;
+  mqtt: number;
+  mqtts: number;
+  prometheus: number;
 }
 
 export function canStartThrowawayBroker(): boolean {
@@ -48,8 +81,10 @@ async function answers(port: number): Promise<boolean> {
   });
 }
 
-export async function startThrowawayBroker(): Promise<ThrowawayBroker> {
-  const [amqp, dist, management, mqtt, prometheus] = [
+export async function startThrowawayBroker(opts: ThrowawayBrokerOptions = {}): Promise<ThrowawayBroker> {
+  const [amqp, dist, management, mqtt, prometheus, amqps, mqtts] = [
+    await freePort(),
+    await freePort(),
     await freePort(),
     await freePort(),
     await freePort(),
@@ -58,6 +93,31 @@ export async function startThrowawayBroker(): Promise<ThrowawayBroker> {
   ];
   const dir = mkdtempSync(path.join(tmpdir(), 'ss-security-rabbit-'));
   for (const d of ['mnesia', 'log', 'conf.d']) mkdirSync(path.join(dir, d));
+  const owned = ['', 'mnesia', 'log', 'conf.d', 'rabbitmq.conf', 'enabled_plugins'];
+  const tlsLines: string[] = [];
+  if (opts.tls) {
+    mkdirSync(path.join(dir, 'tls'));
+    owned.push('tls');
+    for (const [k, src] of Object.entries(opts.tls)) {
+      copyFileSync(src, path.join(dir, 'tls', `${k}.pem`));
+      owned.push(path.join('tls', `${k}.pem`));
+    }
+    tlsLines.push(
+      `listeners.ssl.default = 127.0.0.1:${amqps}`,
+      `mqtt.listeners.ssl.default = 127.0.0.1:${mqtts}`,
+      `ssl_options.cacertfile = ${path.join(dir, 'tls', 'caFile.pem')}`,
+      `ssl_options.certfile = ${path.join(dir, 'tls', 'certFile.pem')}`,
+      `ssl_options.keyfile = ${path.join(dir, 'tls', 'keyFile.pem')}`,
+      'ssl_options.verify = verify_peer',
+      'ssl_options.fail_if_no_peer_cert = false',
+      'ssl_options.versions.1 = tlsv1.3',
+      'ssl_options.versions.2 = tlsv1.2',
+      'auth_mechanisms.1 = PLAIN',
+      'auth_mechanisms.2 = AMQPLAIN',
+      'auth_mechanisms.3 = EXTERNAL',
+      'ssl_cert_login_from = common_name',
+    );
+  }
   writeFileSync(
     path.join(dir, 'rabbitmq.conf'),
     [
@@ -67,14 +127,30 @@ export async function startThrowawayBroker(): Promise<ThrowawayBroker> {
       `prometheus.tcp.port = ${prometheus}`,
       `mqtt.listeners.tcp.default = 127.0.0.1:${mqtt}`,
       'mqtt.allow_anonymous = false',
+      ...tlsLines,
       '',
     ].join('\n'),
   );
-  writeFileSync(path.join(dir, 'enabled_plugins'), '[rabbitmq_management,rabbitmq_mqtt].\n');
+  if (opts.definitionsFile) {
+    copyFileSync(opts.definitionsFile, path.join(dir, 'definitions.json'));
+    owned.push('definitions.json');
+  }
+  if (opts.extraConfig) {
+    writeFileSync(
+      path.join(dir, 'conf.d', '90-extra.conf'),
+      opts.extraConfig(dir, { amqp, amqps, management, mqtt, mqtts, prometheus }),
+    );
+    owned.push(path.join('conf.d', '90-extra.conf'));
+  }
+  writeFileSync(
+    path.join(dir, 'enabled_plugins'),
+    opts.tls
+      ? '[rabbitmq_management,rabbitmq_mqtt,rabbitmq_auth_mechanism_ssl].\n'
+      : '[rabbitmq_management,rabbitmq_mqtt].\n',
+  );
   const uid = Number((await run('id', ['-u', 'rabbitmq'])).stdout.trim());
   const gid = Number((await run('id', ['-g', 'rabbitmq'])).stdout.trim());
-  for (const p of ['', 'mnesia', 'log', 'conf.d', 'rabbitmq.conf', 'enabled_plugins'])
-    chownSync(path.join(dir, p), uid, gid);
+  for (const p of owned) chownSync(path.join(dir, p), uid, gid);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     RABBITMQ_NODENAME: `sssec${process.pid}x${amqp}@localhost`,
@@ -124,7 +200,11 @@ export async function startThrowawayBroker(): Promise<ThrowawayBroker> {
       await new Promise((r) => setTimeout(r, 250));
     }
     await ctl('-q', 'await_startup', '--timeout', '120');
-    while (!(await answers(management)) || !(await answers(mqtt))) {
+    while (
+      !(await answers(management)) ||
+      !(await answers(mqtt)) ||
+      (opts.tls !== undefined && (!(await answers(amqps)) || !(await answers(mqtts))))
+    ) {
       if (Date.now() > deadline)
         throw new Error('throwaway RabbitMQ: management or MQTT listener did not start');
       await new Promise((r) => setTimeout(r, 250));
@@ -137,6 +217,9 @@ export async function startThrowawayBroker(): Promise<ThrowawayBroker> {
     amqpUrl: `amqp://guest:guest@127.0.0.1:${amqp}`,
     managementUrl: `http://guest:guest@127.0.0.1:${management}`,
     mqttUrl: `mqtt://127.0.0.1:${mqtt}`,
+    ...(opts.tls
+      ? { amqpsUrl: `amqps://guest:guest@127.0.0.1:${amqps}`, mqttsUrl: `mqtts://127.0.0.1:${mqtts}` }
+      : {}),
     destroy,
   };
 }

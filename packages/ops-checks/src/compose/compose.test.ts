@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DEFAULT_METRICS_PORTS } from '@sensor-streaming/runtime';
 import { parse as parseYaml } from 'yaml';
@@ -10,6 +11,7 @@ import {
   rabbitPasswordMatches,
 } from '../rabbitmq-definitions.js';
 import { repoRoot } from '../repo-root.js';
+import { composeBrokerSecurityProblems } from './compose-broker-security.js';
 import {
   bindMounts,
   type ComposeFile,
@@ -102,14 +104,24 @@ describe('compose.yaml', () => {
     const definitionsPath = /^load_definitions\s*=\s*(\S+)/m.exec(conf)?.[1];
     expect(definitionsPath).toBe('/etc/rabbitmq/definitions.json');
     expect(conf).toMatch(/^mqtt\.listeners\.tcp\.default\s*=\s*1883$/m);
-    expect(conf).toMatch(/^mqtt\.exchange\s*=\s*sensor_streaming$/m);
     const definitions = JSON.parse(read(mountSource('rabbitmq', definitionsPath!)!)) as RabbitDefinitions;
     expect(definitionsProblems(definitions)).toEqual([]);
-    // the services' AMQP_URL credentials are a user of the definitions, with the right password
+    // the registry's AMQP_URL credentials are its own user of the definitions, with the right password
     const url = new URL(String(doc.services['sensor-registry']?.environment?.AMQP_URL));
+    expect(decodeURIComponent(url.username)).toBe('svc.sensor-registry');
     const user = definitions.users?.find((u) => u.name === decodeURIComponent(url.username));
     expect(user, 'AMQP_URL user in definitions').toBeDefined();
     expect(rabbitPasswordMatches(user!.password_hash, decodeURIComponent(url.password))).toBe(true);
+    expect(definitions.users?.map((u) => u.name)).not.toContain('guest');
+  });
+
+  it('runs every service as its own user over TLS with the dev CA; the broker refuses anonymous MQTT and may open 65536 files', () => {
+    expect(composeBrokerSecurityProblems(doc, root)).toEqual([]);
+    for (const s of [...APP_SERVICES, 'iotctl'])
+      expect(String(doc.services[s]?.environment?.AMQP_URL), s).toMatch(
+        /^amqps:\/\/[^:]+:[^@]+@rabbitmq:5671$/,
+      );
+    expect(doc.services.certs?.entrypoint).toContain('/dev-certs.sh');
   });
 
   it('runs TimescaleDB >= 2.18.1 with pg_stat_statements preloaded', () => {
@@ -219,6 +231,53 @@ describe('composeProblems catches', () => {
         expect.stringMatching(/^service migrate: migrate should retry a database/),
       ]),
     );
+  });
+
+  it('a service as guest or as the administrator, a wrong password, plain URLs, a missing CA', () => {
+    const copy = structuredClone(doc);
+    const env = (s: string) => copy.services[s]!.environment!;
+    env('logs-ingester').AMQP_URL = 'amqps://guest:guest@rabbitmq:5671';
+    env('alarm-service').AMQP_URL = 'amqps://admin:admin@rabbitmq:5671';
+    env('sensor-registry').AMQP_URL = 'amqps://svc.sensor-registry:wrong@rabbitmq:5671';
+    env('measurements-ingester').AMQP_URL =
+      'amqp://svc.measurements-ingester:dev-measurements-ingester@rabbitmq:5672';
+    env('sensor-simulator').MQTT_URL = 'mqtt://svc.sensor-simulator:dev-sensor-simulator@rabbitmq:1883';
+    delete env('sensor-simulator').TLS_CA_FILE;
+    copy.services.iotctl!.volumes = [];
+    expect(composeBrokerSecurityProblems(copy, root)).toEqual([
+      "service sensor-registry: AMQP_URL's password is not svc.sensor-registry's in the definitions",
+      'service measurements-ingester: AMQP_URL is not amqps://',
+      'service logs-ingester: connects as guest (each service has its own user)',
+      'service alarm-service: connects as admin, an administrator (each service has its own least-privilege user)',
+      'service sensor-simulator: MQTT_URL is not mqtts://',
+      'service sensor-simulator: no CA: TLS_CA_FILE is not set',
+      'service iotctl: no CA: TLS_CA_FILE /certs/ca.pem is not in a mounted volume',
+    ]);
+  });
+
+  it('anonymous MQTT on, no TLS listener, and the open-files limit left alone', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'compose-broker-'));
+    try {
+      const conf = read('deploy/compose/rabbitmq/rabbitmq.conf')
+        .replace('mqtt.allow_anonymous = false', 'mqtt.allow_anonymous = true')
+        .replace(/^mqtt\.listeners\.ssl\.default.*$/m, '');
+      writeFileSync(path.join(dir, 'rabbitmq.conf'), conf);
+      const copy = structuredClone(doc);
+      const r = copy.services.rabbitmq!;
+      r.volumes = r.volumes!.map((v) =>
+        typeof v === 'string' && v.includes('20-sensor-streaming.conf')
+          ? `${path.relative(root, path.join(dir, 'rabbitmq.conf')).replace(/^(?!\.)/, './')}:/etc/rabbitmq/conf.d/20-sensor-streaming.conf:ro`
+          : v,
+      );
+      delete (r as { ulimits?: unknown }).ulimits;
+      expect(composeBrokerSecurityProblems(copy, root)).toEqual([
+        'rabbitmq: anonymous MQTT is not refused (mqtt.allow_anonymous = false missing)',
+        'rabbitmq: no mqtt.listeners.ssl.default: no TLS listener',
+        'rabbitmq: ulimits.nofile not set is below 65536',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the schema rejects an unknown service key and a bad depends_on condition', () => {

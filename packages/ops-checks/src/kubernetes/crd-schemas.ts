@@ -298,3 +298,89 @@ export const cnpgScheduledBackupSchema = {
     },
   },
 } as const;
+
+/** cert-manager (cert-manager.io/v1): the Issuer kinds and Certificate fields deploy/ uses. */
+const issuerRef = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: {
+    name: { type: 'string' },
+    kind: { enum: ['Issuer', 'ClusterIssuer'] },
+    group: { const: 'cert-manager.io' },
+  },
+};
+
+export const certManagerIssuerSchema = {
+  type: 'object',
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  properties: {
+    apiVersion: { const: 'cert-manager.io/v1' },
+    kind: { enum: ['Issuer', 'ClusterIssuer'] },
+    metadata,
+    spec: {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      maxProperties: 1,
+      properties: {
+        selfSigned: { type: 'object' },
+        ca: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['secretName'],
+          properties: { secretName: { type: 'string' } },
+        },
+        acme: { type: 'object' },
+        vault: { type: 'object' },
+      },
+    },
+  },
+};
+
+export const certManagerCertificateSchema = {
+  type: 'object',
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  properties: {
+    apiVersion: { const: 'cert-manager.io/v1' },
+    kind: { const: 'Certificate' },
+    metadata,
+    spec: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['secretName', 'issuerRef'],
+      properties: {
+        secretName: { type: 'string' },
+        issuerRef,
+        isCA: { type: 'boolean' },
+        commonName: { type: 'string', maxLength: 64 },
+        dnsNames: { type: 'array', items: { type: 'string' } },
+        ipAddresses: { type: 'array', items: { type: 'string' } },
+        duration: { type: 'string', pattern: '^([0-9.]+(h|m|s))+$' },
+        renewBefore: { type: 'string', pattern: '^([0-9.]+(h|m|s))+$' },
+        usages: {
+          type: 'array',
+          items: {
+            enum: [
+              'digital signature',
+              'key encipherment',
+              'server auth',
+              'client auth',
+              'cert sign',
+              'crl sign',
+            ],
+          },
+        },
+        privateKey: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            algorithm: { enum: ['RSA', 'ECDSA', 'Ed25519'] },
+            size: { type: 'integer' },
+            rotationPolicy: { enum: ['Never', 'Always'] },
+          },
+        },
+      },
+    },
+  },
+};

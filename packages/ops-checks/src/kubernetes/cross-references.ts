@@ -89,6 +89,26 @@ export function crossReferenceProblems(objects: K8sObject[], opts: CrossReferenc
       problems.push(`${k}: namespace ${o.metadata.namespace} is not ${opts.namespace}`);
     }
   }
+  // Secrets cert-manager writes for a rendered Certificate exist once it is issued (keys tls.crt, tls.key, ca.crt)
+  for (const c of objects.filter((o) => o.kind === 'Certificate' && o.apiVersion === 'cert-manager.io/v1')) {
+    const name = c.spec?.secretName;
+    if (typeof name === 'string' && !byKey.has(key('Secret', name)))
+      byKey.set(key('Secret', name), {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name },
+        data: { 'tls.crt': '', 'tls.key': '', 'ca.crt': '' },
+      } as K8sObject);
+    const issuer = c.spec?.issuerRef;
+    if ((issuer?.kind ?? 'Issuer') === 'Issuer' && !byKey.has(key('Issuer', issuer?.name)))
+      problems.push(`${key(c.kind, c.metadata.name)}: Issuer ${issuer?.name} is not rendered`);
+  }
+  for (const i of objects.filter((o) => o.kind === 'Issuer' && o.spec?.ca?.secretName)) {
+    const name = i.spec.ca.secretName;
+    const made = objects.some((c) => c.kind === 'Certificate' && c.spec?.secretName === name && c.spec?.isCA);
+    if (!made && !byKey.has(key('Secret', name)))
+      problems.push(`${key(i.kind, i.metadata.name)}: CA Secret ${name} is neither rendered nor issued`);
+  }
   const get = (kind: string, name: string) => byKey.get(key(kind, name));
   const workloads = objects.filter((o) => WORKLOAD_KINDS.has(o.kind));
   const services = objects.filter((o) => o.kind === 'Service');

@@ -1,10 +1,7 @@
 import { DEFAULT_METRICS_PORTS } from '@sensor-streaming/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  definitionsProblems,
-  type RabbitDefinitions,
-  rabbitPasswordMatches,
-} from '../rabbitmq-definitions.js';
+import { definitionsProblems, type RabbitDefinitions } from '../rabbitmq-definitions.js';
+import { brokerClientProblems, brokerServerProblems } from './broker-security.js';
 import { crossReferenceProblems, secretValue } from './cross-references.js';
 import {
   backupProblems,
@@ -62,8 +59,9 @@ describe.each(OVERLAYS)('kubectl kustomize deploy/overlays/%s', (overlay) => {
       expect(c.ports).toContainEqual(expect.objectContaining({ name: 'metrics', containerPort: port }));
       expect(env(c, 'METRICS_PORT')?.value).toBe(String(port));
       expect(env(c, 'AMQP_URL')?.value).toMatch(
-        /^amqp:\/\/\$\(AMQP_USERNAME\):\$\(AMQP_PASSWORD\)@rabbitmq:5672$/,
+        /^amqps:\/\/\$\(AMQP_USERNAME\):\$\(AMQP_PASSWORD\)@rabbitmq:5671$/,
       );
+      expect(env(c, 'AMQP_USERNAME').valueFrom.secretKeyRef.name).toBe(`rabbitmq-user-${name}`);
       expect(env(c, 'DATABASE_URL')?.value).toContain('@timescaledb-rw:5432/sensor_streaming');
       expect(find(overlay, 'Service', name).spec.ports[0].port).toBe(port);
     }
@@ -80,7 +78,7 @@ describe.each(OVERLAYS)('kubectl kustomize deploy/overlays/%s', (overlay) => {
     expect(c.envFrom).toContainEqual({ configMapRef: { name: 'sensor-simulator-config' } });
   });
 
-  it('scales the measurements ingester on its queue depth with KEDA, with the RabbitMQ credentials of the services', () => {
+  it('scales the measurements ingester on its queue depth with KEDA, as that ingester, over TLS', () => {
     const so = find(overlay, 'ScaledObject', 'measurements-ingester');
     const trigger = so.spec.triggers.find((t: Any) => t.type === 'rabbitmq');
     expect(trigger.metadata).toMatchObject({ queueName: 'measurements-ingester', mode: 'QueueLength' });
@@ -89,11 +87,17 @@ describe.each(OVERLAYS)('kubectl kustomize deploy/overlays/%s', (overlay) => {
     const ref = (parameter: string) => auth.spec.secretTargetRef.find((r: Any) => r.parameter === parameter);
     const secret = find(overlay, 'Secret', ref('host').name);
     const url = new URL(secretValue(secret, ref('host').key)!);
+    expect(url.protocol).toBe('amqps:');
+    expect(url.port).toBe('5671');
     expect(url.hostname).toBe(`rabbitmq.${NAMESPACE[overlay]}.svc`);
     expect(url.password).toBe('');
-    // the services' own keys: the password lives in one place
-    expect(ref('username')).toMatchObject({ name: 'rabbitmq-app-user', key: 'username' });
-    expect(ref('password')).toMatchObject({ name: 'rabbitmq-app-user', key: 'password' });
+    expect(secretValue(find(overlay, 'Secret', ref('tls').name), ref('tls').key)).toBe('enable');
+    expect(ref('ca')).toMatchObject({ name: 'rabbitmq-tls', key: 'ca.crt' });
+    // the broker certificate names the host KEDA uses
+    expect(find(overlay, 'Certificate', 'rabbitmq-tls').spec.dnsNames).toContain(url.hostname);
+    // the ingester's own keys: the password lives in one place
+    expect(ref('username')).toMatchObject({ name: 'rabbitmq-user-measurements-ingester', key: 'username' });
+    expect(ref('password')).toMatchObject({ name: 'rabbitmq-user-measurements-ingester', key: 'password' });
     expect(find(overlay, 'HorizontalPodAutoscaler', 'logs-ingester').spec.maxReplicas).toBeGreaterThan(1);
   });
 
@@ -114,10 +118,16 @@ describe.each(OVERLAYS)('kubectl kustomize deploy/overlays/%s', (overlay) => {
       secretValue(find(overlay, 'Secret', volume.secret.secretName), 'definitions.json')!,
     ) as RabbitDefinitions;
     expect(definitionsProblems(definitions)).toEqual([]);
-    const app = find(overlay, 'Secret', 'rabbitmq-app-user');
-    const user = definitions.users?.find((u) => u.name === secretValue(app, 'username'));
-    expect(user, 'the services’ user is in the definitions').toBeDefined();
-    expect(rabbitPasswordMatches(user!.password_hash, secretValue(app, 'password')!)).toBe(true);
+    // no guest (not created when definitions load at boot); every service's user with its password
+    expect(definitions.users?.map((u) => u.name)).not.toContain('guest');
+    expect(brokerClientProblems(rendered.get(overlay)!)).toEqual([]);
+  });
+
+  it('serves TLS, refuses anonymous MQTT, raises the open-files limit; prod has no plain listener', () => {
+    expect(brokerServerProblems(rendered.get(overlay)!, { prod: overlay === 'prod' })).toEqual([]);
+    const r = find(overlay, 'RabbitmqCluster', 'rabbitmq');
+    expect(r.spec.tls.secretName).toBe('rabbitmq-tls');
+    expect(find(overlay, 'Certificate', 'rabbitmq-tls').spec.issuerRef.name).toBe('sensor-streaming-ca');
   });
 
   it('runs TimescaleDB >= 2.18.1 through CloudNativePG with timescaledb preloaded', () => {
@@ -374,21 +384,89 @@ describe('the validators catch', () => {
     const objects = structuredClone(rendered.get('prod')!) as Any[];
     byName(objects, 'RabbitmqCluster', 'rabbitmq').spec.persistence.storage = '2Gi';
     byName(objects, 'ScaledObject', 'measurements-ingester').spec.cooldownPeriod = 300;
-    byName(objects, 'Secret', 'rabbitmq-app-user').stringData = {
-      ...byName(objects, 'Secret', 'rabbitmq-app-user').stringData,
-      'keda-host': 'amqp://u:p@rabbitmq.sensor-streaming.svc:5672/%2F',
+    byName(objects, 'Secret', 'rabbitmq-keda').stringData = {
+      ...byName(objects, 'Secret', 'rabbitmq-keda').stringData,
+      host: 'amqps://u:p@rabbitmq.sensor-streaming.svc:5671/%2F',
     };
-    delete byName(objects, 'Secret', 'rabbitmq-app-user').data?.['keda-host'];
+    delete byName(objects, 'Secret', 'rabbitmq-keda').data?.host;
     byName(objects, 'StatefulSet', 'sensor-simulator').spec.template.spec.terminationGracePeriodSeconds = 20;
     byName(objects, 'Deployment', 'logs-ingester').spec.template.spec.containers[0].image =
       'x/logs-ingester:latest';
     expect(deploymentHygieneProblems(objects, { digests: true })).toEqual([
       'RabbitmqCluster/rabbitmq: 2Gi volume is not at least twice disk_free_limit 2GB',
       'ScaledObject/measurements-ingester: cooldownPeriod only applies when scaling to zero; minReplicaCount is 3',
-      'TriggerAuthentication/rabbitmq-keda: host rabbitmq-app-user/keda-host repeats the credentials; use the username and password parameters',
+      'TriggerAuthentication/rabbitmq-keda: host rabbitmq-keda/host repeats the credentials; use the username and password parameters',
       'StatefulSet/sensor-simulator: terminationGracePeriodSeconds 20 is not longer than its 20 s shutdown deadline',
       'Deployment/logs-ingester logs-ingester: image x/logs-ingester:latest is not pinned by digest',
     ]);
+  });
+
+  it('a service as guest or as the administrator, a shared or wrong credential, plain URLs, a missing CA', () => {
+    const objects = structuredClone(rendered.get('dev')!) as Any[];
+    const secret = (name: string) => byName(objects, 'Secret', name);
+    const setUser = (name: string, username: string, password: string) => {
+      secret(name).data = {};
+      secret(name).stringData = { username, password };
+    };
+    setUser('rabbitmq-user-logs-ingester', 'guest', 'guest');
+    setUser('rabbitmq-user-alarm-service', 'admin', 'dev-admin');
+    setUser('rabbitmq-user-sensor-registry', 'svc.sensor-registry', 'not-its-password');
+    const registry = byName(objects, 'Deployment', 'measurements-ingester').spec.template.spec;
+    env(registry.containers[0], 'AMQP_URL').value = 'amqp://$(AMQP_USERNAME):$(AMQP_PASSWORD)@rabbitmq:5672';
+    // the simulator borrows the ingester's Secret, and has lost its CA
+    const sim = byName(objects, 'StatefulSet', 'sensor-simulator').spec.template.spec;
+    for (const e of sim.containers[0].env)
+      if (e.valueFrom?.secretKeyRef?.name === 'rabbitmq-user-sensor-simulator')
+        e.valueFrom.secretKeyRef.name = 'rabbitmq-user-measurements-ingester';
+    sim.containers[0].env = sim.containers[0].env.filter((e: Any) => e.name !== 'TLS_CA_FILE');
+    env(sim.containers[0], 'MQTT_URL').value = 'mqtt://$(AMQP_USERNAME):$(AMQP_PASSWORD)@rabbitmq:1883';
+    expect(brokerClientProblems(objects)).toEqual([
+      'Deployment/alarm-service alarm-service: connects as admin, an administrator (each service has its own least-privilege user)',
+      'Deployment/logs-ingester logs-ingester: connects as guest (development only; each service has its own user)',
+      'Deployment/measurements-ingester measurements-ingester: AMQP_URL is not amqps://',
+      "Deployment/sensor-registry sensor-registry: the password in rabbitmq-user-sensor-registry does not match svc.sensor-registry's hash in the definitions",
+      'StatefulSet/sensor-simulator sensor-simulator: MQTT_URL is not mqtts://',
+      'StatefulSet/sensor-simulator sensor-simulator: no CA: TLS_CA_FILE is not set',
+      'Secret rabbitmq-user-measurements-ingester: broker credentials shared by Deployment/measurements-ingester, StatefulSet/sensor-simulator',
+    ]);
+  });
+
+  it('a CA that is not mounted, and a mount that hands a service the broker key', () => {
+    const objects = structuredClone(rendered.get('dev')!) as Any[];
+    const spec = (name: string) => byName(objects, 'Deployment', name).spec.template.spec;
+    spec('logs-ingester').volumes = spec('logs-ingester').volumes.filter(
+      (v: Any) => v.name !== 'rabbitmq-ca',
+    );
+    spec('logs-ingester').containers[0].volumeMounts = spec(
+      'logs-ingester',
+    ).containers[0].volumeMounts.filter((m: Any) => m.name !== 'rabbitmq-ca');
+    delete spec('alarm-service').volumes.find((v: Any) => v.name === 'rabbitmq-ca').secret.items;
+    expect(brokerClientProblems(objects)).toEqual([
+      'Deployment/alarm-service alarm-service: mounts all of Secret rabbitmq-tls (private key included): project ca.crt only',
+      'Deployment/logs-ingester logs-ingester: no CA: TLS_CA_FILE /etc/sensor-streaming/tls/ca.crt is not a file of a mounted Secret or ConfigMap',
+    ]);
+  });
+
+  it('anonymous MQTT on, no TLS, the open-files limit left alone, and in prod a plain port exposed', () => {
+    const objects = structuredClone(rendered.get('prod')!) as Any[];
+    const r = byName(objects, 'RabbitmqCluster', 'rabbitmq');
+    r.spec.rabbitmq.additionalConfig = r.spec.rabbitmq.additionalConfig.replace(
+      'mqtt.allow_anonymous = false',
+      'mqtt.allow_anonymous = true',
+    );
+    delete r.spec.override.statefulSet.spec.template.spec.containers[0].command;
+    delete r.spec.tls.disableNonTLSListeners;
+    byName(objects, 'NetworkPolicy', 'rabbitmq').spec.ingress[0].ports.push({ protocol: 'TCP', port: 5672 });
+    expect(brokerServerProblems(objects, { prod: true })).toEqual([
+      'RabbitmqCluster/rabbitmq: anonymous MQTT is not refused (mqtt.allow_anonymous = false missing)',
+      'RabbitmqCluster/rabbitmq: open-files limit not raised is below 65536 (one descriptor per connection)',
+      'RabbitmqCluster/rabbitmq: plain AMQP 5672 and MQTT 1883 are open (spec.tls.disableNonTLSListeners is not true)',
+      'NetworkPolicy/rabbitmq: admits clients to the plain port 5672',
+    ]);
+    delete r.spec.tls;
+    expect(brokerServerProblems(objects, { prod: false })).toContain(
+      'RabbitmqCluster/rabbitmq: no spec.tls.secretName: the broker serves no TLS',
+    );
   });
 
   it('schema violations in core, KEDA and operator resources', async () => {
@@ -431,11 +509,13 @@ function flowProblems(objects: K8sObject[], overlay: Overlay): string[] {
   const sim = pod('StatefulSet', 'sensor-simulator');
   const grafana = pod('Deployment', 'grafana');
   const allowed: Array<[string, PodEndpoint, PodEndpoint, number]> = [
-    ['simulator -> AMQP', sim, rabbit, 5672],
-    ['simulator -> MQTT', sim, rabbit, 1883],
+    ['simulator -> AMQP', sim, rabbit, 5671],
+    ['simulator -> MQTT', sim, rabbit, 8883],
     ['grafana -> database', grafana, db, 5432],
-    ['KEDA -> AMQP', at('keda'), rabbit, 5672],
-    ['Prometheus -> RabbitMQ metrics', at('monitoring'), rabbit, 15692],
+    ['KEDA -> AMQP', at('keda'), rabbit, 5671],
+    // prod: TLS only, Prometheus on 15691
+    ['Prometheus -> RabbitMQ metrics', at('monitoring'), rabbit, overlay === 'prod' ? 15691 : 15692],
+    ['RabbitMQ operator -> management', at('rabbitmq-system'), rabbit, overlay === 'prod' ? 15671 : 15672],
     ['Prometheus -> database metrics', at('monitoring'), db, 9187],
     ['Prometheus -> grafana datasource', grafana, at('monitoring'), 9090],
     ['CloudNativePG operator -> instance status', at('cnpg-system'), db, 8000],
@@ -443,20 +523,25 @@ function flowProblems(objects: K8sObject[], overlay: Overlay): string[] {
     ['alarm-service -> webhook', pod('Deployment', 'alarm-service'), EXTERNAL, 443],
     ['replication', db, db, 5432],
   ];
+  const denied: Array<[string, PodEndpoint, PodEndpoint, number]> = [];
   for (const name of DEPLOYMENTS) {
     const p = pod('Deployment', name);
-    allowed.push([`${name} -> AMQP`, p, rabbit, 5672], [`${name} -> database`, p, db, 5432]);
+    allowed.push([`${name} -> AMQP`, p, rabbit, 5671], [`${name} -> database`, p, db, 5432]);
+    denied.push([`${name} -> plain AMQP`, p, rabbit, 5672], [`${name} -> plain MQTT`, p, rabbit, 1883]);
     allowed.push([`Prometheus -> ${name}`, at('monitoring'), p, DEFAULT_METRICS_PORTS[name]!]);
   }
-  const denied: Array<[string, PodEndpoint, PodEndpoint, number]> = [
+  denied.push(
     ['simulator -> database', sim, db, 5432],
-    ['other namespace -> AMQP', at('default'), rabbit, 5672],
+    ['simulator -> plain AMQP', sim, rabbit, 5672],
+    ['simulator -> plain MQTT', sim, rabbit, 1883],
+    ['KEDA -> plain AMQP', at('keda'), rabbit, 5672],
+    ['other namespace -> AMQP', at('default'), rabbit, 5671],
     ['other namespace -> database', at('default'), db, 5432],
     ['other namespace -> metrics', at('default'), pod('Deployment', 'sensor-registry'), 9101],
     ['ingester -> internet', pod('Deployment', 'measurements-ingester'), EXTERNAL, 443],
     ['simulator -> internet', sim, EXTERNAL, 443],
-    ['grafana -> AMQP', grafana, rabbit, 5672],
-  ];
+    ['grafana -> AMQP', grafana, rabbit, 5671],
+  );
   return [
     ...allowed
       .filter(([, a, b, port]) => !allowsConnection(objects, a, b, port))

@@ -1,5 +1,11 @@
 import { Ajv } from 'ajv';
-import { cnpgClusterSchema, cnpgScheduledBackupSchema, rabbitmqClusterSchema } from './crd-schemas.js';
+import {
+  certManagerCertificateSchema,
+  certManagerIssuerSchema,
+  cnpgClusterSchema,
+  cnpgScheduledBackupSchema,
+  rabbitmqClusterSchema,
+} from './crd-schemas.js';
 import type { K8sObject } from './render.js';
 
 /**
@@ -25,6 +31,8 @@ const CRD_VALIDATORS: Record<string, ReturnType<Ajv['compile']>> = {
   'rabbitmq.com/v1beta1/RabbitmqCluster': ajv.compile(rabbitmqClusterSchema),
   'postgresql.cnpg.io/v1/Cluster': ajv.compile(cnpgClusterSchema),
   'postgresql.cnpg.io/v1/ScheduledBackup': ajv.compile(cnpgScheduledBackupSchema),
+  'cert-manager.io/v1/Issuer': ajv.compile(certManagerIssuerSchema),
+  'cert-manager.io/v1/Certificate': ajv.compile(certManagerCertificateSchema),
 };
 
 /**
