@@ -38,8 +38,8 @@ help_install() {
   cat >&2 <<MSG
 To run the suite you need PostgreSQL 15+ and RabbitMQ 3.10+ (plugins: ${RABBIT_PLUGINS[*]}; MQTT listener on 1884).
   Debian/Ubuntu (as root): apt-get install -y postgresql rabbitmq-server   # then re-run this script
-  or with Docker:          docker compose up -d postgres rabbitmq
-  or point DATABASE_URL / AMQP_URL at servers you already have.
+  or point DATABASE_URL / AMQP_URL at servers you already have (the suite needs a user that may create
+  vhosts and databases: compose's broker has only per-service users over TLS, so it is not one).
 MSG
 }
 
