@@ -1,13 +1,9 @@
 // Which queues an ingester consumes: one queue, or N shards behind a consistent-hash exchange.
 import { type QueueSpec, serviceQueue } from '@sensor-streaming/bus';
+import { MAX_SHARDS, shardExchangeName, shardQueueName } from '@sensor-streaming/protocol';
 
-/** The most shards an ingester accepts (INGEST_SHARDS), and so the most retired shard queues it looks for. */
-export const MAX_SHARDS = 64;
-
-/** `<base>.shards`: the consistent-hash exchange in front of the shard queues. */
-export const shardExchangeName = (base: string): string => `${base}.shards`;
-/** `<base>.shard-<i>`, i = 0 .. shards-1. */
-export const shardQueueName = (base: string, i: number): string => `${base}.shard-${i}`;
+// MAX_SHARDS: the most shards an ingester accepts (INGEST_SHARDS), and so the most retired ones it looks for.
+export { MAX_SHARDS };
 
 /**
  * The queues of `shards` shards for routing pattern `binding` (e.g. `sensor.*.data`):
