@@ -6,7 +6,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { EXCHANGE } from '@sensor-streaming/protocol';
+import { EXCHANGE, shardQueueName } from '@sensor-streaming/protocol';
 import { createBus } from '@sensor-streaming/bus';
 import { createCommander, createRegistryClient } from '@sensor-streaming/control';
 import { connect } from 'amqplib';
@@ -165,10 +165,15 @@ async function main(): Promise<number> {
   cleanups.push(async () => {
     for (const r of secrets.keys()) await api('DELETE', `/users/${encodeURIComponent(roleUser(r))}`);
   });
+  // the ingesters sharded as deployed (INGEST_SHARDS > 1): their roles must cover the hash exchange and shards
+  const shards = 2;
+  const consumedQueues = (svc: string): string[] =>
+    svc.endsWith('-ingester') ? Array.from({ length: shards }, (_, i) => shardQueueName(svc, i)) : [svc];
   for (const s of services)
     startService(s, {
       AMQP_URL: withUser(broker.amqpUrl, roleUser(s), secrets.get(s)!, vhost),
       DATABASE_URL: dbUrl.toString(),
+      ...(s.endsWith('-ingester') ? { INGEST_SHARDS: String(shards) } : {}),
     });
   say('waiting for the services to consume ...');
   await waitFor(
@@ -178,7 +183,9 @@ async function main(): Promise<number> {
         name: string;
         consumers?: number;
       }>;
-      return services.every((s) => qs.some((q) => q.name === s && (q.consumers ?? 0) > 0));
+      return services.every((s) =>
+        consumedQueues(s).every((name) => qs.some((q) => q.name === name && (q.consumers ?? 0) > 0)),
+      );
     },
     120_000,
   );

@@ -70,7 +70,10 @@ export async function startThrowawayBroker(): Promise<ThrowawayBroker> {
       '',
     ].join('\n'),
   );
-  writeFileSync(path.join(dir, 'enabled_plugins'), '[rabbitmq_management,rabbitmq_mqtt].\n');
+  writeFileSync(
+    path.join(dir, 'enabled_plugins'),
+    '[rabbitmq_management,rabbitmq_mqtt,rabbitmq_consistent_hash_exchange].\n',
+  );
   const uid = Number((await run('id', ['-u', 'rabbitmq'])).stdout.trim());
   const gid = Number((await run('id', ['-g', 'rabbitmq'])).stdout.trim());
   for (const p of ['', 'mnesia', 'log', 'conf.d', 'rabbitmq.conf', 'enabled_plugins'])
