@@ -28,6 +28,8 @@ export interface KTableOptions {
   shardCounts: number[];
   rounds: number;
   sensors: number;
+  /** Load generators publishing at once, each on its own connection (one client caps the rate otherwise). */
+  publishers: number;
   /** Messages per measurement at most (k = 1, 10), and samples at most (k = 100, 1000). */
   maxMessages: number;
   maxSamples: number;
@@ -76,14 +78,15 @@ function messagesFor(o: KTableOptions, k: number): number {
   return Math.max(100, Math.min(o.maxMessages, Math.floor(o.maxSamples / k)));
 }
 
-/** Publishes `messages` as fast as the confirm window allows; resolves when `done()` says all arrived. */
+/** Publishes `messages` (split over the generators) as fast as the confirm windows allow; resolves when `done()`. */
 async function measure(
-  gen: LoadGenerator,
+  gens: LoadGenerator[],
   messages: number,
   done: () => Promise<boolean>,
 ): Promise<{ publishS: number; totalS: number }> {
   const t0 = performance.now();
-  await gen.burst(messages, 1_000_000);
+  const each = Math.ceil(messages / gens.length);
+  await Promise.all(gens.map((g, i) => g.burst(Math.min(each, messages - i * each), 1_000_000)));
   const publishS = (performance.now() - t0) / 1000;
   await waitUntil(done, 'every message consumed', 300_000);
   return { publishS, totalS: (performance.now() - t0) / 1000 };
@@ -94,11 +97,25 @@ export async function runKTable(o: KTableOptions): Promise<KRow[]> {
   for (const shards of o.shardCounts) {
     const vhost = await createTestVhost(`bench-k-s${shards}`);
     const bus = createBus({ url: vhost.url, connectionName: 'bench-k', logger: o.logger });
+    const pubs = Array.from({ length: o.publishers }, (_, i) =>
+      createBus({ url: vhost.url, connectionName: `bench-k-pub-${i}`, logger: o.logger }),
+    );
+    const generators = (k: number, prefix: string): LoadGenerator[] =>
+      pubs.map(
+        (b, i) =>
+          new LoadGenerator({
+            bus: b,
+            sensors: Math.max(1, Math.round(o.sensors / pubs.length)),
+            samplesPerMessage: k,
+            serialPrefix: `${prefix}p${i}-`,
+          }),
+      );
     let child: ChildProcess | undefined;
     const logFile = join(tmpdir(), `bench-k-${process.pid}-s${shards}.log`);
     const logStream = createWriteStream(logFile);
     try {
       await bus.start();
+      for (const b of pubs) await b.start();
       const queues = shardQueues(QUEUE, bindingPatterns.data, shards);
       const raw = new Map<number, { publish: number[]; consume: number[] }>();
       const e2e = new Map<number, number[]>();
@@ -121,12 +138,7 @@ export async function runKTable(o: KTableOptions): Promise<KRow[]> {
         );
       }
       for (const k of o.ks) {
-        const gen = new LoadGenerator({
-          bus,
-          sensors: o.sensors,
-          samplesPerMessage: k,
-          serialPrefix: 'raw-',
-        });
+        const gen = generators(k, `raw-k${k}-`);
         const n = messagesFor(o, k);
         const w0 = consumed;
         const warm = Math.min(n, 2000);
@@ -174,15 +186,11 @@ export async function runKTable(o: KTableOptions): Promise<KRow[]> {
       const written = async (): Promise<number> =>
         parseCounter(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), WRITTEN);
       for (const k of o.ks) {
-        const gen = new LoadGenerator({
-          bus,
-          sensors: o.sensors,
-          samplesPerMessage: k,
-          serialPrefix: `e2e-k${k}-`,
-        });
+        const gen = generators(k, `e2e-k${k}-`);
         const n = messagesFor(o, k);
         const base = await written();
-        await measure(gen, Math.min(n, 2000), async () => (await written()) - base >= gen.totalSamples); // warm-up
+        const warm = Math.min(n, 2000);
+        await measure(gen, warm, async () => (await written()) - base >= warm * k); // warm-up
         const rates: number[] = [];
         for (let i = 0; i < o.rounds; i++) {
           const before = await written();
@@ -218,6 +226,7 @@ export async function runKTable(o: KTableOptions): Promise<KRow[]> {
         await once(child, 'exit').catch(() => undefined);
       }
       await bus.stop().catch(() => undefined);
+      for (const b of pubs) await b.stop().catch(() => undefined);
       logStream.end();
       await vhost.drop().catch((err: unknown) => console.error('dropping the bench vhost failed:', err));
     }

@@ -43,6 +43,7 @@ function loadBenchConfig(env: NodeJS.ProcessEnv) {
     ks: r.list('BENCH_K', ['1', '10', '100', '1000']).map(Number),
     shards: r.int('BENCH_SHARDS', 4, { min: 2, max: 64 }),
     rounds: r.int('BENCH_ROUNDS', 3, { min: 1, max: 15 }),
+    publishers: r.int('BENCH_PUBLISHERS', 3, { min: 1, max: 32 }),
     kMaxMessages: r.int('BENCH_K_MAX_MESSAGES', 10_000, { min: 100 }),
     kMaxSamples: r.int('BENCH_K_MAX_SAMPLES', 1_000_000, { min: 1000 }),
   };
@@ -116,6 +117,7 @@ async function runTable(cfg: BenchConfig): Promise<void> {
       shardCounts: [1, cfg.shards],
       rounds: cfg.rounds,
       sensors: cfg.sensors,
+      publishers: cfg.publishers,
       maxMessages: cfg.kMaxMessages,
       maxSamples: cfg.kMaxSamples,
       ingesterEnv: {},
@@ -124,7 +126,8 @@ async function runTable(cfg: BenchConfig): Promise<void> {
     const loadAfter = (await readFile('/proc/loadavg', 'utf8').catch(() => '?')).trim();
     console.log('');
     console.log(
-      `small messages: medians of ${cfg.rounds} rounds, ${cfg.sensors} sensors, ingester defaults; ` +
+      `small messages: medians of ${cfg.rounds} rounds, ${cfg.sensors} sensors, ${cfg.publishers} publishing connections, ` +
+        `ingester ${['MAX_BATCH_MESSAGES', 'WRITE_CONCURRENCY', 'PREFETCH'].map((v) => `${v}=${process.env[v] ?? 'default'}`).join(' ')}; ` +
         `load average before ${loadBefore.split(' ').slice(0, 3).join(' ')}, after ${loadAfter.split(' ').slice(0, 3).join(' ')}`,
     );
     for (const line of formatKTable(rows)) console.log(line);
