@@ -74,6 +74,19 @@ async function waitUntil(fn: () => Promise<boolean>, what: string, timeoutMs: nu
   }
 }
 
+/** The shared broker's management API can take tens of seconds to create a vhost when busy, or time out. */
+async function withRetries<T>(fn: () => Promise<T>, what: string, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      console.warn(`${what} failed (${err instanceof Error ? err.message : String(err)}); retrying`);
+      await sleep(2000 * i);
+    }
+  }
+}
+
 function messagesFor(o: KTableOptions, k: number): number {
   return Math.max(100, Math.min(o.maxMessages, Math.floor(o.maxSamples / k)));
 }
@@ -95,7 +108,7 @@ async function measure(
 export async function runKTable(o: KTableOptions): Promise<KRow[]> {
   const out: KRow[] = [];
   for (const shards of o.shardCounts) {
-    const vhost = await createTestVhost(`bench-k-s${shards}`);
+    const vhost = await withRetries(() => createTestVhost(`bench-k-s${shards}`), 'creating the bench vhost');
     const bus = createBus({ url: vhost.url, connectionName: 'bench-k', logger: o.logger });
     const pubs = Array.from({ length: o.publishers }, (_, i) =>
       createBus({ url: vhost.url, connectionName: `bench-k-pub-${i}`, logger: o.logger }),
