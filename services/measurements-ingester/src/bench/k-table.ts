@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Bus, type Consumer, createBus } from '@sensor-streaming/bus';
+import { type Consumer, createBus } from '@sensor-streaming/bus';
 import { createTestVhost } from '@sensor-streaming/bus/testing';
 import type { TestDatabase } from '@sensor-streaming/db/testing';
 import { shardQueues } from '@sensor-streaming/ingest';
