@@ -29,8 +29,8 @@ export interface KTableOptions {
   rounds: number;
   sensors: number;
   /**
-   * Load generators publishing at once, each on its own connection. They share this process's event loop: more
-   * than 1 helps only when a confirm window, not CPU, is the limit (on the 2-core box 3 measured lower than 1).
+   * Load generators publishing at once, each on its own connection (they share this process's event loop). With
+   * one, the client capped the raw rate (1 queue and 4 shards alike, ~9k msg/s); with 3 the shards showed.
    */
   publishers: number;
   /** Messages per measurement at most (k = 1, 10), and samples at most (k = 100, 1000). */

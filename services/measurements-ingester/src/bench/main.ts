@@ -43,7 +43,7 @@ function loadBenchConfig(env: NodeJS.ProcessEnv) {
     ks: r.list('BENCH_K', ['1', '10', '100', '1000']).map(Number),
     shards: r.int('BENCH_SHARDS', 4, { min: 2, max: 64 }),
     rounds: r.int('BENCH_ROUNDS', 3, { min: 1, max: 15 }),
-    publishers: r.int('BENCH_PUBLISHERS', 1, { min: 1, max: 32 }),
+    publishers: r.int('BENCH_PUBLISHERS', 3, { min: 1, max: 32 }),
     kMaxMessages: r.int('BENCH_K_MAX_MESSAGES', 10_000, { min: 100 }),
     kMaxSamples: r.int('BENCH_K_MAX_SAMPLES', 1_000_000, { min: 1000 }),
   };
