@@ -25,7 +25,8 @@ MGMT_PORT="${RABBITMQ_MANAGEMENT_PORT:-15672}"
 PROMETHEUS_PORT="${RABBITMQ_PROMETHEUS_PORT:-15692}"
 TIMEOUT_S="${SERVICES_TIMEOUT_S:-90}"
 LOCK_FILE="${SERVICES_LOCK_FILE:-${TMPDIR:-/tmp}/sensor-streaming-ensure-services.lock}"
-RABBIT_PLUGINS=(rabbitmq_management rabbitmq_mqtt rabbitmq_prometheus)
+# rabbitmq_consistent_hash_exchange: the sharded data path (INGEST_SHARDS > 1) hashes serials onto shard queues
+RABBIT_PLUGINS=(rabbitmq_management rabbitmq_mqtt rabbitmq_prometheus rabbitmq_consistent_hash_exchange)
 RABBIT_CONFIG_FILE="${RABBITMQ_CONFIG_FILE:-/etc/rabbitmq/rabbitmq.conf}"
 RABBIT_CONFIG_FILE="${RABBIT_CONFIG_FILE%.conf}.conf"
 RABBIT_CONF_D="${RABBITMQ_CONFIG_FILES:-/etc/rabbitmq/conf.d}"
@@ -197,9 +198,20 @@ stop_rabbit() {
     die "could not stop RabbitMQ for the restart ('rabbitmqctl shutdown' failed); restart it by hand: rabbitmqctl shutdown; rabbitmq-server -detached"
 }
 
-# plugin_ports_answer: the management API, Prometheus and MQTT listeners all accept connections
+# plugin_ports_answer: the management API, Prometheus and MQTT listeners all accept connections, and the
+# broker offers the consistent-hash exchange type (a plugin without a port: asked through the management API)
 plugin_ports_answer() {
-  port_open 127.0.0.1 "$MGMT_PORT" && port_open 127.0.0.1 "$PROMETHEUS_PORT" && port_open 127.0.0.1 "$(mqtt_port)"
+  port_open 127.0.0.1 "$MGMT_PORT" && port_open 127.0.0.1 "$PROMETHEUS_PORT" && port_open 127.0.0.1 "$(mqtt_port)" &&
+    hash_exchange_offered
+}
+
+# hash_exchange_offered: /api/overview lists x-consistent-hash among the exchange types (false when it cannot tell)
+hash_exchange_offered() {
+  have_cmd curl || return 1
+  local user pass
+  user="$(url_decode "$(parse_url "$AMQP_URL" 5672 && echo "${URL_USER:-guest}")")"
+  pass="$(url_decode "$(parse_url "$AMQP_URL" 5672 && echo "${URL_PASS:-guest}")")"
+  curl -s -m 3 -u "$user:$pass" "http://127.0.0.1:$MGMT_PORT/api/overview" 2>/dev/null | grep -q '"name":"x-consistent-hash"'
 }
 
 # Brings the plugins to "enabled and running, listeners where the URLs say".
@@ -244,6 +256,10 @@ ensure_rabbit_plugins() {
     wait_port 127.0.0.1 "${what%%:*}" 60 "RabbitMQ ${what#*:}" ||
       die "RabbitMQ's ${what#*:} does not answer on 127.0.0.1:${what%%:*} after enabling ${RABBIT_PLUGINS[*]}: is the port taken by another program (ss -ltnp | grep :${what%%:*})? RabbitMQ's log: ${RABBITMQ_LOG_BASE:-/var/log/rabbitmq}/"
   done
+  states="$(rabbit_plugin_states)" || die "'rabbitmq-plugins list' failed: is the node running as $(rabbit_node)?"
+  grep -q '^rabbitmq_consistent_hash_exchange [Ee] 1$' <<<"$states" ||
+    die "rabbitmq_consistent_hash_exchange is not running after enabling it (rabbitmq-plugins list -e); the sharded data path needs it"
+
   ok "RabbitMQ plugins running: ${RABBIT_PLUGINS[*]} (MQTT on $mport)"
 }
 

@@ -70,6 +70,22 @@ describe('topology', () => {
     expect(() => validateQueueSpec(serviceQueue('ok', ['sensor.*.data']))).not.toThrow();
   });
 
+  it('a shard queue has weights as bindings and a consistent-hash exchange of its own', () => {
+    const shardOf = { name: 'mi.shards', bindings: ['sensor.*.data'] };
+    expect(() => validateQueueSpec(serviceQueue('mi.shard-0', ['1'], { shardOf }))).not.toThrow();
+    expect(() => validateQueueSpec(serviceQueue('mi.shard-0', ['sensor.*.data'], { shardOf }))).toThrow(
+      /weights/,
+    );
+    expect(() =>
+      validateQueueSpec(
+        serviceQueue('mi.shard-0', ['1'], { shardOf: { ...shardOf, name: 'sensor_streaming' } }),
+      ),
+    ).toThrow(/shardOf.name/);
+    expect(() =>
+      validateQueueSpec(serviceQueue('mi.shard-0', ['1'], { shardOf: { ...shardOf, bindings: [''] } })),
+    ).toThrow(/shardOf.bindings/);
+  });
+
   it('metric labels never carry a serial', () => {
     expect(queueMetricLabel('sensor.crane-7.commands')).toBe('sensor.*.commands');
     expect(queueMetricLabel('measurements-ingester')).toBe('measurements-ingester');

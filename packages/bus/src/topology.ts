@@ -38,8 +38,32 @@ export const HEADER_ORIGINAL_USER_ID = 'x-sensor-streaming-original-user-id';
 
 export const DEFAULT_DELIVERY_LIMIT = 5;
 
+/**
+ * A consistent-hash exchange (plugin rabbitmq_consistent_hash_exchange) between `sensor_streaming` and a set of
+ * shard queues: bound to `sensor_streaming` with `bindings` (exchange-to-exchange), it hashes each message's
+ * routing key (`sensor.<serial>.data`: so the serial) onto one of the queues bound to it. A queue's binding
+ * key on it is its weight ("1": equal shares).
+ */
+export interface ShardExchangeSpec {
+  name: string;
+  /** Binding keys of this exchange on `sensor_streaming`. */
+  bindings: string[];
+}
+
+export const CONSISTENT_HASH_EXCHANGE_TYPE = 'x-consistent-hash';
+
 export interface QueueSpec {
   name: string;
+  /**
+   * The queue is one shard behind this consistent-hash exchange: `bindings` are its weights there (not keys on
+   * `sensor_streaming`). The exchange and its bindings are declared with the queue.
+   */
+  shardOf?: ShardExchangeSpec;
+  /**
+   * A queue being drained (e.g. a shard left over after the shard count changed): declared as before, but its
+   * `bindings` are removed instead of added, so it receives nothing new while its consumers empty it.
+   */
+  retired?: boolean;
   /** quorum: replicated, delivery limit, for service queues; classic: per-sensor command queues, RPC, temporary. */
   type: 'quorum' | 'classic';
   /** Binding keys on the `sensor_streaming` exchange. */
@@ -98,6 +122,20 @@ export function validateQueueSpec(spec: QueueSpec): void {
       throw new RangeError(`${where}: ${field} must be an array of routing-key patterns`);
     }
   }
+  if (spec.shardOf !== undefined) {
+    const x = spec.shardOf;
+    if (typeof x.name !== 'string' || x.name === '' || x.name.startsWith('amq.') || x.name === EXCHANGE) {
+      throw new RangeError(`${where}: shardOf.name must be a non-empty exchange name of its own`);
+    }
+    if (!Array.isArray(x.bindings) || x.bindings.some((b) => typeof b !== 'string' || b === '')) {
+      throw new RangeError(`${where}: shardOf.bindings must be an array of routing-key patterns`);
+    }
+    if (spec.bindings.some((w) => !/^[1-9][0-9]{0,3}$/.test(w))) {
+      throw new RangeError(
+        `${where}: the bindings of a shard queue are weights (1..9999), got ${spec.bindings}`,
+      );
+    }
+  }
   const positiveInt = (field: string, v: number | undefined): void => {
     if (v !== undefined && (!Number.isInteger(v) || v < 1)) {
       throw new RangeError(`${where}: ${field} must be a positive integer, got ${v}`);
@@ -142,10 +180,34 @@ export async function declareBaseTopology(ch: Channel): Promise<void> {
   await ch.bindQueue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, '#');
 }
 
-/** Declare one queue and its bindings (idempotent). */
+/** Thrown when the broker refuses to declare the consistent-hash exchange (its plugin is not enabled). */
+export class ShardExchangeUnavailableError extends Error {
+  readonly code = 'SHARD_EXCHANGE_UNAVAILABLE';
+  readonly permanent = true;
+  override readonly name = 'ShardExchangeUnavailableError';
+}
+
+/** Declare one queue and its bindings (idempotent); a retired queue has its bindings removed instead. */
 export async function declareQueueOn(ch: Channel, spec: QueueSpec): Promise<void> {
+  const source = spec.shardOf?.name ?? EXCHANGE;
+  // a retired shard only exists if its exchange does: it is not re-declared (nor bound again) to unbind a queue
+  if (spec.shardOf !== undefined && spec.retired !== true) {
+    try {
+      await ch.assertExchange(source, CONSISTENT_HASH_EXCHANGE_TYPE, { durable: true });
+    } catch (err) {
+      throw new ShardExchangeUnavailableError(
+        `cannot declare the ${CONSISTENT_HASH_EXCHANGE_TYPE} exchange '${source}' for queue '${spec.name}': ` +
+          `is the rabbitmq_consistent_hash_exchange plugin enabled? (${err instanceof Error ? err.message : String(err)})`,
+        { cause: err },
+      );
+    }
+    for (const key of spec.shardOf.bindings) await ch.bindExchange(source, EXCHANGE, key);
+  }
   await ch.assertQueue(spec.name, queueDeclareOptions(spec));
-  for (const key of spec.bindings) await ch.bindQueue(spec.name, EXCHANGE, key);
+  for (const key of spec.bindings) {
+    if (spec.retired) await ch.unbindQueue(spec.name, source, key);
+    else await ch.bindQueue(spec.name, source, key);
+  }
   for (const key of spec.deadLetterBindings ?? []) await ch.bindQueue(spec.name, DEAD_LETTER_EXCHANGE, key);
 }
 

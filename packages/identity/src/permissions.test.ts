@@ -43,6 +43,21 @@ describe('platform roles', () => {
     expect(new RegExp(permissions.write).test('measurements-ingester')).toBe(true);
     expect(new RegExp(permissions.write).test('sensor_streaming')).toBe(false);
     expect(new RegExp(permissions.configure).test('logs-ingester')).toBe(false);
+    // its shards and their hash exchange, exactly; not another service's, not an arbitrary suffix
+    for (const p of [permissions.configure, permissions.write, permissions.read]) {
+      for (const name of [
+        'measurements-ingester.shard-0',
+        'measurements-ingester.shard-63',
+        'measurements-ingester.shards',
+      ])
+        expect(new RegExp(p).test(name), name).toBe(true);
+      for (const name of [
+        'measurements-ingester.shard-64',
+        'logs-ingester.shard-0',
+        'measurements-ingester.shard-x',
+      ])
+        expect(new RegExp(p).test(name), name).toBe(false);
+    }
     expect(new RegExp(topic[0]!.write).test('sensor.a.data')).toBe(true);
     expect(new RegExp(topic[0]!.write).test('sensor.a.commands.sleep')).toBe(false);
   });

@@ -1,5 +1,12 @@
 import { ALARM_RPC_QUEUE, ALARM_RPC_READ_KEY, REGISTRY_RPC_QUEUE } from '@sensor-streaming/control';
-import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE } from '@sensor-streaming/protocol';
+import {
+  DEAD_LETTER_EXCHANGE,
+  DEAD_LETTER_QUEUE,
+  EXCHANGE,
+  MAX_SHARDS,
+  shardExchangeName,
+  shardQueueName,
+} from '@sensor-streaming/protocol';
 import type { Permissions, TopicPermissions } from './device-permissions.js';
 
 /**
@@ -59,12 +66,16 @@ interface RoleSpec {
   publishKeys: string;
 }
 
-function ingester(queue: string, kind: 'data' | 'logs'): RoleSpec {
+function ingester(base: string, kind: 'data' | 'logs'): RoleSpec {
+  // its single queue or its shards (INGEST_SHARDS; those of another count it drains), each name exactly
+  const queues = [base, ...Array.from({ length: MAX_SHARDS }, (_, i) => shardQueueName(base, i))];
+  const shards = shardExchangeName(base); // its consistent-hash exchange: declared, bound to, bound from
   return {
-    configure: [queue],
-    // its queue (to bind it) and the DLX (it dead-letters bad messages itself, with the original key)
-    write: [queue, DEAD_LETTER_EXCHANGE],
-    read: [EXCHANGE, queue],
+    configure: [...queues, shards],
+    // its queues (to bind them), its hash exchange (the destination of its binding on sensor_streaming) and
+    // the DLX (it dead-letters bad messages itself, with the original key)
+    write: [...queues, shards, DEAD_LETTER_EXCHANGE],
+    read: [EXCHANGE, ...queues, shards],
     publishKeys: `sensor\\.[A-Za-z0-9_-]+\\.${kind}`,
   };
 }

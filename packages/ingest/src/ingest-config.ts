@@ -1,10 +1,17 @@
 // Settings of the consume -> write loop, the same for both ingesters.
 import type { EnvReader } from '@sensor-streaming/runtime';
+import { MAX_SHARDS } from './shard-topology.js';
 
 /** Settings of the consume -> write loop. */
 export interface IngestConfig {
-  /** Quorum queue bound to the routing pattern (INGEST_QUEUE). */
+  /** Quorum queue bound to the routing pattern (INGEST_QUEUE); with shards, the prefix of the shard names. */
   queue: string;
+  /**
+   * Queues the routing pattern is spread over (INGEST_SHARDS, 1..64): 1 is the single queue `<queue>`; N > 1
+   * a consistent-hash exchange `<queue>.shards` on the routing key and queues `<queue>.shard-0..N-1`.
+   * Every replica consumes every shard (see shard-topology.ts).
+   */
+  shards: number;
   /** Messages per database write at most (MAX_BATCH_MESSAGES). */
   maxBatchMessages: number;
   /** A batch is written at most this long after its first message arrived (MAX_BATCH_WAIT_MS). */
@@ -32,6 +39,8 @@ export interface IngestConfig {
 
 export interface IngestDefaults {
   queue: string;
+  /** Default 1. */
+  shards?: number;
   maxBatchMessages: number;
   maxBatchWaitMs: number;
   writeConcurrency: number;
@@ -40,6 +49,7 @@ export interface IngestDefaults {
 /** Reads the ingest variables into `r` (problems are collected, not thrown). */
 export function readIngestConfig(r: EnvReader, d: IngestDefaults): IngestConfig {
   const queue = r.string('INGEST_QUEUE', d.queue, { pattern: /^[A-Za-z0-9_.:-]{1,200}$/ });
+  const shards = r.int('INGEST_SHARDS', d.shards ?? 1, { min: 1, max: MAX_SHARDS });
   const maxBatchMessages = r.int('MAX_BATCH_MESSAGES', d.maxBatchMessages, { min: 1, max: 10_000 });
   const maxBatchWaitMs = r.duration('MAX_BATCH_WAIT_MS', d.maxBatchWaitMs, { min: 0, max: 60_000 });
   const prefetch = r.int('PREFETCH', Math.min(65_535, 2 * maxBatchMessages), { min: 1, max: 65_535 });
@@ -64,6 +74,7 @@ export function readIngestConfig(r: EnvReader, d: IngestDefaults): IngestConfig 
   }
   return {
     queue,
+    shards,
     maxBatchMessages,
     maxBatchWaitMs,
     prefetch,

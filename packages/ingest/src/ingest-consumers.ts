@@ -13,7 +13,13 @@ import type { IngestConfig } from './ingest-config.js';
 
 export interface IngestConsumersOptions {
   bus: Bus;
-  queue: QueueSpec;
+  /** The queues to consume: one, or the shards (see shardQueues). */
+  queues: QueueSpec[];
+  /**
+   * Queues left over from another shard count (see retiredShardQueues): those that exist are unbound and
+   * consumed too, so whatever they hold is written before they go quiet.
+   */
+  retired?: QueueSpec[];
   pipeline: BatchPipeline;
   config: IngestConfig;
   logger: Logger;
@@ -31,7 +37,10 @@ export interface IngestConsumersOptions {
 }
 
 export interface IngestConsumers {
-  /** Starts `writeConcurrency` batch consumers on the queue (paused until the database answers). */
+  /**
+   * Starts batch consumers on every queue (ceil(writeConcurrency / queues) each, one on each retired queue
+   * that exists), paused until the database answers. At most `writeConcurrency` batches are written at once.
+   */
   start(): Promise<void>;
   /** True while the consumers take deliveries (false before the database answered and during an outage). */
   isConsuming(): boolean;
@@ -43,7 +52,11 @@ export interface IngestConsumers {
 }
 
 /**
- * The consume side both ingesters share: N competing batch consumers feeding one pipeline.
+ * The consume side both ingesters share: competing batch consumers on one queue or on every shard, feeding
+ * one pipeline. Every replica consumes every shard: replicas can come and go without any assignment to
+ * hand over (a replica's unacked deliveries go back to their shard when it stops or dies, and the sink is
+ * idempotent), and a shard never waits for a replica to be assigned. Per-sensor order is not kept across
+ * a shard's competing consumers; the ingesters do not need it (rows are keyed by sample time).
  *
  * While the database is unavailable nothing is held: the pipeline releases its batch (a fresh copy goes back
  * to the queue, the delivery is acked), every consumer is paused (basic.cancel, prefetched messages released
@@ -51,7 +64,9 @@ export interface IngestConsumers {
  * of any length, with any number of restarts or consumer timeouts, never adds to a message's delivery count.
  */
 export function createIngestConsumers(opts: IngestConsumersOptions): IngestConsumers {
-  const { bus, queue, pipeline, config: cfg, logger } = opts;
+  const { bus, queues, pipeline, config: cfg, logger } = opts;
+  if (queues.length === 0) throw new RangeError('ingest consumers: no queue to consume');
+  const writeSlots = createSlots(cfg.writeConcurrency);
   const probe = opts.probe ?? (async () => true);
   const aborter = new AbortController();
   let consumers: Consumer[] = [];
@@ -111,32 +126,65 @@ export function createIngestConsumers(opts: IngestConsumersOptions): IngestConsu
 
   const handler = async (ds: Delivery[]): Promise<BatchOutcome> => {
     opts.onReceived?.(ds.length);
+    await writeSlots.acquire();
     try {
       return await pipeline.handle(ds);
     } catch (err) {
       if (isReleaseError(err)) unavailable(err instanceof Error ? err.message : String(err));
       throw err; // the bus releases (or requeues) the batch
+    } finally {
+      writeSlots.release();
     }
   };
 
+  /** Best effort: when the broker cannot say, nothing is drained now (the queues wait for the next start). */
+  async function existingOf(candidates: QueueSpec[]): Promise<QueueSpec[]> {
+    try {
+      const found = await bus.existingQueues(candidates.map((q) => q.name));
+      return candidates.filter((q) => found.has(q.name));
+    } catch (err) {
+      logger.warn(
+        { err },
+        'cannot look for queues left over from another shard count; not draining them now',
+      );
+      return [];
+    }
+  }
+
+  async function consumeOn(queue: QueueSpec, count: number): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      consumers.push(
+        await bus.consumeBatch({
+          queue,
+          prefetch: cfg.prefetch,
+          maxBatch: cfg.maxBatchMessages,
+          maxWaitMs: cfg.maxBatchWaitMs,
+          startPaused: true,
+          handler,
+        }),
+      );
+    }
+  }
+
   return {
     async start() {
-      for (let i = 0; i < cfg.writeConcurrency; i++) {
-        consumers.push(
-          await bus.consumeBatch({
-            queue,
-            prefetch: cfg.prefetch,
-            maxBatch: cfg.maxBatchMessages,
-            maxWaitMs: cfg.maxBatchWaitMs,
-            startPaused: true,
-            handler,
-          }),
+      const perQueue = Math.ceil(cfg.writeConcurrency / queues.length);
+      for (const q of queues) await consumeOn(q, perQueue);
+      const candidates = opts.retired ?? [];
+      const draining = candidates.length > 0 ? await existingOf(candidates) : [];
+      for (const q of draining) await consumeOn(q, 1);
+      if (draining.length > 0) {
+        logger.warn(
+          { retired: draining.map((q) => q.name) },
+          `queues left over from another shard count: unbound, consuming ${opts.what} from them until empty`,
         );
       }
       logger.info(
         {
           queue: cfg.queue,
-          consumers: cfg.writeConcurrency,
+          shards: queues.length,
+          consumers: consumers.length,
+          writeConcurrency: cfg.writeConcurrency,
           maxBatchMessages: cfg.maxBatchMessages,
           maxBatchWaitMs: cfg.maxBatchWaitMs,
           prefetch: cfg.prefetch,
@@ -166,6 +214,26 @@ export function createIngestConsumers(opts: IngestConsumersOptions): IngestConsu
         consumers = [];
         setConsuming(false);
       }
+    },
+  };
+}
+
+/** A counting semaphore: at most `n` holders at once, waiters served in order. */
+function createSlots(n: number): { acquire(): Promise<void>; release(): void } {
+  let free = n;
+  const waiting: Array<() => void> = [];
+  return {
+    async acquire() {
+      if (free > 0) {
+        free--;
+        return;
+      }
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    },
+    release() {
+      const next = waiting.shift();
+      if (next) next();
+      else free++;
     },
   };
 }

@@ -16,6 +16,9 @@ describe('public API (docs/internal-api.md)', () => {
       'bindingPatterns',
       'commandQueueName',
       'commandBindingPattern',
+      'shardExchangeName',
+      'shardQueueName',
+      'MAX_SHARDS',
       'parseRoutingKey',
       'sampleTimesUs',
       'measurementBatchCodec',
@@ -36,6 +39,9 @@ describe('public API (docs/internal-api.md)', () => {
     expect(api.CONTENT_TYPE_PROTOBUF).toBe('application/x-protobuf');
     expect(api.CONTENT_TYPE_JSON).toBe('application/json');
     expect(api.DEFAULT_MAX_BATCH_SIZE).toBe(100_000);
+    expect(api.shardExchangeName('measurements-ingester')).toBe('measurements-ingester.shards');
+    expect(api.shardQueueName('measurements-ingester', 3)).toBe('measurements-ingester.shard-3');
+    expect(() => api.shardQueueName('q', api.MAX_SHARDS)).toThrow(/shard index/);
   });
 
   it('ProtocolError is a permanent error with a stable code, field and reason', () => {

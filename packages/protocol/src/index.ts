@@ -45,6 +45,7 @@ export {
   routingKeys,
 } from './routing-keys.js';
 export { sampleTimesUs } from './sample-times.js';
+export { MAX_SHARDS, shardExchangeName, shardQueueName } from './shard-names.js';
 export { sensorStateCodec } from './sensor-state-codec.js';
 export { assertSerial, isValidSerial, SERIAL_PATTERN } from './serial.js';
 export { type DecodeOptions, MAX_CLOCK_AHEAD_US, MIN_TIME_NS } from './validation.js';

@@ -9,6 +9,7 @@ describe('loadConfig', () => {
     expect(c.metricsPort).toBe(9103);
     expect(c.ingest).toEqual({
       queue: 'logs-ingester',
+      shards: 1,
       maxBatchMessages: 100,
       maxBatchWaitMs: 200,
       prefetch: 200,
@@ -35,13 +36,18 @@ describe('loadConfig', () => {
   it('lists every bad variable in one error', () => {
     let err: unknown;
     try {
-      loadConfig({ MAX_BATCH_MESSAGES: 'many', WRITE_CONCURRENCY: '0', METRICS_PORT: '70000' });
+      loadConfig({
+        MAX_BATCH_MESSAGES: 'many',
+        WRITE_CONCURRENCY: '0',
+        METRICS_PORT: '70000',
+        INGEST_SHARDS: '0',
+      });
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(ConfigError);
     const problems = (err as ConfigError).problems.join('\n');
-    for (const name of ['MAX_BATCH_MESSAGES', 'WRITE_CONCURRENCY', 'METRICS_PORT'])
+    for (const name of ['MAX_BATCH_MESSAGES', 'WRITE_CONCURRENCY', 'METRICS_PORT', 'INGEST_SHARDS'])
       expect(problems).toContain(name);
   });
 });

@@ -1,4 +1,4 @@
-import { type Bus, createBus, type Delivery, serviceQueue } from '@sensor-streaming/bus';
+import { type Bus, createBus, type Delivery } from '@sensor-streaming/bus';
 import {
   checkDatabase,
   createSchemaGate,
@@ -16,6 +16,8 @@ import {
   createBatchPipeline,
   RoutingMismatchError,
   createIngestConsumers,
+  retiredShardQueues,
+  shardQueues,
 } from '@sensor-streaming/ingest';
 import type { LogsIngesterConfig } from './config.js';
 import { createLogsIngestMetrics } from './metrics.js';
@@ -86,7 +88,6 @@ export function createLogsIngester(deps: LogsIngesterDeps): LogsIngester {
     });
   const metrics = createLogsIngestMetrics(registry);
   const sensorIds = createSensorIdCache(pool);
-  const queue = serviceQueue(cfg.queue, [bindingPatterns.logs]);
 
   const pipeline: BatchPipeline = createBatchPipeline<LogBatch>({
     logger: log,
@@ -133,7 +134,8 @@ export function createLogsIngester(deps: LogsIngesterDeps): LogsIngester {
 
   const consumers = createIngestConsumers({
     bus,
-    queue,
+    queues: shardQueues(cfg.queue, bindingPatterns.logs, cfg.shards),
+    retired: retiredShardQueues(cfg.queue, bindingPatterns.logs, cfg.shards),
     pipeline,
     config: cfg,
     logger: log,

@@ -9,6 +9,7 @@ describe('loadConfig', () => {
     expect(c.metricsPort).toBe(9102);
     expect(c.ingest).toEqual({
       queue: 'measurements-ingester',
+      shards: 1,
       maxBatchMessages: 20,
       maxBatchWaitMs: 100,
       prefetch: 40,
@@ -34,6 +35,7 @@ describe('loadConfig', () => {
   it('reads every ingest variable', () => {
     const c = loadConfig({
       INGEST_QUEUE: 'mi-test',
+      INGEST_SHARDS: '4',
       MAX_BATCH_MESSAGES: '20',
       MAX_BATCH_WAIT_MS: '2s',
       PREFETCH: '500',
@@ -50,6 +52,7 @@ describe('loadConfig', () => {
     expect(c.databaseUrl).toBe('postgres://u@db:5432/x');
     expect(c.ingest).toEqual({
       queue: 'mi-test',
+      shards: 4,
       maxBatchMessages: 20,
       maxBatchWaitMs: 2000,
       prefetch: 500,
@@ -72,6 +75,7 @@ describe('loadConfig', () => {
     try {
       loadConfig({
         MAX_BATCH_MESSAGES: '0',
+        INGEST_SHARDS: '65',
         MAX_BATCH_WAIT_MS: 'soon',
         WRITE_CONCURRENCY: '4',
         DB_POOL_MAX: '2',
@@ -87,6 +91,7 @@ describe('loadConfig', () => {
     const problems = (err as ConfigError).problems.join('\n');
     for (const name of [
       'MAX_BATCH_MESSAGES',
+      'INGEST_SHARDS',
       'MAX_BATCH_WAIT_MS',
       'DB_POOL_MAX',
       'RETRY_MAX_DELAY_MS',

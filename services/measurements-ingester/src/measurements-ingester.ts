@@ -1,4 +1,4 @@
-import { type Bus, createBus, type Delivery, serviceQueue } from '@sensor-streaming/bus';
+import { type Bus, createBus, type Delivery } from '@sensor-streaming/bus';
 import {
   checkDatabase,
   createSchemaGate,
@@ -26,6 +26,8 @@ import {
   createBatchPipeline,
   RoutingMismatchError,
   createIngestConsumers,
+  retiredShardQueues,
+  shardQueues,
 } from '@sensor-streaming/ingest';
 import type { MeasurementsIngesterConfig } from './config.js';
 import { createMeasurementsIngestMetrics } from './metrics.js';
@@ -112,7 +114,6 @@ export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): Meas
     });
   const metrics = createMeasurementsIngestMetrics(registry);
   const sensorIds = createSensorIdCache(pool);
-  const queue = serviceQueue(cfg.queue, [bindingPatterns.data]);
 
   const pipeline: BatchPipeline = createBatchPipeline<DataMessage>({
     logger: log,
@@ -168,7 +169,8 @@ export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): Meas
 
   const consumers = createIngestConsumers({
     bus,
-    queue,
+    queues: shardQueues(cfg.queue, bindingPatterns.data, cfg.shards),
+    retired: retiredShardQueues(cfg.queue, bindingPatterns.data, cfg.shards),
     pipeline,
     config: cfg,
     logger: log,

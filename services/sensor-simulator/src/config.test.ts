@@ -14,6 +14,17 @@ describe('loadConfig', () => {
     expect(c.mqttUrl).toBe('mqtt://127.0.0.1:1884');
     expect(c.kindMix.map((k) => k.kind)).toEqual(['vibration', 'environment', 'process']);
     expect(c.kindMix.reduce((s, k) => s + k.weight, 0)).toBeCloseTo(1);
+    expect(c.samplesPerMessage).toBeUndefined();
+  });
+
+  it('reads SAMPLES_PER_MESSAGE (k samples per message) and refuses one above MAX_BATCH_SAMPLES', () => {
+    for (const k of [1, 10, 100, 1000])
+      expect(loadConfig({ SAMPLES_PER_MESSAGE: String(k) }).samplesPerMessage).toBe(k);
+    expect(() => loadConfig({ SAMPLES_PER_MESSAGE: '0' })).toThrow(/SAMPLES_PER_MESSAGE/);
+    expect(() => loadConfig({ SAMPLES_PER_MESSAGE: 'ten' })).toThrow(/SAMPLES_PER_MESSAGE/);
+    expect(() => loadConfig({ SAMPLES_PER_MESSAGE: '500', MAX_BATCH_SAMPLES: '100' })).toThrow(
+      /SAMPLES_PER_MESSAGE/,
+    );
   });
 
   it('gives processes with different indexes disjoint serials', () => {

@@ -36,6 +36,12 @@ export interface SimulatorConfig extends CommonConfig {
   faultSerials: Record<string, FaultKind[]>;
   seed: number;
   maxBatchSamples: number;
+  /**
+   * SAMPLES_PER_MESSAGE (k): every MeasurementBatch carries exactly k samples per channel (a flush sends
+   * only whole messages; the rest waits for the next flush), e.g. 1 or 10 like small MQTT devices. Unset:
+   * one batch per flush of whatever is due (at most MAX_BATCH_SAMPLES).
+   */
+  samplesPerMessage: number | undefined;
   /** Max publishes in flight per flush tick (the bus also bounds unconfirmed publishes). */
   publishConcurrency: number;
   /** Prefetch of the command consumer(s). */
@@ -209,6 +215,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SimulatorConfi
 
   const seed = r.int('SEED', 1, { min: 0, max: 2 ** 32 - 1 });
   const maxBatchSamples = r.int('MAX_BATCH_SAMPLES', 10_000, { min: 1, max: 100_000 });
+  const samplesPerMessage = r.has('SAMPLES_PER_MESSAGE')
+    ? r.int('SAMPLES_PER_MESSAGE', 1, { min: 1, max: maxBatchSamples })
+    : undefined;
   const publishConcurrency = r.int('PUBLISH_CONCURRENCY', 2000, { min: 1, max: 100_000 });
   const commandPrefetch = r.int('COMMAND_PREFETCH', 100, { min: 1, max: 10_000 });
   const sensorsPerCommandChannel = r.int('SENSORS_PER_COMMAND_CHANNEL', 1000, { min: 1, max: 50_000 });
@@ -232,6 +241,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SimulatorConfi
     faultSerials,
     seed,
     maxBatchSamples,
+    samplesPerMessage,
     publishConcurrency,
     commandPrefetch,
     sensorsPerCommandChannel,

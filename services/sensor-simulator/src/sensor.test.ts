@@ -83,6 +83,28 @@ describe('SimulatedSensor sampling', () => {
     expect(bs[1]!.firstSampleTimeUs).toBe(T0 + 400_000);
   });
 
+  it('with samplesPerMessage sends only whole messages of k samples; the rest waits, none is lost', () => {
+    const spec = {
+      serial: 'sim-0-2',
+      kind: 'vibration' as const,
+      site: SITES[0]!,
+      machine: 'pump-01',
+      firmware: 'x',
+      frequencyHz: 1000,
+      faults: [],
+      seed: 1,
+    };
+    const s = new SimulatedSensor(spec, T0, { ...DEFAULT_SENSOR_OPTIONS, samplesPerMessage: 300 });
+    const first = s.collect(T0 + S); // 1000 due: 3 messages of 300, 100 left due
+    expect(first.map((b) => b.values.length)).toEqual([300, 300, 300]);
+    expect(s.dueSamples(T0 + S)).toBe(100);
+    const next = s.collect(T0 + 2 * S); // 1100 due
+    expect(next.map((b) => b.values.length)).toEqual([300, 300, 300]);
+    expect(next[0]!.firstSampleTimeUs).toBe(T0 + 900_000); // contiguous with the first flush
+    const k1 = new SimulatedSensor(spec, T0, { ...DEFAULT_SENSOR_OPTIONS, samplesPerMessage: 1 });
+    expect(k1.collect(T0 + S / 100).map((b) => b.values.length)).toEqual(new Array(10).fill(1));
+  });
+
   it('attaches a moving position to batches of mobile sensors (cranes) only', () => {
     const crane = sensor({ machine: 'crane-02' });
     expect(crane.mobile).toBe(true);

@@ -43,6 +43,11 @@ export interface SensorOptions {
   /** A flush never puts more samples than this in one MeasurementBatch (it splits instead). */
   maxBatchSamples: number;
   /**
+   * Exactly this many samples per MeasurementBatch: a flush takes only whole batches, the rest stays due
+   * (a state or frequency change flushes the rest as a shorter batch). Undefined: whatever is due.
+   */
+  samplesPerMessage?: number | undefined;
+  /**
    * Seconds of samples kept due while nothing is collected (e.g. the broker is
    * unreachable); older ones are dropped, with a WARN log.
    */
@@ -228,8 +233,11 @@ export class SimulatedSensor {
     return this.#state === 'AWAKE' ? this.#clock.due(untilUs) : 0;
   }
 
-  /** Samples due before `untilUs` (none while asleep), as one or more batches per channel. */
-  collect(untilUs: number): MeasurementBatch[] {
+  /**
+   * Samples due before `untilUs` (none while asleep), as one or more batches per channel. With
+   * samplesPerMessage only whole batches, unless `final` (before a state or frequency change).
+   */
+  collect(untilUs: number, final = false): MeasurementBatch[] {
     if (this.#state !== 'AWAKE') return [];
     const keep = Math.max(1, Math.ceil(this.#frequencyHz * this.#opts.maxBacklogS));
     const dropped = this.#clock.dropBacklog(untilUs, keep);
@@ -243,8 +251,10 @@ export class SimulatedSensor {
       );
     }
     const out: MeasurementBatch[] = [];
+    const k = this.#opts.samplesPerMessage;
     for (;;) {
-      const run = this.#clock.take(untilUs, this.#opts.maxBatchSamples);
+      if (k !== undefined && !final && this.#clock.due(untilUs) < k) break;
+      const run = this.#clock.take(untilUs, k ?? this.#opts.maxBatchSamples);
       if (run === undefined) break;
       this.#generate(run.firstTimeUs, run.periodUs, run.count, out);
     }
@@ -357,7 +367,7 @@ export class SimulatedSensor {
     } else if (cmd.type === 'sleep') {
       if (this.#state === 'ASLEEP') reason = 'already asleep';
       else {
-        batches = this.collect(now);
+        batches = this.collect(now, true);
         this.#state = 'ASLEEP';
         changed = true;
       }
@@ -381,7 +391,7 @@ export class SimulatedSensor {
         reason = 'frequency unchanged';
       } else {
         if (this.#state === 'AWAKE') {
-          batches = this.collect(now);
+          batches = this.collect(now, true);
           this.#clock.restart(now, hz);
         }
         this.#frequencyHz = hz;

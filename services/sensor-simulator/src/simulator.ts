@@ -342,6 +342,7 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
     const opts = {
       ...DEFAULT_SENSOR_OPTIONS,
       maxBatchSamples: config.maxBatchSamples,
+      samplesPerMessage: config.samplesPerMessage,
       bearingFaultGrowthS: config.bearingFaultGrowthS,
       maxBacklogS: config.maxBacklogS,
     };

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { EXCHANGE } from '@sensor-streaming/protocol';
+import { EXCHANGE, shardQueueName } from '@sensor-streaming/protocol';
 import { createBus, PublishRefusedError } from '@sensor-streaming/bus';
 import {
   ALARM_RPC_QUEUE,
@@ -242,14 +242,21 @@ async function main(): Promise<number> {
   const rulesFile = path.join(rulesDir, 'rules.json');
   writeFileSync(rulesFile, JSON.stringify({ version: 1, rules: [] }));
   const GRANTS = `alarms.ack=${OPERATOR};alarms.shelve=${OPERATOR};alarms.maintenance=${OPERATOR}`;
+
+  // the ingesters sharded as deployed (INGEST_SHARDS > 1): their roles must cover the hash exchange and shards
+  const shards = 2;
+  const consumedQueues = (svc: (typeof services)[number]): string[] =>
+    svc.endsWith('-ingester')
+      ? Array.from({ length: shards }, (_, i) => shardQueueName(svc, i))
+      : [svc === 'alarm-service' ? ALARM_RPC_QUEUE : svc];
   for (const s of services)
     startService(s, {
       AMQP_URL: withUser(broker.amqpUrl, roleUser(s), secrets.get(s)!, vhost),
       DATABASE_URL: dbUrl.toString(),
       ...(s === 'alarm-service' ? { RULES_FILE: rulesFile, ALARM_RPC_GRANTS: GRANTS } : {}),
+      ...(s.endsWith('-ingester') ? { INGEST_SHARDS: String(shards) } : {}),
     });
   say('waiting for the services to consume ...');
-  const servedQueue = (s: (typeof services)[number]): string => (s === 'alarm-service' ? ALARM_RPC_QUEUE : s);
   await waitFor(
     'the ingesters, the registry and the alarm service consuming their queues',
     async () => {
@@ -257,7 +264,9 @@ async function main(): Promise<number> {
         name: string;
         consumers?: number;
       }>;
-      return services.every((s) => qs.some((q) => q.name === servedQueue(s) && (q.consumers ?? 0) > 0));
+      return services.every((s) =>
+        consumedQueues(s).every((name) => qs.some((q) => q.name === name && (q.consumers ?? 0) > 0)),
+      );
     },
     120_000,
   );

@@ -145,8 +145,8 @@ export async function startThrowawayBroker(opts: ThrowawayBrokerOptions = {}): P
   writeFileSync(
     path.join(dir, 'enabled_plugins'),
     opts.tls
-      ? '[rabbitmq_management,rabbitmq_mqtt,rabbitmq_auth_mechanism_ssl].\n'
-      : '[rabbitmq_management,rabbitmq_mqtt].\n',
+      ? '[rabbitmq_management,rabbitmq_mqtt,rabbitmq_consistent_hash_exchange,rabbitmq_auth_mechanism_ssl].\n'
+      : '[rabbitmq_management,rabbitmq_mqtt,rabbitmq_consistent_hash_exchange].\n',
   );
   const uid = Number((await run('id', ['-u', 'rabbitmq'])).stdout.trim());
   const gid = Number((await run('id', ['-g', 'rabbitmq'])).stdout.trim());

@@ -98,8 +98,15 @@ describe('compose.yaml', () => {
     const r = doc.services.rabbitmq!;
     expect(r.image).toMatch(/^rabbitmq:3\.13(\.\d+)?-management$/);
     const plugins = read(mountSource('rabbitmq', '/etc/rabbitmq/enabled_plugins')!);
-    for (const p of ['rabbitmq_management', 'rabbitmq_mqtt', 'rabbitmq_prometheus'])
+    for (const p of [
+      'rabbitmq_management',
+      'rabbitmq_mqtt',
+      'rabbitmq_prometheus',
+      'rabbitmq_consistent_hash_exchange', // INGEST_SHARDS > 1
+    ])
       expect(plugins).toContain(p);
+    for (const svc of ['measurements-ingester', 'logs-ingester'])
+      expect(Number(doc.services[svc]?.environment?.INGEST_SHARDS)).toBeGreaterThan(1);
     const conf = read(mountSource('rabbitmq', '/etc/rabbitmq/conf.d/20-sensor-streaming.conf')!);
     const definitionsPath = /^load_definitions\s*=\s*(\S+)/m.exec(conf)?.[1];
     expect(definitionsPath).toBe('/etc/rabbitmq/definitions.json');

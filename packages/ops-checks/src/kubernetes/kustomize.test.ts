@@ -78,11 +78,22 @@ describe.each(OVERLAYS)('kubectl kustomize deploy/overlays/%s', (overlay) => {
     expect(c.envFrom).toContainEqual({ configMapRef: { name: 'sensor-simulator-config' } });
   });
 
-  it('scales the measurements ingester on its queue depth with KEDA, as that ingester, over TLS', () => {
+  it('scales the measurements ingester on the depth of each of its shards with KEDA, as that ingester, over TLS', () => {
     const so = find(overlay, 'ScaledObject', 'measurements-ingester');
-    const trigger = so.spec.triggers.find((t: Any) => t.type === 'rabbitmq');
-    expect(trigger.metadata).toMatchObject({ queueName: 'measurements-ingester', mode: 'QueueLength' });
-    expect(Number(trigger.metadata.value)).toBeGreaterThan(0);
+    const rabbitTriggers = so.spec.triggers.filter((t: Any) => t.type === 'rabbitmq');
+    // one trigger per shard queue the Deployment consumes (INGEST_SHARDS), no more, no fewer
+    const shards = Number(
+      env(container(find(overlay, 'Deployment', 'measurements-ingester')), 'INGEST_SHARDS')?.value,
+    );
+    expect(shards).toBeGreaterThan(1);
+    expect(rabbitTriggers.map((t: Any) => t.metadata.queueName)).toEqual(
+      Array.from({ length: shards }, (_, i) => `measurements-ingester.shard-${i}`),
+    );
+    for (const t of rabbitTriggers) {
+      expect(t.metadata).toMatchObject({ mode: 'QueueLength' });
+      expect(Number(t.metadata.value)).toBeGreaterThan(0);
+    }
+    const trigger = rabbitTriggers[0];
     const auth = find(overlay, 'TriggerAuthentication', trigger.authenticationRef.name);
     const ref = (parameter: string) => auth.spec.secretTargetRef.find((r: Any) => r.parameter === parameter);
     const secret = find(overlay, 'Secret', ref('host').name);
@@ -105,7 +116,7 @@ describe.each(OVERLAYS)('kubectl kustomize deploy/overlays/%s', (overlay) => {
     const r = find(overlay, 'RabbitmqCluster', 'rabbitmq');
     expect(r.spec.replicas % 2).toBe(1);
     expect(r.spec.rabbitmq.additionalPlugins).toEqual(
-      expect.arrayContaining(['rabbitmq_mqtt', 'rabbitmq_prometheus']),
+      expect.arrayContaining(['rabbitmq_mqtt', 'rabbitmq_prometheus', 'rabbitmq_consistent_hash_exchange']),
     );
     const mount = r.spec.override.statefulSet.spec.template.spec.containers[0].volumeMounts[0];
     const volume = r.spec.override.statefulSet.spec.template.spec.volumes.find(

@@ -85,10 +85,24 @@ describe.runIf(canRunThrowawayRabbit())('ensure-services.sh on a broker as deliv
     expect(await mqttConnack(rabbit.ports.mqtt, 'guest', 'guest')).toBe(0);
     expect(await prometheusStatus(rabbit.ports.prometheus)).toBe(200);
     const states = await pluginStates(rabbit);
-    for (const p of ['rabbitmq_management', 'rabbitmq_mqtt', 'rabbitmq_prometheus']) {
+    for (const p of [
+      'rabbitmq_management',
+      'rabbitmq_mqtt',
+      'rabbitmq_prometheus',
+      'rabbitmq_consistent_hash_exchange',
+    ]) {
       expect(states).toMatch(new RegExp(`\\[E\\*\\] ${p}\\s`));
     }
   }, 240_000);
+
+  it('given only the consistent-hash exchange disabled, one run enables it without a restart', async () => {
+    await rabbit.plugins('-q', 'disable', 'rabbitmq_consistent_hash_exchange');
+    expect(await pluginStates(rabbit)).not.toMatch(/\[E\*\] rabbitmq_consistent_hash_exchange/);
+    const r = await ensureServices(rabbit.env);
+    expect(r.code, r.output).toBe(0);
+    expect(restarts(r.output)).toBe(0);
+    expect(await pluginStates(rabbit)).toMatch(/\[E\*\] rabbitmq_consistent_hash_exchange/);
+  }, 120_000);
 
   it('given a working broker, a second run changes nothing and restarts nothing', async () => {
     const again = await ensureServices(rabbit.env);

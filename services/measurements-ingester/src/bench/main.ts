@@ -1,9 +1,11 @@
 // The ingest benchmark: `pnpm bench` (root: `pnpm bench:ingest`). See ./README section in
 // services/measurements-ingester/README.md. Prints one progress line per step, a table, and as
-// its last line: `ingest: <e2e> e2e, <copy> copy, ratio <r>, naive <n>, p99 lag <ms> ms`.
+// its last line: `ingest: <e2e> e2e, <copy> copy, ratio <r>, naive <n>, p99 lag <ms> ms`. Before it, the
+// small-message table (./k-table.ts): e2e beside raw broker rates for k samples/message, 1 and N shards.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +17,7 @@ import { createTestDatabase } from '@sensor-streaming/db/testing';
 import { createLogger, readEnv } from '@sensor-streaming/runtime';
 import { psqlCopy, removeFile, writeCopyFile } from './copy-baseline.js';
 import { diffBuckets, histogramQuantile, parseCounter, parseHistogram } from './histogram.js';
+import { formatKTable, runKTable } from './k-table.js';
 import { LoadGenerator } from './load-generator.js';
 import { runNaiveIngester } from './naive-ingester.js';
 
@@ -35,7 +38,21 @@ function loadBenchConfig(env: NodeJS.ProcessEnv) {
     naiveMaxSeconds: r.int('BENCH_NAIVE_MAX_SECONDS', 20, { min: 1 }),
     /** Seconds from the start after which no new rate step begins (keeps the whole run near 6 minutes). */
     stepBudgetSeconds: r.int('BENCH_STEP_BUDGET_SECONDS', 230, { min: 10 }),
+    /** ratio: the rate steps, lag, COPY and naive baselines; table: the k samples/message x shards table. */
+    parts: r.list('BENCH_PARTS', ['ratio', 'table']),
+    ks: r.list('BENCH_K', ['1', '10', '100', '1000']).map(Number),
+    shards: r.int('BENCH_SHARDS', 4, { min: 2, max: 64 }),
+    rounds: r.int('BENCH_ROUNDS', 3, { min: 1, max: 15 }),
+    publishers: r.int('BENCH_PUBLISHERS', 3, { min: 1, max: 32 }),
+    kMaxMessages: r.int('BENCH_K_MAX_MESSAGES', 10_000, { min: 100 }),
+    kMaxSamples: r.int('BENCH_K_MAX_SAMPLES', 1_000_000, { min: 1000 }),
   };
+  for (const p of c.parts)
+    if (p !== 'ratio' && p !== 'table') r.problem('BENCH_PARTS', `unknown part '${p}' (ratio, table)`);
+  if (c.parts.length === 0) r.problem('BENCH_PARTS', 'names no part (ratio, table)');
+  for (const k of c.ks)
+    if (!Number.isInteger(k) || k < 1 || k > 100_000)
+      r.problem('BENCH_K', `each k must be an integer in 1..100000, got ${k}`);
   r.done();
   return c;
 }
@@ -76,8 +93,52 @@ interface StepRow {
   verdict: string;
 }
 
+type BenchConfig = ReturnType<typeof loadBenchConfig>;
+
 async function main(): Promise<void> {
   const cfg = loadBenchConfig(process.env);
+  const ratioLine = cfg.parts.includes('ratio') ? await runRatio(cfg) : undefined;
+  if (cfg.parts.includes('table')) await runTable(cfg);
+  if (ratioLine !== undefined) console.log(ratioLine);
+}
+
+async function runTable(cfg: BenchConfig): Promise<void> {
+  const logger = createLogger({ service: 'bench-ingest', level: 'warn' });
+  const loadBefore = (await readFile('/proc/loadavg', 'utf8').catch(() => '?')).trim();
+  progress(
+    `k table: k = ${cfg.ks.join(', ')} samples/message, 1 and ${cfg.shards} shards, ${cfg.rounds} rounds`,
+  );
+  const db = await createTestDatabase({ prefix: 'bench_k', max: 3 });
+  try {
+    const rows = await runKTable({
+      db,
+      logger,
+      ks: cfg.ks,
+      shardCounts: [1, cfg.shards],
+      rounds: cfg.rounds,
+      sensors: cfg.sensors,
+      publishers: cfg.publishers,
+      maxMessages: cfg.kMaxMessages,
+      maxSamples: cfg.kMaxSamples,
+      ingesterEnv: {},
+      progress,
+    });
+    const loadAfter = (await readFile('/proc/loadavg', 'utf8').catch(() => '?')).trim();
+    console.log('');
+    console.log(
+      `small messages: medians of ${cfg.rounds} rounds, ${cfg.sensors} sensors, ${cfg.publishers} publishing connections, ` +
+        `ingester ${['MAX_BATCH_MESSAGES', 'WRITE_CONCURRENCY', 'PREFETCH'].map((v) => `${v}=${process.env[v] ?? 'default'}`).join(' ')}; ` +
+        `load average before ${loadBefore.split(' ').slice(0, 3).join(' ')}, after ${loadAfter.split(' ').slice(0, 3).join(' ')}`,
+    );
+    for (const line of formatKTable(rows)) console.log(line);
+    console.log('');
+  } finally {
+    await db.drop().catch((err: unknown) => console.error('dropping the bench database failed:', err));
+  }
+}
+
+/** The rate steps, lag, exactly-once check and the COPY / naive baselines; returns the `ingest:` line. */
+async function runRatio(cfg: BenchConfig): Promise<string> {
   const spm = cfg.samplesPerMessage;
   const logger = createLogger({ service: 'bench-ingest', level: 'warn' });
   progress(`setup: fresh database and RabbitMQ vhost (${cfg.sensors} sensors, ${spm} samples/message)`);
@@ -350,11 +411,11 @@ async function main(): Promise<void> {
     console.log(
       `e2e / copy = ${(sustained / copyRate).toFixed(2)} (target >= 0.6); e2e / naive = ${(sustained / naiveRate).toFixed(1)}x (target >= 10x); p99 lag target < 1000 ms`,
     );
-    console.log(
-      `ingest: ${Math.round(sustained)} e2e, ${Math.round(copyRate)} copy, ratio ${(sustained / copyRate).toFixed(2)}, ` +
-        `naive ${Math.round(naiveRate)}, p99 lag ${Math.round(p99 * 1000)} ms`,
-    );
     await removeFile(logFile);
+    return (
+      `ingest: ${Math.round(sustained)} e2e, ${Math.round(copyRate)} copy, ratio ${(sustained / copyRate).toFixed(2)}, ` +
+      `naive ${Math.round(naiveRate)}, p99 lag ${Math.round(p99 * 1000)} ms`
+    );
   } finally {
     if (child) {
       child.kill('SIGTERM');
