@@ -149,6 +149,9 @@ export function createLogsIngester(deps: LogsIngesterDeps): LogsIngester {
     readiness: [
       { name: 'broker', check: () => bus.isConnected() },
       { name: 'database', check: async () => pipeline.isHealthy() && (await checkDatabase(pool)) },
+      // consuming: its queues (or shards and their hash exchange) are declared and bound, so what is
+      // published from now on is routed to it; until then a ready replica could not promise that
+      { name: 'consuming', check: () => consumers.isConsuming() },
     ],
     startGates: [createSchemaGate({ db: pool, logger: log })],
     isWriting: () => pipeline.isHealthy(),

@@ -172,6 +172,22 @@ describe('measurements-ingester replicas on a sharded data path', () => {
     const expected = published * SAMPLES;
     const count = async () =>
       Number((await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM measurements')).rows[0]?.n);
+    // which batches are not stored, per sensor: a loss tells its shape (one shard? one moment?)
+    const missingBatches = async (): Promise<string> => {
+      const { rows } = await db.pool.query<{ serial: string; seq: string }>(
+        `SELECT s.serial, ((extract(epoch FROM m.time) * 1000000)::bigint - $1::bigint) / ${SAMPLES * 1000} AS seq
+         FROM measurements m JOIN sensors s ON s.id = m.sensor_id GROUP BY 1, 2`,
+        [t0],
+      );
+      const have = new Set(rows.map((r) => `${r.serial}/${r.seq}`));
+      const out: string[] = [];
+      perSerial.forEach((seqs, k) => {
+        const miss: number[] = [];
+        for (let q = 1; q <= seqs; q++) if (!have.has(`rep-${k}/${q}`)) miss.push(q);
+        if (miss.length > 0) out.push(`rep-${k}: ${miss.join(' ')}`);
+      });
+      return out.join('; ') || 'none';
+    };
     // the one replica left works off the backlog at whatever speed the shared machine allows: wait while the
     // count grows, fail when it stops short (a loss) for 60 s
     let last = -1;
@@ -189,7 +205,7 @@ describe('measurements-ingester replicas on a sharded data path', () => {
           ),
         );
         throw new Error(
-          `stuck at ${n} of ${expected} samples for 60 s; shard depths ${depths.join(', ')}, dead letters ${await queueMessageCount(vhost.url, DEAD_LETTER_QUEUE)}`,
+          `stuck at ${n} of ${expected} samples for 60 s; shard depths ${depths.join(', ')}, dead letters ${await queueMessageCount(vhost.url, DEAD_LETTER_QUEUE)}; missing batches (serial: sequence numbers): ${await missingBatches()}`,
         );
       }
       await new Promise((r) => setTimeout(r, 250));
