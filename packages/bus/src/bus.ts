@@ -353,7 +353,7 @@ class BusImpl implements Bus {
         await ch?.close().catch(() => undefined);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(8, todo.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(todo.length < 100 ? 8 : 32, todo.length) }, worker));
     return found;
   }
 
