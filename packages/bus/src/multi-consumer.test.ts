@@ -102,13 +102,17 @@ const consuming = (channels: FakeChannel[]) => channels.filter((c) => c.consumer
 const flush = () => new Promise((r) => setImmediate(r));
 
 describe('MultiQueueConsumer', () => {
-  it('spreads 250 queues over 3 channels of at most 100 consumers, and closes the declaration channels', async () => {
+  it('deals 250 queues out over 3 channels of at most 100 consumers in turn, and closes the declaration channels', async () => {
     const c = consumer(async () => undefined);
     await c.add(specs(250));
     const { model, channels } = fakeModel();
     await c.attach(model);
     const used = consuming(channels);
-    expect(used.map((ch) => ch.consumers.size).sort()).toEqual([100, 100, 50]);
+    expect(used.map((ch) => ch.consumers.size).sort()).toEqual([83, 83, 84]);
+    // neighbours on different channels: a burst to queues 0..2 is spread over all three
+    const channelOf = (q: string) =>
+      used.findIndex((ch) => [...ch.consumers.values()].some((x) => x.queue === q));
+    expect(new Set([0, 1, 2].map((i) => channelOf(`sensor.s-${i}.commands`))).size).toBe(3);
     expect(channels.filter((ch) => !used.includes(ch)).every((ch) => ch.closed)).toBe(true);
     expect(c.isConsuming()).toBe(true);
   });

@@ -166,6 +166,14 @@ export class MultiQueueConsumer implements MultiConsumer {
           `(${this.opts.maxChannels} channels of ${this.opts.queuesPerChannel} consumers)`,
       );
     }
+    // Open the channels the queues need up front and deal the queues out over them in turn: a burst to
+    // neighbouring queues (a wave of commands to sensors 0..99) spreads over every channel and its prefetch
+    // instead of queueing behind one channel's.
+    const needed = Math.min(
+      this.opts.maxChannels,
+      Math.ceil((this.queues.size + fresh.length) / this.opts.queuesPerChannel),
+    );
+    while (this.slots.length < needed) this.newSlot();
     const touched = new Set<Slot>();
     for (const q of fresh) {
       q.slot = this.slotWithRoom();
@@ -330,6 +338,7 @@ export class MultiQueueConsumer implements MultiConsumer {
     this.log.info({ queues: this.queues.size }, 'multi-queue consumer stopped');
   }
 
+  /** The channel with the fewest queues (the first of those: dealt in turn), a new one if all are full. */
   private slotWithRoom(): Slot {
     let best: Slot | undefined;
     for (const s of this.slots) {
@@ -339,7 +348,10 @@ export class MultiQueueConsumer implements MultiConsumer {
       )
         best = s;
     }
-    if (best) return best;
+    return best ?? this.newSlot();
+  }
+
+  private newSlot(): Slot {
     const slot: Slot = {
       index: this.slots.length,
       queues: new Set(),

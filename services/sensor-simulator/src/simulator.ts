@@ -427,7 +427,7 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
         queuesPerChannel: config.sensorsPerCommandChannel,
         channelPrefetch: config.commandPrefetch,
         prefetch: Math.min(config.commandPrefetch, 10),
-        concurrency: config.commandPrefetch,
+        concurrency: config.commandConcurrency,
         // Re-declared after every reconnect of the consume connection.
         ...(transport.name === 'mqtt' ? { setup: declareMqttForwarding } : {}),
         handler: (d) => {
