@@ -24,7 +24,7 @@ import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { type Bus, createBus } from '@sensor-streaming/bus';
-import { createTestVhost, queueMessageCount, waitFor } from '@sensor-streaming/bus/testing';
+import { createTestVhost, deleteQueues, queueMessageCount, waitFor } from '@sensor-streaming/bus/testing';
 import { createCommander } from '@sensor-streaming/control';
 import { commandQueueName } from '@sensor-streaming/protocol';
 import { createLogger } from '@sensor-streaming/runtime';
@@ -211,6 +211,7 @@ async function allRound(bus: Bus, serials: string[]): Promise<{ s: number; count
 async function main(): Promise<void> {
   const vhost = await createTestVhost('iotctl-bench');
   const children: Child[] = [startSimulator(vhost.url, 0, SENSORS, SAMPLE_HZ)];
+  const commandQueues: string[] = Array.from({ length: SENSORS }, (_, i) => commandQueueName(`sim-0-${i}`));
   const caller = createBus({
     url: vhost.url,
     connectionName: 'iotctl-bench',
@@ -300,6 +301,7 @@ async function main(): Promise<void> {
       const t1 = performance.now();
       if (extra > 0) {
         children.push(startSimulator(vhost.url, 1, extra, 1));
+        commandQueues.push(...extraSerials.map((s) => commandQueueName(s)));
         await waitFor(
           () => queueExists(vhost.url, extraSerials[extra - 1]!),
           'the second simulator to declare its command queues',
@@ -332,6 +334,8 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all([caller.stop(), echo.stop()]);
     await Promise.all(children.map((c) => c.stop()));
+    // thousands of queues: deleted in parallel first, a vhost drop alone holds the broker up for minutes
+    await deleteQueues(vhost.url, commandQueues).catch((err: unknown) => console.error(err));
     await vhost.drop();
   }
 }

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { type Bus, createBus } from '@sensor-streaming/bus';
-import { createTestVhost, queueMessageCount, type TestVhost, waitFor } from '@sensor-streaming/bus/testing';
+import {
+  createTestVhost,
+  deleteQueues,
+  queueMessageCount,
+  type TestVhost,
+  waitFor,
+} from '@sensor-streaming/bus/testing';
 import {
   type CommandOutcome,
   createRegistryClient,
@@ -97,8 +103,14 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(services.splice(0).map((s) => s.stop(60_000)));
   await observer?.stop();
-  await vhost?.drop();
   await db?.drop();
+  if (vhost) {
+    const queues = [0, 1].flatMap((index) =>
+      Array.from({ length: PER_SIMULATOR }, (_, i) => commandQueueName(`sim-${index}-${i}`)),
+    );
+    await deleteQueues(vhost.url, queues);
+    await vhost.drop();
+  }
 }, 300_000);
 
 describe(`iotctl over ${FLEET} sensors (registry + 2 simulator processes, real RabbitMQ and PostgreSQL)`, () => {
