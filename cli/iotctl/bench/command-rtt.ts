@@ -212,13 +212,15 @@ async function main(): Promise<void> {
   const vhost = await createTestVhost('iotctl-bench');
   const children: Child[] = [startSimulator(vhost.url, 0, SENSORS, SAMPLE_HZ)];
   const commandQueues: string[] = Array.from({ length: SENSORS }, (_, i) => commandQueueName(`sim-0-${i}`));
+  // noDelay as iotctl's session has it (src/session.ts); the echo's the same, so the baseline is like for like
   const caller = createBus({
     url: vhost.url,
     connectionName: 'iotctl-bench',
     logger,
     publishTimeoutMs: 30_000,
+    noDelay: true,
   });
-  const echo = createBus({ url: vhost.url, connectionName: 'iotctl-bench-echo', logger });
+  const echo = createBus({ url: vhost.url, connectionName: 'iotctl-bench-echo', logger, noDelay: true });
   try {
     await Promise.all([caller.start(), echo.start()]);
     const serials = Array.from({ length: SENSORS }, (_, i) => `sim-0-${i}`);
