@@ -7,7 +7,7 @@ cd "$ROOT_DIR"
 
 declare -A BENCH_PKG=(
   [ingest]='services/measurements-ingester'
-  [commands]='cli/iotctl services/sensor-simulator'
+  [commands]='services/sensor-simulator cli/iotctl'
   [alarms]='services/alarm-service'
 )
 declare -A BENCH_DESC=(

@@ -9,8 +9,14 @@
  *   pnpm --filter @sensor-streaming/iotctl bench
  *   BENCH_SENSORS=1000 BENCH_COMMANDS=2000 BENCH_WAVE=100 BENCH_ROUNDS=3 BENCH_SAMPLE_HZ=10 pnpm ... bench
  *
+ * Then the bulk path: a second simulator process adds sensors up to BENCH_ALL_SENSORS (default 10,000; those
+ * at 1 Hz) and one `awake` goes to all of them through the commander, as `iotctl awake --all` sends it once the
+ * registry has named the targets; it must return an outcome for every sensor. BENCH_ALL_SENSORS=0 skips it.
+ *
  * It makes its own RabbitMQ vhost (management API at RABBITMQ_MANAGEMENT_URL, default guest@127.0.0.1:15672)
- * and drops it at the end; the simulator runs as a child process (services/sensor-simulator/src/main.ts).
+ * and drops it at the end; the simulators run as child processes (services/sensor-simulator/src/main.ts).
+ * The last line is the summary:
+ *   commands: p99 <ms> ms, echo p99 <ms> ms, ratio <r>, all-10000 <s> s
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -18,7 +24,7 @@ import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { type Bus, createBus } from '@sensor-streaming/bus';
-import { createTestVhost, queueMessageCount, waitFor } from '@sensor-streaming/bus/testing';
+import { createTestVhost, deleteQueues, queueMessageCount, waitFor } from '@sensor-streaming/bus/testing';
 import { createCommander } from '@sensor-streaming/control';
 import { commandQueueName } from '@sensor-streaming/protocol';
 import { createLogger } from '@sensor-streaming/runtime';
@@ -42,6 +48,8 @@ const WAVE = envInt('BENCH_WAVE', 100, 1, 10_000);
 const ROUNDS = envInt('BENCH_ROUNDS', 3, 1, 100);
 const SAMPLE_HZ = envInt('BENCH_SAMPLE_HZ', 10, 1, 10_000);
 const PAUSE_MS = envInt('BENCH_WAVE_PAUSE_MS', 100, 0, 60_000);
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR || undefined;
+const ALL_SENSORS = envInt('BENCH_ALL_SENSORS', 10_000, 0, 50_000);
 
 const logger = createLogger({
   service: 'iotctl-bench',
@@ -133,18 +141,29 @@ async function baselineRound(
   return rtts;
 }
 
-async function main(): Promise<void> {
-  const vhost = await createTestVhost('iotctl-bench');
-  const simulator = spawn(
+interface Child {
+  stop(): Promise<void>;
+}
+
+function startSimulator(url: string, index: number, sensors: number, hz: number): Child {
+  const child = spawn(
     process.execPath,
-    ['--conditions=source', '--import', 'tsx', 'services/sensor-simulator/src/main.ts'],
+    [
+      // BENCH_PROFILE_DIR: a CPU profile of each simulator process, written when it exits
+      ...(PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`]),
+      '--conditions=source',
+      '--import',
+      'tsx',
+      'services/sensor-simulator/src/main.ts',
+    ],
     {
       cwd: REPO,
       env: {
         ...process.env,
-        AMQP_URL: vhost.url,
-        SENSOR_COUNT: String(SENSORS),
-        SAMPLE_FREQUENCY_HZ: String(SAMPLE_HZ),
+        AMQP_URL: url,
+        SIMULATOR_INDEX: String(index),
+        SENSOR_COUNT: String(sensors),
+        SAMPLE_FREQUENCY_HZ: String(hz),
         FLUSH_INTERVAL_MS: '1000',
         METRICS_PORT: '0',
         LOG_LEVEL: 'warn',
@@ -152,24 +171,62 @@ async function main(): Promise<void> {
       stdio: ['ignore', 'ignore', 'inherit'],
     },
   );
-  const simulatorExit = new Promise<void>((resolve) => simulator.on('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return {
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+const queueExists = (url: string, serial: string): Promise<boolean> =>
+  queueMessageCount(url, commandQueueName(serial)).then(
+    () => true,
+    () => false,
+  );
+
+/** One awake to every sensor, as `iotctl awake --all` sends it; returns the seconds and the outcome counts. */
+async function allRound(bus: Bus, serials: string[]): Promise<{ s: number; counts: Map<string, number> }> {
+  const commander = createCommander(bus);
+  const t0 = performance.now();
+  try {
+    const outcomes = await commander.issue(
+      serials,
+      { type: 'awake' },
+      { issuedBy: 'iotctl:bench', timeoutMs: 60_000, ttlMs: 120_000 },
+    );
+    const s = (performance.now() - t0) / 1000;
+    const counts = new Map<string, number>();
+    for (const o of outcomes) counts.set(o.status, (counts.get(o.status) ?? 0) + 1);
+    return { s, counts };
+  } finally {
+    await commander.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const vhost = await createTestVhost('iotctl-bench');
+  const children: Child[] = [startSimulator(vhost.url, 0, SENSORS, SAMPLE_HZ)];
+  const commandQueues: string[] = Array.from({ length: SENSORS }, (_, i) => commandQueueName(`sim-0-${i}`));
+  // noDelay as iotctl's session has it (src/session.ts); the echo's the same, so the baseline is like for like
   const caller = createBus({
     url: vhost.url,
     connectionName: 'iotctl-bench',
     logger,
     publishTimeoutMs: 30_000,
+    noDelay: true,
   });
-  const echo = createBus({ url: vhost.url, connectionName: 'iotctl-bench-echo', logger });
+  const echo = createBus({ url: vhost.url, connectionName: 'iotctl-bench-echo', logger, noDelay: true });
   try {
     await Promise.all([caller.start(), echo.start()]);
     const serials = Array.from({ length: SENSORS }, (_, i) => `sim-0-${i}`);
     const t0 = performance.now();
     await waitFor(
-      () =>
-        queueMessageCount(vhost.url, commandQueueName(serials[serials.length - 1]!)).then(
-          () => true,
-          () => false,
-        ),
+      () => queueExists(vhost.url, serials[serials.length - 1]!),
       'the simulator to declare its command queues',
       300_000,
     );
@@ -238,12 +295,49 @@ async function main(): Promise<void> {
     const anyFailed = rounds.some((x) => x.failed.size > 0);
     if (anyFailed)
       console.log('  some commands were not APPLIED (see the rounds above): their round trips are excluded');
+
+    let allText = 'skipped';
+    if (ALL_SENSORS > 0) {
+      const extra = Math.max(0, ALL_SENSORS - SENSORS);
+      const extraSerials = Array.from({ length: extra }, (_, i) => `sim-1-${i}`);
+      const t1 = performance.now();
+      if (extra > 0) {
+        children.push(startSimulator(vhost.url, 1, extra, 1));
+        commandQueues.push(...extraSerials.map((s) => commandQueueName(s)));
+        await waitFor(
+          () => queueExists(vhost.url, extraSerials[extra - 1]!),
+          'the second simulator to declare its command queues',
+          600_000,
+        );
+        await sleep(3000);
+      }
+      console.log('');
+      console.log(
+        `awake to all ${ALL_SENSORS} sensors (${SENSORS} at ${SAMPLE_HZ} Hz, ${extra} at 1 Hz in a second process, up in ${((performance.now() - t1) / 1000).toFixed(1)} s):`,
+      );
+      const all = [...serials, ...extraSerials].slice(0, ALL_SENSORS);
+      const { s, counts } = await allRound(caller, all);
+      const total = [...counts.values()].reduce((a, b) => a + b, 0);
+      const applied = counts.get('APPLIED') ?? 0;
+      console.log(
+        `  ${total} outcomes for ${all.length} sensors in ${s.toFixed(1)} s: ${[...counts.entries()].map(([k, n]) => `${n} ${k}`).join(', ')}`,
+      );
+      allText =
+        total === all.length && applied === all.length
+          ? `${s.toFixed(1)} s`
+          : `${s.toFixed(1)} s (${applied}/${all.length} APPLIED)`;
+      const [l1b] = loadavg();
+      console.log(`  load average ${l1b!.toFixed(1)} (1 min) at the end`);
+    }
+    console.log('');
+    console.log(
+      `commands: p99 ${cmdP99.toFixed(1)} ms, echo p99 ${baseP99.toFixed(1)} ms, ratio ${(cmdP99 / baseP99).toFixed(2)}, all-${ALL_SENSORS} ${allText}`,
+    );
   } finally {
     await Promise.all([caller.stop(), echo.stop()]);
-    simulator.kill('SIGTERM');
-    const timer = setTimeout(() => simulator.kill('SIGKILL'), 20_000);
-    await simulatorExit;
-    clearTimeout(timer);
+    await Promise.all(children.map((c) => c.stop()));
+    // thousands of queues: deleted in parallel first, a vhost drop alone holds the broker up for minutes
+    await deleteQueues(vhost.url, commandQueues).catch((err: unknown) => console.error(err));
     await vhost.drop();
   }
 }

@@ -98,6 +98,7 @@ interface CommandFlags {
   wait: boolean;
   json?: boolean;
   hz?: string;
+  concurrency?: string;
 }
 
 function addCommand(
@@ -117,6 +118,7 @@ function addCommand(
     .option('--timeout <ms>', ACK_TIMEOUT_HELP)
     .option('--ttl <ms>', 'command time to live: it expires unapplied after this (default 60000)')
     .option('--no-wait', 'only publish (exit 0 once the broker confirmed every command)')
+    .option('--concurrency <n>', 'commands outstanding at once over many sensors (default 500)')
     .option('--json', 'print the outcomes as JSON');
   if (type === 'changesamplefrequency') {
     cmd.addOption(new Option('--hz <n>', 'new sample frequency in Hz').conflicts('f'));
@@ -147,6 +149,9 @@ function addCommand(
         wait: flags.wait,
         timeoutMs,
         ...(ttlMs === undefined ? {} : { ttlMs }),
+        ...(flags.concurrency === undefined
+          ? {}
+          : { concurrency: p.parseLimit('--concurrency', flags.concurrency, 10_000) }),
         json: flags.json === true,
       }),
     );

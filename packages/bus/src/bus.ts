@@ -9,6 +9,7 @@ import type { Delivery } from './delivery.js';
 import { BusClosedError, BusDisconnectedError, errorReason } from './errors.js';
 import type { BusLogger } from './logger.js';
 import { createBusMetrics } from './metrics.js';
+import { type MultiConsumer, MultiQueueConsumer } from './multi-consumer.js';
 import { Publisher } from './publisher.js';
 import { urlUser } from './url.js';
 import { HEADER_RPC_ERROR, HEADER_RPC_ERROR_CODE, RpcClient } from './rpc-client.js';
@@ -102,6 +103,29 @@ export interface BatchConsumeSpec {
   handler(ds: Delivery[]): Promise<BatchOutcome>;
 }
 
+/** Many queues (e.g. one per sensor) over few channels; see MultiConsumer. */
+export interface MultiConsumeSpec {
+  /** The queues to start with (more with add()). */
+  queues: readonly QueueSpec[];
+  /** Consumers per channel, default 100. */
+  queuesPerChannel?: number;
+  /** At most this many channels, default 1000 (the broker's channel_max is 2047 per connection). */
+  maxChannels?: number;
+  /** Unacked messages per queue, default 10. */
+  prefetch?: number;
+  /** Unacked messages per channel, shared by its queues (global QoS; classic queues only). Default none. */
+  channelPrefetch?: number;
+  /** Handler calls running at once over all queues (one queue's messages are handled in order), default 100. */
+  concurrency?: number;
+  /** First pause before requeueing after a transient error, doubling per delivery (max 5 s); default 250. */
+  retryDelayMs?: number;
+  /** Channels used at once to declare the queues, default 16. */
+  declareChannels?: number;
+  /** Extra declarations made on every (re)connect before consuming (e.g. an exchange binding). */
+  setup?: (ch: Channel) => Promise<void>;
+  handler(d: Delivery): Promise<void>;
+}
+
 export type RpcRequest = Delivery;
 
 export interface RpcCallOptions {
@@ -130,6 +154,11 @@ export interface Bus {
   publish(routingKey: string, body: Buffer, opts?: PublishOptions): Promise<void>;
   consume(spec: ConsumeSpec): Promise<Consumer>;
   consumeBatch(spec: BatchConsumeSpec): Promise<Consumer>;
+  /**
+   * Consume many queues over few channels of the consume connection (thousands: one per sensor), adding and
+   * removing queues at run time; re-declared and consumed again after every reconnect.
+   */
+  consumeMany(spec: MultiConsumeSpec): Promise<MultiConsumer>;
   /** Serve requests from `queue` (a string: a classic durable queue bound with its own name as key). */
   rpcServe(
     queue: string | QueueSpec,
@@ -173,6 +202,7 @@ class BusImpl implements Bus {
   private readonly publisher: Publisher;
   private readonly rpc: RpcClient;
   private readonly consumers = new Set<ManagedConsumer>();
+  private readonly multiConsumers = new Set<MultiQueueConsumer>();
   private readonly queues = new Map<string, QueueSpec>();
   private readonly events = new EventEmitter();
   private readonly stopTimeoutMs: number;
@@ -257,10 +287,17 @@ class BusImpl implements Bus {
     });
     this.conConn.on('up', (model: ChannelModel) => {
       for (const c of this.consumers) this.attachConsumer(c, model);
+      for (const c of this.multiConsumers) {
+        c.attach(model).catch((err: unknown) => {
+          this.log.error({ err }, 'cannot resume multi-queue consumer after reconnect, retrying');
+          c.retryLater(model);
+        });
+      }
       this.connectionChanged();
     });
     this.conConn.on('down', () => {
       for (const c of this.consumers) c.detach();
+      for (const c of this.multiConsumers) c.detach();
       this.connectionChanged();
     });
     for (const conn of [this.pubConn, this.conConn]) {
@@ -284,7 +321,7 @@ class BusImpl implements Bus {
     // unacked messages return to the queue)
     let timer: NodeJS.Timeout | undefined;
     const consumersStopped = await Promise.race([
-      Promise.all([...this.consumers].map((c) => c.stop())).then(() => true),
+      Promise.all([...this.consumers, ...this.multiConsumers].map((c) => c.stop())).then(() => true),
       new Promise<false>((resolve) => {
         timer = setTimeout(() => resolve(false), this.stopTimeoutMs);
       }),
@@ -344,7 +381,7 @@ class BusImpl implements Bus {
         await ch?.close().catch(() => undefined);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(8, todo.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(todo.length < 100 ? 8 : 32, todo.length) }, worker));
     return found;
   }
 
@@ -395,6 +432,54 @@ class BusImpl implements Bus {
       retryDelayMs,
       spec.startPaused === true,
     );
+  }
+
+  async consumeMany(spec: MultiConsumeSpec): Promise<MultiConsumer> {
+    this.assertOpen();
+    if (typeof spec.handler !== 'function') throw new TypeError('consumeMany: handler must be a function');
+    if (!Array.isArray(spec.queues))
+      throw new TypeError('consumeMany: queues must be an array of queue specs');
+    const maxChannels = positiveInt('maxChannels', spec.maxChannels, 1000);
+    if (maxChannels > 2000) {
+      throw new RangeError(
+        `consumeMany: maxChannels must be at most 2000 (channel_max 2047), got ${maxChannels}`,
+      );
+    }
+    const channelPrefetch =
+      spec.channelPrefetch === undefined
+        ? undefined
+        : positiveInt('channelPrefetch', spec.channelPrefetch, 1);
+    const consumer = new MultiQueueConsumer(
+      {
+        logger: this.log,
+        metrics: this.metrics,
+        publisher: this.publisher,
+        userId: this.userId,
+        onStopped: (c) => this.multiConsumers.delete(c),
+      },
+      {
+        queuesPerChannel: positiveInt('queuesPerChannel', spec.queuesPerChannel, 100),
+        maxChannels,
+        prefetch: positiveInt('prefetch', spec.prefetch, 10),
+        ...(channelPrefetch === undefined ? {} : { channelPrefetch }),
+        concurrency: positiveInt('concurrency', spec.concurrency, 100),
+        retryDelayMs: positiveInt('retryDelayMs', spec.retryDelayMs, 250),
+        declareChannels: positiveInt('declareChannels', spec.declareChannels, 16),
+        ...(spec.setup === undefined ? {} : { setup: spec.setup }),
+        handler: spec.handler,
+      },
+    );
+    await consumer.add(spec.queues); // validates before anything is declared
+    this.multiConsumers.add(consumer);
+    const model = this.conConn.model;
+    try {
+      if (model) await consumer.attach(model);
+    } catch (err) {
+      consumer.abandon();
+      this.multiConsumers.delete(consumer);
+      throw err;
+    }
+    return consumer;
   }
 
   async rpcServe(

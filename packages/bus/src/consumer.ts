@@ -1,27 +1,13 @@
 import type { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
-import { abortableSleep, backoffDelay } from './backoff.js';
+import { backoffDelay } from './backoff.js';
 import { BatchAccumulator } from './batch-accumulator.js';
-import { type Delivery, previousDeliveries, toDelivery } from './delivery.js';
+import { type Delivery, toDelivery } from './delivery.js';
 import { errorReason, isPermanentError, isReleaseError } from './errors.js';
 import type { BusLogger } from './logger.js';
 import type { BusMetrics, DeadLetterCause } from './metrics.js';
 import type { Publisher } from './publisher.js';
-import {
-  DEAD_LETTER_EXCHANGE,
-  DEAD_LETTER_QUEUE,
-  DEFAULT_DELIVERY_LIMIT,
-  declareQueueOn,
-  HEADER_DELIVERY_COUNT,
-  HEADER_ORIGINAL_CONTENT_TYPE,
-  HEADER_ORIGINAL_EXCHANGE,
-  HEADER_ORIGINAL_QUEUE,
-  HEADER_ORIGINAL_ROUTING_KEY,
-  HEADER_ORIGINAL_USER_ID,
-  HEADER_REASON,
-  HEADER_RELEASED,
-  type QueueSpec,
-  queueMetricLabel,
-} from './topology.js';
+import { type Pending, type SettleQueue, Settler, settleQueue } from './settle.js';
+import { declareQueueOn, type QueueSpec } from './topology.js';
 
 export interface Consumer {
   /** Cancel, wait for the in-flight handler or batch and settle it, close the channel. */
@@ -54,12 +40,6 @@ export interface ConsumerDeps {
   onStopped(c: ManagedConsumer): void;
 }
 
-interface Pending {
-  msg: ConsumeMessage;
-  ch: Channel;
-  delivery: Delivery;
-}
-
 /**
  * One consumer on its own channel of the consume connection. Survives channel and connection loss: the
  * bus calls attach() after every (re)connect; a lost channel alone is re-opened here.
@@ -71,7 +51,8 @@ export class ManagedConsumer implements Consumer {
   private readonly mode: ConsumerMode;
   private readonly log: BusLogger;
   private readonly label: string;
-  private readonly deliveryLimit: number;
+  private readonly settleAs: SettleQueue;
+  private readonly settler: Settler;
   private model: ChannelModel | undefined;
   private channel: Channel | undefined;
   private consumerTag: string | undefined;
@@ -86,7 +67,6 @@ export class ManagedConsumer implements Consumer {
   private readonly accumulator: BatchAccumulator<Pending> | undefined;
   private batchChain: Promise<void> = Promise.resolve();
   private idleWaiters: Array<() => void> = [];
-  private readonly retryDelayMs: number;
   private readonly stopSignal = new AbortController();
 
   constructor(
@@ -99,13 +79,20 @@ export class ManagedConsumer implements Consumer {
   ) {
     this.deps = deps;
     this.paused = startPaused;
-    this.retryDelayMs = retryDelayMs;
     this.queue = queue;
     this.prefetch = prefetch;
     this.mode = mode;
-    this.label = queueMetricLabel(queue.name);
+    this.settleAs = settleQueue(queue);
+    this.label = this.settleAs.label;
     this.log = deps.logger.child({ component: 'consumer', queue: queue.name });
-    this.deliveryLimit = queue.type === 'quorum' ? (queue.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT) : 2;
+    this.settler = new Settler({
+      logger: deps.logger.child({ component: 'consumer' }),
+      metrics: deps.metrics,
+      publisher: deps.publisher,
+      isLive: (p) => p.ch === this.channel,
+      retryDelayMs,
+      signal: this.stopSignal.signal,
+    });
     if (mode.kind === 'batch') {
       if (prefetch < mode.maxBatch) {
         this.log.warn({ prefetch, maxBatch: mode.maxBatch }, 'prefetch below maxBatch: batches cannot fill');
@@ -284,7 +271,12 @@ export class ManagedConsumer implements Consumer {
       return;
     }
     if (this.channel !== ch) return;
-    const p: Pending = { msg, ch, delivery: toDelivery(msg, this.queue.name, this.deps.userId) };
+    const p: Pending = {
+      msg,
+      ch,
+      delivery: toDelivery(msg, this.queue.name, this.deps.userId),
+      queue: this.settleAs,
+    };
     if (this.accumulator) {
       this.accumulator.add(p);
     } else {
@@ -380,177 +372,25 @@ export class ManagedConsumer implements Consumer {
     if (last >= 0) this.ack(live[last]!, true, live.length - rejected.size);
   }
 
-  /** A handler failed for this message: dead-letter now (permanent / limit reached) or requeue. */
-  private async fail(p: Pending, err: unknown, quiet = false): Promise<void> {
-    const reason = errorReason(err);
-    const failures = previousDeliveries(p.msg) + 1;
-    if (isReleaseError(err)) {
-      await this.release([p], reason);
-      return;
-    }
-    if (isPermanentError(err)) {
-      if (await this.publishDeadLetter(p, reason, 'permanent')) this.ack(p, false, 0);
-      else this.nack(p, true);
-      return;
-    }
-    if (failures >= this.deliveryLimit) {
-      if (await this.publishDeadLetter(p, reason, 'delivery_limit')) this.ack(p, false, 0);
-      else this.nack(p, true);
-      return;
-    }
-    // Pause before requeueing (the slot stays busy, so a failing dependency slows the consumer down instead
-    // of burning through the delivery limit in milliseconds); stop() cuts the pause short.
-    const delayMs = backoffDelay(failures, { initialDelayMs: this.retryDelayMs, maxDelayMs: 5000 });
-    if (!quiet) {
-      this.log.warn(
-        {
-          err,
-          routingKey: p.msg.fields.routingKey,
-          deliveryCount: failures,
-          deliveryLimit: this.deliveryLimit,
-          delayMs,
-        },
-        'handler failed, message will be requeued',
-      );
-    }
-    await abortableSleep(delayMs, this.stopSignal.signal);
-    this.deps.metrics.requeued.inc({ queue: this.label });
-    this.nack(p, true);
+  private fail(p: Pending, err: unknown, quiet = false): Promise<void> {
+    return this.settler.fail(p, err, quiet);
   }
 
-  /**
-   * Give messages back to their queue without counting a delivery: publish a copy to the queue itself
-   * (default exchange, original route in headers, no `x-delivery-count`), wait for its confirm, then ack the
-   * original. A copy that cannot be published is requeued instead (counted, as before). A crash between the
-   * confirm and the ack leaves both: a duplicate, which the idempotent sinks absorb.
-   */
-  private async release(items: Pending[], reason: string): Promise<void> {
-    const results = await Promise.all(
-      items.map(async (p) => {
-        if (p.ch !== this.channel) return false; // channel gone: the broker has it back already
-        const props = p.msg.properties;
-        const headers: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(props.headers ?? {})) {
-          if (
-            k === 'x-delivery-count' ||
-            k === 'x-death' ||
-            k.startsWith('x-first-death') ||
-            k.startsWith('x-last-death')
-          )
-            continue;
-          headers[k] = v;
-        }
-        const prev = Number(headers[HEADER_RELEASED] ?? 0);
-        headers[HEADER_RELEASED] = (Number.isFinite(prev) ? prev : 0) + 1;
-        headers[HEADER_ORIGINAL_ROUTING_KEY] = p.delivery.routingKey;
-        headers[HEADER_ORIGINAL_EXCHANGE] = p.delivery.exchange;
-        // the copy is published by this bus's user: the author travels in a header (see authorOf)
-        if (p.delivery.userId === undefined) delete headers[HEADER_ORIGINAL_USER_ID];
-        else headers[HEADER_ORIGINAL_USER_ID] = p.delivery.userId;
-        const options: Options.Publish = {
-          ...copyProperties(props),
-          headers,
-          persistent: true,
-          mandatory: true,
-        };
-        try {
-          await this.deps.publisher.publish('', this.queue.name, p.msg.content, options);
-          return true;
-        } catch (err) {
-          this.log.error(
-            { err, routingKey: p.delivery.routingKey, reason },
-            'cannot release message, requeueing it',
-          );
-          return false;
-        }
-      }),
-    );
-    let released = 0;
-    items.forEach((p, i) => {
-      if (results[i]) {
-        this.ack(p, false, 0);
-        released++;
-      } else {
-        this.nack(p, true);
-      }
-    });
-    if (released > 0) this.deps.metrics.released.inc({ queue: this.label }, released);
+  private release(items: Pending[], reason: string): Promise<void> {
+    return this.settler.release(items, reason);
   }
 
-  /**
-   * Publish a copy of the message to the DLX with the reason (nack cannot add headers) and wait for its
-   * confirm; the caller acks the original only after that. Returns false if the copy could not be published.
-   */
-  private async publishDeadLetter(p: Pending, reason: string, cause: DeadLetterCause): Promise<boolean> {
-    const { msg } = p;
-    const props = msg.properties;
-    const routingKey = p.delivery.routingKey;
-    const headers: Record<string, unknown> = {
-      ...(props.headers ?? {}),
-      [HEADER_REASON]: reason,
-      [HEADER_ORIGINAL_ROUTING_KEY]: routingKey,
-      [HEADER_ORIGINAL_EXCHANGE]: p.delivery.exchange,
-      [HEADER_ORIGINAL_QUEUE]: this.queue.name,
-      [HEADER_DELIVERY_COUNT]: previousDeliveries(msg) + 1,
-    };
-    if (p.delivery.userId === undefined) delete headers[HEADER_ORIGINAL_USER_ID];
-    else headers[HEADER_ORIGINAL_USER_ID] = p.delivery.userId;
-    if (typeof props.contentType === 'string') headers[HEADER_ORIGINAL_CONTENT_TYPE] = props.contentType;
-    // mandatory: if the copy cannot be routed (dead queue missing) the original is requeued, not lost
-    const options: Options.Publish = { ...copyProperties(props), headers, persistent: true, mandatory: true };
-    // Straight to the dead-letter queue (default exchange), not through the DLX: the DLX also feeds the
-    // queues that observe expired commands, which must not see the bus's own rejections, and a message
-    // consumed from a queue bound to the DLX would come straight back.
-    // A rejected command goes through the DLX, whose bindings take it to the dead queue and to those waiting
-    // for it (the caller's commander, the registry), so they learn it was REJECTED. Everything else, and a
-    // message that came from the DLX (it would loop), goes straight to the dead queue.
-    const viaDlx =
-      /^sensor\.[^.]+\.commands\.[^.]+$/.test(routingKey) && p.delivery.exchange !== DEAD_LETTER_EXCHANGE;
-    try {
-      if (viaDlx) await this.deps.publisher.publish(DEAD_LETTER_EXCHANGE, routingKey, msg.content, options);
-      else await this.deps.publisher.publish('', DEAD_LETTER_QUEUE, msg.content, options);
-    } catch (err) {
-      this.log.error({ err, routingKey, reason }, 'cannot dead-letter message, requeueing it');
-      return false;
-    }
-    this.deps.metrics.deadLettered.inc({ queue: this.label, cause });
-    this.log.warn({ routingKey, reason, cause }, 'message dead-lettered');
-    return true;
+  private publishDeadLetter(p: Pending, reason: string, cause: DeadLetterCause): Promise<boolean> {
+    return this.settler.publishDeadLetter(p, reason, cause);
   }
 
   private ack(p: Pending, multiple: boolean, count = 1): void {
-    if (p.ch !== this.channel) return; // channel gone: the broker redelivers it
-    try {
-      p.ch.ack(p.msg, multiple);
-      if (count > 0) this.deps.metrics.acked.inc({ queue: this.label }, count);
-    } catch (err) {
-      this.log.debug({ err }, 'ack failed (channel closed)');
-    }
+    this.settler.ack(p, multiple, count);
   }
 
   private nack(p: Pending, requeue: boolean): void {
-    if (p.ch !== this.channel) return;
-    try {
-      p.ch.nack(p.msg, false, requeue);
-    } catch (err) {
-      this.log.debug({ err }, 'nack failed (channel closed)');
-    }
+    this.settler.nack(p, requeue);
   }
-}
-
-/**
- * The properties a copy of a message keeps (headers are set by the caller). Not `userId`: the broker refuses
- * a user_id other than the publishing connection's user.
- */
-function copyProperties(props: ConsumeMessage['properties']): Options.Publish {
-  const options: Options.Publish = {};
-  if (typeof props.contentType === 'string') options.contentType = props.contentType;
-  if (typeof props.contentEncoding === 'string') options.contentEncoding = props.contentEncoding;
-  if (typeof props.messageId === 'string') options.messageId = props.messageId;
-  if (typeof props.correlationId === 'string') options.correlationId = props.correlationId;
-  if (typeof props.timestamp === 'number') options.timestamp = props.timestamp;
-  if (typeof props.type === 'string') options.type = props.type;
-  return options;
 }
 
 const CHANNEL_CLOSE_TIMEOUT_MS = 5_000;

@@ -6,6 +6,7 @@ export type {
   BusEvent,
   BusOptions,
   ConsumeSpec,
+  MultiConsumeSpec,
   PublishOptions,
   RpcCallOptions,
   RpcRequest,
@@ -14,6 +15,7 @@ export type {
 export { createBus } from './bus.js';
 export type { BatchOutcome, Consumer } from './consumer.js';
 export type { Delivery } from './delivery.js';
+export type { MultiConsumer } from './multi-consumer.js';
 export {
   type DeadLetter,
   type DeadLetterQueue,

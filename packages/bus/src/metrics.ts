@@ -18,6 +18,7 @@ export interface BusMetrics {
   requeued: Counter<'queue'>;
   released: Counter<'queue'>;
   deadLettered: Counter<'queue' | 'cause'>;
+  subscribedQueues: Gauge;
 }
 
 /**
@@ -31,7 +32,7 @@ export function createBusMetrics(registry: Registry): BusMetrics {
     if (existing) return existing as Counter<L>;
     return new Counter<L>({ name, help, labelNames, registers: [registry] });
   }
-  function gauge<L extends string>(name: string, help: string, labelNames: L[]): Gauge<L> {
+  function gauge<L extends string = never>(name: string, help: string, labelNames: L[] = []): Gauge<L> {
     const existing = registry.getSingleMetric(name);
     if (existing) return existing as Gauge<L>;
     return new Gauge<L>({ name, help, labelNames, registers: [registry] });
@@ -96,6 +97,10 @@ export function createBusMetrics(registry: Registry): BusMetrics {
       'sensor_streaming_bus_dead_lettered_total',
       'Messages dead-lettered by the bus, by cause',
       ['queue', 'cause'],
+    ),
+    subscribedQueues: gauge(
+      'sensor_streaming_bus_multi_consumer_queues',
+      'Queues that multi-queue consumers have a broker consumer on right now (drops on a connection loss, back after the re-subscribe)',
     ),
   };
 }

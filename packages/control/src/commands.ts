@@ -29,6 +29,8 @@ export const FREQUENCY_MIN_HZ = 0.1;
 export const FREQUENCY_MAX_HZ = 10_000;
 export const DEFAULT_COMMAND_TTL_MS = 60_000;
 export const DEFAULT_ACK_TIMEOUT_MS = 5_000;
+/** Commands outstanding (published, ack not yet in) at once in one issue() call. */
+export const DEFAULT_ISSUE_CONCURRENCY = 500;
 
 export const COMMAND_TYPES: readonly CommandType[] = ['sleep', 'awake', 'changesamplefrequency'];
 
@@ -124,6 +126,12 @@ export interface IssueOptions {
   wait?: boolean;
   /** Called as each outcome becomes known (for progress output). */
   onOutcome?: (outcome: CommandOutcome) => void;
+  /**
+   * At most this many commands outstanding (published, outcome not yet known) at once, default 500: a
+   * command to 10,000 sensors does not put 10,000 messages in front of the broker and the sensors at once,
+   * and each ack timeout starts when its command is published, not when the call began.
+   */
+  concurrency?: number;
 }
 
 export interface Commander {
@@ -184,6 +192,26 @@ function unroutable(serial: string, type: CommandType): CommandOutcome {
 export function createCommander(bus: Bus): Commander {
   const pending = new Map<string, Pending>();
   let ackConsumer: Promise<Consumer> | undefined;
+
+  /**
+   * The serials whose device has a command queue. The registry's queue is bound to every command key, so a
+   * mandatory publish to an unknown sensor would still be routed: ask whether the sensor's own queue exists,
+   * the AMQP command queue or the MQTT session queue (one path for both transports). The AMQP queue first:
+   * a passive declare of a missing queue costs its channel, so asking for both would close a channel per
+   * AMQP sensor.
+   */
+  async function commandQueuesExist(serials: readonly string[]): Promise<Set<string>> {
+    const amqp = (s: string): string => deviceCommandQueues(s)[0];
+    const mqtt = (s: string): string => deviceCommandQueues(s)[1];
+    const found = await bus.existingQueues(serials.map(amqp));
+    const out = new Set(serials.filter((s) => found.has(amqp(s))));
+    const rest = serials.filter((s) => !out.has(s));
+    if (rest.length > 0) {
+      const viaMqtt = await bus.existingQueues(rest.map(mqtt));
+      for (const s of rest) if (viaMqtt.has(mqtt(s))) out.add(s);
+    }
+    return out;
+  }
 
   /**
    * A command of ours dead-lettered by its sensor's queue: `expired` (TTL passed while the sensor was away)
@@ -275,40 +303,54 @@ export function createCommander(bus: Bus): Commander {
     const wait = opts.wait ?? true;
     const timeoutMs = opts.timeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
     const startedAt = performance.now();
-    let timer: NodeJS.Timeout | undefined;
-    const acked = new Promise<CommandOutcome>((resolve) => {
-      if (!wait) return;
-      pending.set(command.commandId, { command, startedAt, settle: resolve });
-      timer = setTimeout(() => {
-        resolve({
-          ...base,
-          status: 'TIMED_OUT',
-          reason: `no ack within ${timeoutMs} ms; the command stays queued until it expires`,
-          rttMs: null,
-        });
-      }, timeoutMs);
+    let settleAck: (o: CommandOutcome) => void = () => undefined;
+    const answered = new Promise<CommandOutcome>((resolve) => {
+      settleAck = resolve;
     });
-    try {
-      await bus.publish(routingKeys.command(serial, command.type), commandCodec.encode(command), {
+    if (wait) pending.set(command.commandId, { command, startedAt, settle: settleAck });
+    // The confirm and the sensor's answer race: an ack (or the command dead-lettered back) proves the
+    // broker had it, so the outcome does not wait for a confirm that a loaded broker (a quorum queue of the
+    // registry bound to every command) may give seconds later; with --all that wait, not the sensors, set
+    // the pace. A publish failure counts only while no answer came.
+    const published = bus
+      .publish(routingKeys.command(serial, command.type), commandCodec.encode(command), {
         mandatory: true,
         messageId: command.commandId,
         expirationMs: opts.ttlMs ?? DEFAULT_COMMAND_TTL_MS,
-      });
-    } catch (err) {
-      if (timer !== undefined) clearTimeout(timer);
-      pending.delete(command.commandId);
-      if (err instanceof UnroutableError)
-        return { ...unroutable(serial, command.type), commandId: command.commandId };
-      return {
-        ...base,
-        status: 'FAILED',
-        reason: err instanceof Error ? err.message : String(err),
-        rttMs: null,
-      };
-    }
-    if (!wait) return { ...base, status: 'PUBLISHED', reason: 'confirmed by the broker', rttMs: null };
+      })
+      .then(
+        () => ({ kind: 'published' as const, err: undefined }),
+        (err: unknown) => ({ kind: 'published' as const, err }),
+      );
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await acked;
+      const first = await Promise.race([answered.then((o) => ({ kind: 'answered' as const, o })), published]);
+      if (first.kind === 'answered') return first.o;
+      const { err } = first;
+      if (err !== undefined) {
+        if (err instanceof UnroutableError)
+          return { ...unroutable(serial, command.type), commandId: command.commandId };
+        return {
+          ...base,
+          status: 'FAILED',
+          reason: err instanceof Error ? err.message : String(err),
+          rttMs: null,
+        };
+      }
+      if (!wait) return { ...base, status: 'PUBLISHED', reason: 'confirmed by the broker', rttMs: null };
+      // confirmed, no answer yet: wait for it up to timeoutMs from the publish
+      const leftMs = Math.max(0, timeoutMs - (performance.now() - startedAt));
+      const timedOut = new Promise<CommandOutcome>((resolve) => {
+        timer = setTimeout(() => {
+          resolve({
+            ...base,
+            status: 'TIMED_OUT',
+            reason: `no ack within ${timeoutMs} ms; the command stays queued until it expires`,
+            rttMs: null,
+          });
+        }, leftMs);
+      });
+      return await Promise.race([answered, timedOut]);
     } finally {
       if (timer !== undefined) clearTimeout(timer);
       pending.delete(command.commandId);
@@ -320,20 +362,29 @@ export function createCommander(bus: Bus): Commander {
       // Validate everything before publishing anything.
       for (const [i, s] of serials.entries()) assertSerial(s, `serials[${i}]`);
       if (request.type === 'changesamplefrequency') parseFrequency(request.sampleFrequencyHz);
+      const concurrency = opts.concurrency ?? DEFAULT_ISSUE_CONCURRENCY;
+      if (!Number.isInteger(concurrency) || concurrency < 1) {
+        throw new ControlError(
+          'CONTROL_BAD_CONCURRENCY',
+          `concurrency must be a positive integer, got ${JSON.stringify(opts.concurrency)}`,
+        );
+      }
       if (opts.wait ?? true) await ensureAckConsumer();
-      // The registry's queue is bound to every command key, so a mandatory publish to an
-      // unknown sensor would still be routed: ask whether the sensor's own queue exists,
-      // the AMQP command queue or the MQTT session queue (one path for both transports).
-      const existing = await bus.existingQueues(serials.flatMap((s) => deviceCommandQueues(s)));
-      return Promise.all(
-        serials.map(async (serial) => {
-          const outcome = deviceCommandQueues(serial).some((q) => existing.has(q))
+      const routable = await commandQueuesExist(serials);
+      const outcomes: CommandOutcome[] = new Array(serials.length);
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        for (let i = next++; i < serials.length; i = next++) {
+          const serial = serials[i]!;
+          const outcome = routable.has(serial)
             ? await issueOne(serial, request, opts)
             : unroutable(serial, request.type);
+          outcomes[i] = outcome;
           opts.onOutcome?.(outcome);
-          return outcome;
-        }),
-      );
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, serials.length) }, worker));
+      return outcomes;
     },
     async close() {
       if (ackConsumer !== undefined) {

@@ -44,8 +44,10 @@ export interface SimulatorConfig extends CommonConfig {
   samplesPerMessage: number | undefined;
   /** Max publishes in flight per flush tick (the bus also bounds unconfirmed publishes). */
   publishConcurrency: number;
-  /** Prefetch of the command consumer(s). */
+  /** Unacked commands per command channel (shared by its queues). */
   commandPrefetch: number;
+  /** Commands handled at once (each waits for the confirms of its ack, state change and samples). */
+  commandConcurrency: number;
   /** Sensors per command-consuming channel. */
   sensorsPerCommandChannel: number;
   /** Bearing faults grow from 0 to full severity over this many seconds. */
@@ -220,7 +222,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SimulatorConfi
     : undefined;
   const publishConcurrency = r.int('PUBLISH_CONCURRENCY', 2000, { min: 1, max: 100_000 });
   const commandPrefetch = r.int('COMMAND_PREFETCH', 100, { min: 1, max: 10_000 });
-  const sensorsPerCommandChannel = r.int('SENSORS_PER_COMMAND_CHANNEL', 1000, { min: 1, max: 50_000 });
+  const commandConcurrency = r.int('COMMAND_CONCURRENCY', 1000, { min: 1, max: 100_000 });
+  const sensorsPerCommandChannel = r.int('SENSORS_PER_COMMAND_CHANNEL', 100, { min: 1, max: 50_000 });
   const bearingFaultGrowthS = r.duration('BEARING_FAULT_GROWTH_MS', 600_000, { min: 0 }) / 1000;
   const maxBacklogS = r.duration('MAX_BACKLOG_MS', 300_000, { min: 1000, max: 86_400_000 }) / 1000;
 
@@ -244,6 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SimulatorConfi
     samplesPerMessage,
     publishConcurrency,
     commandPrefetch,
+    commandConcurrency,
     sensorsPerCommandChannel,
     bearingFaultGrowthS,
     maxBacklogS,

@@ -1,4 +1,3 @@
-export { CommandConsumer, type CommandConsumerOptions } from './command-consumer.js';
 export {
   DEFAULT_KIND_MIX,
   generateSerials,

@@ -1,9 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { amqpSocketOptions, type Bus, createBus } from '@sensor-streaming/bus';
+import {
+  amqpSocketOptions,
+  type Bus,
+  commandQueue,
+  createBus,
+  type MultiConsumer,
+} from '@sensor-streaming/bus';
 import {
   commandAckCodec,
   commandCodec,
+  commandQueueName,
   isProtocolError,
   logBatchCodec,
   measurementBatchCodec,
@@ -13,7 +20,6 @@ import {
 import type { HealthCheck, Logger } from '@sensor-streaming/runtime';
 import { connect } from 'amqplib';
 import type { Registry } from 'prom-client';
-import { CommandConsumer } from './command-consumer.js';
 import type { SimulatorConfig } from './config.js';
 import { buildFleet } from './fleet.js';
 import { createSimulatorMetrics, type SimulatorMetrics } from './metrics.js';
@@ -114,7 +120,7 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
 
   let transport: SensorTransport | undefined = deps.transport;
   let controlBus: Bus | undefined = deps.controlBus;
-  let commands: CommandConsumer | undefined;
+  let commands: MultiConsumer | undefined;
   let running = false;
   let commandsOverAmqp = true;
   let timer: NodeJS.Timeout | undefined;
@@ -324,6 +330,9 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
       logger: deps.logger.child({ module: 'control-bus' }),
       confirmWindow: 1000,
       tls: config.tls,
+      // acks and state changes are small frames on a latency path: with Nagle on, one written while the
+      // previous is unacknowledged waits for the broker's delayed ACK (~40 ms)
+      noDelay: true,
     });
     await controlBus.start();
     return controlBus;
@@ -424,24 +433,34 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
     // stream for the broker. Sampling starts once they are consumed.
     const amqpSerials = config.serials.filter((s) => !overMqtt.has(s));
     commandsOverAmqp = amqpSerials.length > 0;
-    commands = new CommandConsumer({
-      url: config.amqpUrl,
-      connectionName: `${config.serviceName}-${config.simulatorIndex}.commands`,
-      logger: deps.logger,
-      serials: amqpSerials,
-      commandTtlMs: config.commandTtlMs,
-      prefetch: config.commandPrefetch,
-      queuesPerChannel: config.sensorsPerCommandChannel,
-      handler: onCommand,
-      tls: config.tls,
-      ...(transport.name === 'mqtt'
-        ? {
-            // Re-declared after every reconnect of the command connection.
-            setup: declareMqttForwarding,
+    if (amqpSerials.length > 0) {
+      // All command queues over a few channels of the bus's consume connection (the bus re-declares and
+      // consumes them again after a reconnect, and dead-letters what cannot be handled).
+      const serialOf = new Map(amqpSerials.map((serial) => [commandQueueName(serial), serial]));
+      const t0 = performance.now();
+      commands = await bus.consumeMany({
+        queues: amqpSerials.map((serial) => commandQueue(serial, config.commandTtlMs)),
+        queuesPerChannel: config.sensorsPerCommandChannel,
+        channelPrefetch: config.commandPrefetch,
+        prefetch: Math.min(config.commandPrefetch, 10),
+        concurrency: config.commandConcurrency,
+        // Re-declared after every reconnect of the consume connection.
+        ...(transport.name === 'mqtt' ? { setup: declareMqttForwarding } : {}),
+        handler: (d) => {
+          const serial = serialOf.get(d.queue);
+          if (serial === undefined) {
+            throw Object.assign(new Error(`no sensor consumes queue ${d.queue} in this process`), {
+              permanent: true,
+            });
           }
-        : {}),
-    });
-    if (amqpSerials.length > 0) await commands.start();
+          return onCommand(serial, d.body, d.contentType);
+        },
+      });
+      log.info(
+        { queues: amqpSerials.length, ms: Math.round(performance.now() - t0) },
+        'consuming command queues',
+      );
+    }
     const samplingUs = nowUs();
     for (const s of order) s.startSampling(samplingUs);
     loopStart = performance.now();
@@ -490,7 +509,7 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
       {
         name: 'commands',
         // MQTT devices' commands come over their MQTT sessions (the 'bus' check covers them)
-        check: () => commands?.isConnected() === true || (running && !commandsOverAmqp),
+        check: () => commands?.isConsuming() === true || (running && !commandsOverAmqp),
       },
     ],
     sensors,

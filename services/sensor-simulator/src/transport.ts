@@ -9,7 +9,7 @@ export type MessageKind = 'data' | 'logs' | 'state' | 'acks';
 
 /**
  * How sensors' messages leave the process. AMQP sensors' commands are consumed
- * by the CommandConsumer; MQTT sensors receive theirs over their own MQTT session.
+ * through the bus (`consumeMany`, see simulator.ts); MQTT sensors receive theirs over their own MQTT session.
  */
 export interface SensorTransport {
   readonly name: 'amqp' | 'mqtt';

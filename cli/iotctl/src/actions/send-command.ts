@@ -2,6 +2,7 @@ import type { CommandOutcome, CommandRequest, IssueOptions, SensorFilter } from 
 import { CliError, EXIT_FAILURE, EXIT_OK } from '../cli-error.js';
 import { type Context, out, withSession } from '../context.js';
 import { formatOutcome, formatSummary } from '../format/outcomes.js';
+import { ProgressBar } from '../format/progress.js';
 import { json } from '../format/text.js';
 import type { Targets } from '../options.js';
 import type { Session } from '../session.js';
@@ -14,6 +15,8 @@ export interface SendCommandInput {
   timeoutMs: number;
   ttlMs?: number;
   json: boolean;
+  /** Commands outstanding at once (default: the commander's, 500). */
+  concurrency?: number;
 }
 
 /** Serials for --all / --selector come from the registry; explicit serials are used as given. */
@@ -43,10 +46,32 @@ export async function sendCommand(ctx: Context, input: SendCommandInput): Promis
     const width = Math.max(...serials.map((s) => s.length));
     const opts: IssueOptions = { issuedBy: ctx.issuedBy, wait: input.wait, timeoutMs: input.timeoutMs };
     if (input.ttlMs !== undefined) opts.ttlMs = input.ttlMs;
-    if (!input.json) opts.onOutcome = (o) => out(ctx, formatOutcome(o, width, ctx.style));
-    const outcomes: CommandOutcome[] = await session.commander().issue(serials, input.request, opts);
+    if (input.concurrency !== undefined) opts.concurrency = input.concurrency;
+    // On a terminal, a bar on stderr with the counts by outcome so far (never on a pipe: no control codes
+    // in a log). Per-sensor lines still go to stdout (--json: the array at the end).
+    const stderr = ctx.io.stderr as NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+    const bar =
+      stderr.isTTY === true && serials.length > 1
+        ? new ProgressBar(stderr, serials.length, ctx.style)
+        : undefined;
+    const started = ctx.nowMs();
+    opts.onOutcome = (o) => {
+      bar?.count(o);
+      if (!input.json) {
+        bar?.clear();
+        out(ctx, formatOutcome(o, width, ctx.style));
+      }
+      bar?.tick();
+    };
+    bar?.tick(true);
+    let outcomes: CommandOutcome[];
+    try {
+      outcomes = await session.commander().issue(serials, input.request, opts);
+    } finally {
+      bar?.clear();
+    }
     if (input.json) out(ctx, json(outcomes));
-    else out(ctx, formatSummary(input.request.type, outcomes));
+    else out(ctx, formatSummary(input.request.type, outcomes, ctx.nowMs() - started));
     const wanted = input.wait ? 'APPLIED' : 'PUBLISHED';
     return outcomes.every((o) => o.status === wanted) ? EXIT_OK : EXIT_FAILURE;
   });
