@@ -3,4 +3,5 @@ export {
   canStartThrowawayBroker,
   startThrowawayBroker,
   type ThrowawayBroker,
+  type ThrowawayBrokerOptions,
 } from './security/throwaway-broker.js';

@@ -48,7 +48,19 @@ async function answers(port: number): Promise<boolean> {
   });
 }
 
-export async function startThrowawayBroker(): Promise<ThrowawayBroker> {
+export interface ThrowawayBrokerOptions {
+  /**
+   * The node's open-files limit (soft and hard), set with prlimit before it
+   * starts: one per MQTT/AMQP connection plus the queues' files. Default:
+   * this process's own limit. Raising it past this process's hard limit needs
+   * CAP_SYS_RESOURCE. Each MQTT device holds one descriptor on the node.
+   */
+  nofile?: number;
+}
+
+export async function startThrowawayBroker(opts: ThrowawayBrokerOptions = {}): Promise<ThrowawayBroker> {
+  if (opts.nofile !== undefined && (!Number.isInteger(opts.nofile) || opts.nofile < 1024))
+    throw new RangeError(`startThrowawayBroker: nofile must be an integer >= 1024, got ${opts.nofile}`);
   const [amqp, dist, management, mqtt, prometheus] = [
     await freePort(),
     await freePort(),
@@ -92,7 +104,8 @@ export async function startThrowawayBroker(): Promise<ThrowawayBroker> {
   // /usr/sbin/rabbitmq-server switches to the rabbitmq user with `su`, whose PAM limits cut the
   // open-files soft limit to 1024 (the machine's broker runs so): about 1000 MQTT connections at
   // most. setpriv switches user without PAM, keeping this process's limit.
-  const [cmd, args, cwd, home] = existsSync('/usr/bin/setpriv')
+  // prlimit (we are root) raises both limits for the node before setpriv drops to rabbitmq.
+  const [cmd0, args0, cwd, home] = existsSync('/usr/bin/setpriv')
     ? [
         '/usr/bin/setpriv',
         [
@@ -106,12 +119,23 @@ export async function startThrowawayBroker(): Promise<ThrowawayBroker> {
         '/var/lib/rabbitmq',
       ]
     : ['rabbitmq-server', ['-detached'], '/tmp', process.env.HOME];
+  const [cmd, args] =
+    opts.nofile === undefined
+      ? [cmd0, args0]
+      : ['/usr/bin/prlimit', [`--nofile=${opts.nofile}:${opts.nofile}`, cmd0, ...args0]];
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...env, HOME: home }, cwd, stdio: 'ignore' });
+    const child = spawn(cmd, args, { env: { ...env, HOME: home }, cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
     child.once('error', reject);
     child.once('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`rabbitmq-server exited ${code}`)),
+      code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}: ${stderr.trim().slice(0, 500)}`)),
     );
+  }).catch((err: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
   });
   const destroy = async (): Promise<void> => {
     await ctl('-q', 'shutdown').catch(() => undefined);
