@@ -100,7 +100,10 @@ const stopChildren = async () => {
   );
 };
 // Never leave the throwaway node or a simulator running: on a signal or past the deadline, clean up and exit.
+let abandoned = false;
 const abandon = (why: string) => {
+  if (abandoned) return;
+  abandoned = true;
   say(`bench:mqtt: ${why}; stopping the simulators and destroying the throwaway broker`);
   void stopChildren()
     .then(() => broker.destroy())
@@ -236,7 +239,8 @@ try {
     PATH: process.env.PATH,
     AMQP_URL: amqpUrl,
     MQTT_URL: broker.mqttUrl,
-    SENSOR_KINDS: 'environment:1',
+    // One channel: one data message a second from each device.
+    SENSOR_KINDS: 'vibration:1',
     SAMPLE_FREQUENCY_HZ: '1',
     FLUSH_INTERVAL_MS: '1000',
     HEARTBEAT_INTERVAL_MS: '60000',

@@ -128,6 +128,43 @@ export function createMqttTransport(opts: MqttTransportOptions): MqttTransport {
 
   const onCommand = opts.onCommand;
 
+  /**
+   * Subscribes the sensor to its commands. A connection lost before the SUBACK (a keepalive
+   * timeout while a loaded broker sets up thousands of sessions) is not a refusal: mqtt.js
+   * reconnects by itself, and the SUBSCRIBE is sent again once it has (a few times at most).
+   */
+  async function subscribeCommands(client: MqttClient, serial: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      let granted: Awaited<ReturnType<MqttClient['subscribeAsync']>>;
+      try {
+        granted = await client.subscribeAsync(mqttCommandFilter(serial), { qos: 1 });
+      } catch (err) {
+        if (attempt >= 5) throw err;
+        log.warn({ err, serial, attempt }, 'MQTT command subscription interrupted; again after reconnecting');
+        if (!client.connected) await reconnected(client, serial);
+        continue;
+      }
+      if (granted.some((g) => g.qos !== 1))
+        throw new Error(`broker refused the command subscription of sensor ${serial}`);
+      return;
+    }
+  }
+
+  /** Resolves on the client's next CONNACK; rejects after a minute without one. */
+  function reconnected(client: MqttClient, serial: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        client.off('connect', onConnect);
+        reject(new Error(`MQTT sensor ${serial} did not reconnect within 60 s`));
+      }, 60_000);
+      const onConnect = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      client.once('connect', onConnect);
+    });
+  }
+
   async function open(serial: string): Promise<void> {
     const own = opts.credentials?.(serial);
     const user = own?.username ?? username;
@@ -181,11 +218,7 @@ export function createMqttTransport(opts: MqttTransportOptions): MqttTransport {
         client.once('connect', onConnect);
         client.on('error', onError);
       });
-      if (onCommand !== undefined) {
-        const granted = await client.subscribeAsync(mqttCommandFilter(serial), { qos: 1 });
-        if (granted.some((g) => g.qos !== 1))
-          throw new Error(`broker refused the command subscription of sensor ${serial}`);
-      }
+      if (onCommand !== undefined) await subscribeCommands(client, serial);
     } catch (err) {
       clients.delete(serial);
       await client.endAsync(true).catch(() => undefined);

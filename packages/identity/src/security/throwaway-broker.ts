@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -137,10 +137,29 @@ export async function startThrowawayBroker(opts: ThrowawayBrokerOptions = {}): P
     rmSync(dir, { recursive: true, force: true });
     throw err;
   });
-  const destroy = async (): Promise<void> => {
-    await ctl('-q', 'shutdown').catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
+  let osPid: number | undefined;
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
   };
+  let destroying: Promise<void> | undefined;
+  // Once, however many callers. A node holding thousands of MQTT sessions can take minutes to
+  // stop them one by one: past the timeout it is killed (its data directory is thrown away anyway).
+  const destroy = (): Promise<void> =>
+    (destroying ??= (async () => {
+      await run('rabbitmqctl', ['-q', 'shutdown'], { env, cwd: '/tmp', timeout: 60_000 }).catch(
+        () => undefined,
+      );
+      if (osPid !== undefined && alive(osPid)) {
+        process.kill(osPid, 'SIGKILL');
+        for (let i = 0; i < 50 && alive(osPid); i++) await new Promise((r) => setTimeout(r, 100));
+      }
+      rmSync(dir, { recursive: true, force: true });
+    })());
   try {
     const deadline = Date.now() + 120_000;
     while (!(await answers(amqp))) {
@@ -148,6 +167,8 @@ export async function startThrowawayBroker(opts: ThrowawayBrokerOptions = {}): P
       await new Promise((r) => setTimeout(r, 250));
     }
     await ctl('-q', 'await_startup', '--timeout', '120');
+    const pidText = readFileSync(path.join(dir, 'rabbit.pid'), 'utf8').trim();
+    if (/^\d+$/.test(pidText)) osPid = Number(pidText);
     while (!(await answers(management)) || !(await answers(mqtt))) {
       if (Date.now() > deadline)
         throw new Error('throwaway RabbitMQ: management or MQTT listener did not start');
