@@ -279,7 +279,13 @@ try {
   const per = Math.ceil(N / PROCS);
   for (let p = 0; p < PROCS; p++) {
     const mine = serials.slice(p * per, (p + 1) * per);
-    spawnSim(p, { TRANSPORT: 'mqtt', SENSOR_SERIALS: mine.join(','), MQTT_CREDENTIALS_FILE: file });
+    spawnSim(p, {
+      TRANSPORT: 'mqtt',
+      SENSOR_SERIALS: mine.join(','),
+      MQTT_CREDENTIALS_FILE: file,
+      // about 48 sessions being set up at once over all processes (the broker does them in turn)
+      MQTT_CONNECT_CONCURRENCY: String(Math.max(1, Math.round(48 / PROCS))),
+    });
   }
   let firstConnAt: number | undefined;
   let lastProgress = 0;

@@ -387,6 +387,7 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
                 sensorStateCodec.encode(sensors.get(serial)!.snapshot('WILL', nowUs(), 'OFFLINE')),
               onCommand: (serial, body) => onCommand(serial, body, undefined),
               logger: deps.logger,
+              connectConcurrency: config.mqttConnectConcurrency,
             });
       if (mqttT !== undefined && overMqtt.size === config.serials.length) transport = mqttT;
       else {

@@ -176,7 +176,10 @@ export function createMqttTransport(opts: MqttTransportOptions): MqttTransport {
       protocolVersion: 4, // RabbitMQ 3.10's plugin speaks MQTT 3.1.1
       // A persistent session when the sensor takes commands: those sent while it is away wait.
       clean: onCommand === undefined,
-      keepalive: 30,
+      // 60 s (mqtt.js's and most firmware's default): a PINGREQ after 60 s idle, the connection
+      // given up 30 s later without a PINGRESP. At 30 s, devices idle while a loaded broker set up
+      // thousands of sessions missed the 15 s answer and reconnected, adding to the load.
+      keepalive: 60,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
       ...(user === undefined ? {} : { username: user }),
