@@ -31,7 +31,7 @@ import { createBus } from '@sensor-streaming/bus';
 import { type CommandOutcome, createCommander } from '@sensor-streaming/control';
 import { brokerDefinitions, createBrokerAdmin, rabbitPasswordHash } from '@sensor-streaming/identity';
 import { startThrowawayBroker } from '@sensor-streaming/identity/testing';
-import { bindingPatterns } from '@sensor-streaming/protocol';
+import { bindingPatterns, commandAckCodec } from '@sensor-streaming/protocol';
 import { createLogger } from '@sensor-streaming/runtime';
 
 const { values: raw } = parseArgs({
@@ -80,9 +80,11 @@ if (Number.isFinite(nofile) && nofile < N + 2000)
   throw new Error(
     `open-files hard limit ${nofile} is too low for ${N} MQTT connections on the node (need >= ${N + 2000}); raise it (ulimit -Hn) or use fewer --devices`,
   );
-const broker = await startThrowawayBroker(
-  Number.isFinite(nofile) ? { nofile: Math.min(nofile, 1_048_576) } : {},
-);
+// Statistics every 30 s, not 5: see ThrowawayBrokerOptions.statisticsIntervalMs.
+const broker = await startThrowawayBroker({
+  ...(Number.isFinite(nofile) ? { nofile: Math.min(nofile, 1_048_576) } : {}),
+  statisticsIntervalMs: 30_000,
+});
 const dir = mkdtempSync(path.join(tmpdir(), 'bench-mqtt-'));
 const children: ChildProcess[] = [];
 let stopping = false;
@@ -203,36 +205,54 @@ try {
     { mode: 0o600 },
   );
 
-  // Observer: which serials streamed in a window (from the routing key: no decoding).
+  // Observer: which serials streamed in a window (from the routing key: no decoding). Its queue
+  // exists only during the window, so the bench process does not take 10,000 messages a second
+  // while it measures command round trips.
   const bus = createBus({ url: amqpUrl, connectionName: 'bench-observer', logger });
   await bus.start();
-  let seen: Set<string> | undefined;
-  const observer = await bus.consume({
+  /** How many of `serials` published data within 15 s (stops early once all have). */
+  const streamingNow = async (): Promise<number> => {
+    const seen = new Set<string>();
+    const observer = await bus.consume({
+      queue: {
+        name: `seen-${randomUUID()}`,
+        type: 'classic',
+        bindings: [bindingPatterns.data],
+        exclusive: true,
+        autoDelete: true,
+      },
+      prefetch: 2000,
+      handler: async (d) => {
+        const serial = d.routingKey.split('.')[1]!;
+        if (fleet.has(serial)) seen.add(serial);
+      },
+    });
+    const start = performance.now();
+    while (performance.now() - start < 15_000 && seen.size < N) await sleep(250);
+    await observer.stop();
+    const missing = serials.filter((s) => !seen.has(s));
+    if (missing.length > 0)
+      say(`not streaming: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}`);
+    return N - missing.length;
+  };
+  // Where a round trip goes: each CommandAck carries the device's clock when it handled the
+  // command (same machine, same clock); its arrival here splits the round trip into the
+  // command's way to the device and the ack's way back.
+  const ackSeen = new Map<string, { arrivedMs: number; handledMs: number }>();
+  await bus.consume({
     queue: {
-      name: `seen-${randomUUID()}`,
+      name: `acks-${randomUUID()}`,
       type: 'classic',
-      bindings: [bindingPatterns.data],
+      bindings: [bindingPatterns.acks],
       exclusive: true,
       autoDelete: true,
     },
-    prefetch: 2000,
+    prefetch: 1000,
     handler: async (d) => {
-      const serial = d.routingKey.split('.')[1]!;
-      if (fleet.has(serial)) seen?.add(serial);
+      const ack = commandAckCodec.decode(d.body, d.contentType);
+      ackSeen.set(ack.commandId, { arrivedMs: Date.now(), handledMs: ack.timeUs / 1000 });
     },
   });
-  /** How many of `serials` published data within 15 s (stops early once all have). */
-  const streamingNow = async (): Promise<number> => {
-    seen = new Set();
-    const start = performance.now();
-    while (performance.now() - start < 15_000 && seen.size < N) await sleep(250);
-    const missing = serials.filter((s) => !seen!.has(s));
-    if (missing.length > 0)
-      say(`not streaming: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}`);
-    const n = N - missing.length;
-    seen = undefined;
-    return n;
-  };
 
   const memBefore = await memory();
   const common: NodeJS.ProcessEnv = {
@@ -308,7 +328,7 @@ try {
   const connectRate = N / connectS;
   // The management API lists connections from its statistics (refreshed every 5 s): wait for them.
   let counted = await mqttConnections();
-  for (let i = 0; i < 20 && counted.connections < N; i++) {
+  for (let i = 0; i < 45 && counted.connections < N; i++) {
     await sleep(1000);
     counted = await mqttConnections();
   }
@@ -336,6 +356,10 @@ try {
   const amqpSample = amqpSerials.slice(0, SAMPLE);
   const results: Array<{ mqtt: number[]; amqp: number[] }> = [];
   let failures = 0;
+  const split = {
+    mqtt: { there: [] as number[], back: [] as number[] },
+    amqp: { there: [] as number[], back: [] as number[] },
+  };
   let wave = 0;
   for (let r = 0; r < ROUNDS; r++) {
     const rtt = { mqtt: [] as number[], amqp: [] as number[] };
@@ -350,9 +374,17 @@ try {
           { issuedBy: 'bench', timeoutMs: 30_000 },
         );
         for (const o of os) {
-          if (o.rttMs !== null && o.status === 'APPLIED') rtt[t].push(o.rttMs);
-          else failures++;
+          if (o.rttMs !== null && o.status === 'APPLIED') {
+            rtt[t].push(o.rttMs);
+            const a = ackSeen.get(o.commandId);
+            if (a !== undefined) {
+              const back = a.arrivedMs - a.handledMs;
+              split[t].back.push(back);
+              split[t].there.push(o.rttMs - back);
+            }
+          } else failures++;
         }
+        ackSeen.clear();
       }
     }
     results.push(rtt);
@@ -361,8 +393,11 @@ try {
     );
   }
   await commander.close();
+  for (const t of ['mqtt', 'amqp'] as const)
+    say(
+      `${t}: command to the device p50 ${pct(split[t].there, 50).toFixed(1)} p99 ${pct(split[t].there, 99).toFixed(1)} ms; ack back p50 ${pct(split[t].back, 50).toFixed(1)} p99 ${pct(split[t].back, 99).toFixed(1)} ms`,
+    );
   const streamingAfter = await streamingNow();
-  await observer.stop();
   await bus.stop();
   const streaming = Math.min(streamingBefore, streamingAfter);
   const m = (t: 'mqtt' | 'amqp', p: number) => median(results.map((x) => pct(x[t], p)));
