@@ -303,8 +303,8 @@ try {
       TRANSPORT: 'mqtt',
       SENSOR_SERIALS: mine.join(','),
       MQTT_CREDENTIALS_FILE: file,
-      // about 48 sessions being set up at once over all processes (the broker does them in turn)
-      MQTT_CONNECT_CONCURRENCY: String(Math.max(1, Math.round(48 / PROCS))),
+      // about 32 sessions being set up at once over all processes (the broker does them in turn)
+      MQTT_CONNECT_CONCURRENCY: String(Math.max(1, Math.round(32 / PROCS))),
     });
   }
   let firstConnAt: number | undefined;

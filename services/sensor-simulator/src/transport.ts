@@ -115,6 +115,11 @@ export interface MqttTransport extends SensorTransport {
   simulateNetworkFailure(serial: string): void;
 }
 
+/** 1 to 5 s, at random: how long an MQTT device waits before reconnecting. */
+function reconnectDelayMs(): number {
+  return 1000 + Math.floor(Math.random() * 4000);
+}
+
 export function createMqttTransport(opts: MqttTransportOptions): MqttTransport {
   if (opts.serials.length === 0) throw new RangeError('createMqttTransport: no serials');
   const clients = new Map<string, MqttClient>();
@@ -180,13 +185,20 @@ export function createMqttTransport(opts: MqttTransportOptions): MqttTransport {
       // given up 30 s later without a PINGRESP. At 30 s, devices idle while a loaded broker set up
       // thousands of sessions missed the 15 s answer and reconnected, adding to the load.
       keepalive: 60,
-      reconnectPeriod: 1000,
-      connectTimeout: 10_000,
+      reconnectPeriod: reconnectDelayMs(),
+      // A CONNACK can take a loaded broker (one setting up thousands of persistent sessions)
+      // more than 10 s; giving up earlier throws that work away and starts it again.
+      connectTimeout: 30_000,
       ...(user === undefined ? {} : { username: user }),
       ...(pass === undefined ? {} : { password: pass }),
       will: { topic: mqttTopic('state', serial), payload: opts.will(serial), qos: 1, retain: false },
     });
     client.on('error', (err) => log.warn({ err, serial }, 'mqtt client error'));
+    // A new random delay before each reconnect: devices dropped together (a broker restart, a
+    // stall) come back spread out instead of all at once every second.
+    client.on('close', () => {
+      client.options.reconnectPeriod = reconnectDelayMs();
+    });
     // TCP_NODELAY on every (re)connected stream (Node leaves Nagle on). With Nagle, the command's
     // PUBACK goes out and the CommandAck written a moment later waits for the broker's delayed
     // ACK of it (~40 ms on Linux): a fixed delay on every MQTT command round trip.
