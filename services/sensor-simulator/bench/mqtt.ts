@@ -14,7 +14,7 @@
  *   binaries (rabbitmq memory breakdown), before and after the fleet connected.
  * Rounds: the waves are split into rounds; p50/p99 and the ratio are the medians over rounds.
  *
- *   pnpm bench:mqtt [-- --devices 10000 --processes 4 --rounds 3 --waves 4 --sample 100]
+ *   pnpm bench:mqtt [-- --devices 10000 --processes 4 --rounds 3 --waves 4 --sample 100 --flush-ms 1000]
  *
  * BENCH_METRICS_BASE=<port>: simulator i serves /metrics on <port>+i (to profile a run).
  */
@@ -43,6 +43,7 @@ const { values: raw } = parseArgs({
     waves: { type: 'string', default: '4' },
     sample: { type: 'string', default: '100' },
     amqp: { type: 'string', default: '100' },
+    'flush-ms': { type: 'string', default: '1000' },
   },
   strict: true,
 });
@@ -58,6 +59,8 @@ const ROUNDS = int('rounds', raw.rounds, 1);
 const WAVES = int('waves', raw.waves, 1);
 const SAMPLE = Math.min(int('sample', raw.sample, 1), N);
 const AMQP_SENSORS = int('amqp', raw.amqp, 1);
+// Devices sample at 1 Hz; each publishes what it sampled every FLUSH_MS (1000: one message a second).
+const FLUSH_MS = int('flush-ms', raw['flush-ms'], 100);
 
 const logger = createLogger({ service: 'bench-mqtt', level: 'warn', pretty: false });
 const say = (s: string) => void process.stderr.write(`${s}\n`);
@@ -262,7 +265,7 @@ try {
     // One channel: one data message a second from each device.
     SENSOR_KINDS: 'vibration:1',
     SAMPLE_FREQUENCY_HZ: '1',
-    FLUSH_INTERVAL_MS: '1000',
+    FLUSH_INTERVAL_MS: String(FLUSH_MS),
     HEARTBEAT_INTERVAL_MS: '60000',
     METRICS_PORT: '0',
     LOG_LEVEL: 'info',
@@ -406,7 +409,7 @@ try {
     `medians of ${ROUNDS} rounds (${WAVES} waves of ${SAMPLE} MQTT + ${amqpSample.length} AMQP commands each): MQTT p50 ${m('mqtt', 50).toFixed(1)} p99 ${m('mqtt', 99).toFixed(1)} ms; AMQP p50 ${m('amqp', 50).toFixed(1)} p99 ${m('amqp', 99).toFixed(1)} ms; ${failures} commands not APPLIED`,
   );
   say(
-    `${streamingAfter}/${N} streaming after the commands; ${PROCS} MQTT simulator processes; load average ${load()}`,
+    `${streamingAfter}/${N} streaming after the commands; ${PROCS} MQTT simulator processes; one data message per device every ${FLUSH_MS} ms; load average ${load()}`,
   );
   process.stdout.write(
     `mqtt: ${streaming} devices, connect ${connectRate.toFixed(0)}/s, command p99 ${m('mqtt', 99).toFixed(1)} ms, amqp p99 ${m('amqp', 99).toFixed(1)} ms, ratio ${ratio.toFixed(2)}, ${kb.toFixed(1)} KB/connection\n`,
