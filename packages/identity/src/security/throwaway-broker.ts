@@ -58,8 +58,8 @@ export interface ThrowawayBrokerOptions {
   nofile?: number;
   /**
    * `collect_statistics_interval` (RabbitMQ's default 5000 ms): every connection, channel and
-   * queue reports its statistics this often. With 10,000 MQTT devices (each a connection, two
-   * internal channels and a session queue) the default costs the node more than the fleet does.
+   * queue reports its statistics this often: 40,000 objects for 10,000 MQTT devices (each a
+   * connection, two internal channels and a session queue).
    */
   statisticsIntervalMs?: number;
 }
