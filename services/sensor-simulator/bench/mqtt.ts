@@ -173,7 +173,6 @@ const memory = async () => {
           n('connection_other'),
         queues: n('queue_procs'),
         ets: n('mnesia') + n('other_ets') + n('metrics') + n('mgmt_db'),
-        binary: n('binary'),
       },
     });
     if (i < 2) await sleep(2000);
@@ -351,7 +350,7 @@ try {
   const partsKb = Object.entries(memAfter.parts)
     .map(([k, v]) => `${k} ${((v - memBefore.parts[k]!) / counted.connections / 1024).toFixed(1)}`)
     .join(', ');
-  say(`broker memory per MQTT connection: ${kb.toFixed(1)} KB (${partsKb} KB; binary excluded)`);
+  say(`broker memory per MQTT connection: ${kb.toFixed(1)} KB (${partsKb} KB; message binaries not counted)`);
 
   const commander = createCommander(bus);
   const step = Math.max(1, Math.floor(N / SAMPLE));
