@@ -27,6 +27,12 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes how many MQTT devices connect at once, and refuses a non-positive number by name', () => {
+    expect(loadConfig({}).mqttConnectConcurrency).toBe(50);
+    expect(loadConfig({ MQTT_CONNECT_CONCURRENCY: '8' }).mqttConnectConcurrency).toBe(8);
+    expect(() => loadConfig({ MQTT_CONNECT_CONCURRENCY: '0' })).toThrow(/MQTT_CONNECT_CONCURRENCY/);
+  });
+
   it('gives processes with different indexes disjoint serials', () => {
     const a = loadConfig({ SENSOR_COUNT: '100', SIMULATOR_INDEX: '1' }).serials;
     const b = loadConfig({ SENSOR_COUNT: '100', SIMULATOR_INDEX: '11' }).serials;

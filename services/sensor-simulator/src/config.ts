@@ -30,6 +30,8 @@ export interface SimulatorConfig extends CommonConfig {
   mqttShare: number;
   /** CSV `serial,username,password` (what `iotctl sensors provision --from` writes): each MQTT device's own credential. */
   mqttCredentialsFile: string | undefined;
+  /** MQTT connections opened at once while starting (each: CONNECT, command SUBSCRIBE). */
+  mqttConnectConcurrency: number;
   /** Fault kind -> probability that a sensor has it. */
   faultProbabilities: Partial<Record<FaultKind, number>>;
   /** Explicit faults per serial (added to the random ones). */
@@ -186,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SimulatorConfi
   if (transport === 'mqtt' && r.has('MQTT_SHARE') && mqttShare === 0)
     r.problem('MQTT_SHARE', 'is 0 with TRANSPORT=mqtt; use TRANSPORT=amqp for no MQTT sensors');
   const credentialsFile = r.string('MQTT_CREDENTIALS_FILE', '');
+  const mqttConnectConcurrency = r.int('MQTT_CONNECT_CONCURRENCY', 50, { min: 1, max: 10_000 });
 
   const faultsRaw = r.string('FAULTS', 'spike:0,stuck:0,drift:0,dropout:0,errorburst:0,bearing:0');
   const faults = parseWeights(faultsRaw, FAULT_KINDS, 'fault');
@@ -240,6 +243,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SimulatorConfi
     transport,
     mqttShare,
     mqttCredentialsFile: credentialsFile === '' ? undefined : credentialsFile,
+    mqttConnectConcurrency,
     faultProbabilities,
     faultSerials,
     seed,

@@ -400,6 +400,7 @@ export function createSimulator(deps: SimulatorDeps): Simulator {
               onCommand: (serial, body) => onCommand(serial, body, undefined),
               logger: deps.logger,
               tls: config.tls,
+              connectConcurrency: config.mqttConnectConcurrency,
             });
       if (mqttT !== undefined && overMqtt.size === config.serials.length) transport = mqttT;
       else {

@@ -2,6 +2,7 @@ import type { Bus } from '@sensor-streaming/bus';
 import { MQTT_COMMAND_FORWARDING, mqttClientId } from '@sensor-streaming/control';
 import { CONTENT_TYPE_PROTOBUF, EXCHANGE, routingKeys } from '@sensor-streaming/protocol';
 import { isTlsUrl, type Logger, loadTlsMaterial, type TlsFiles } from '@sensor-streaming/runtime';
+import type { Socket } from 'node:net';
 import type { Channel } from 'amqplib';
 import mqtt, { type MqttClient } from 'mqtt';
 
@@ -116,6 +117,11 @@ export interface MqttTransport extends SensorTransport {
   simulateNetworkFailure(serial: string): void;
 }
 
+/** 1 to 5 s, at random: how long an MQTT device waits before reconnecting. */
+function reconnectDelayMs(): number {
+  return 1000 + Math.floor(Math.random() * 4000);
+}
+
 export function createMqttTransport(opts: MqttTransportOptions): MqttTransport {
   if (opts.serials.length === 0) throw new RangeError('createMqttTransport: no serials');
   const clients = new Map<string, MqttClient>();
@@ -131,6 +137,43 @@ export function createMqttTransport(opts: MqttTransportOptions): MqttTransport {
 
   const onCommand = opts.onCommand;
 
+  /**
+   * Subscribes the sensor to its commands. A connection lost before the SUBACK (a keepalive
+   * timeout while a loaded broker sets up thousands of sessions) is not a refusal: mqtt.js
+   * reconnects by itself, and the SUBSCRIBE is sent again once it has (a few times at most).
+   */
+  async function subscribeCommands(client: MqttClient, serial: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      let granted: Awaited<ReturnType<MqttClient['subscribeAsync']>>;
+      try {
+        granted = await client.subscribeAsync(mqttCommandFilter(serial), { qos: 1 });
+      } catch (err) {
+        if (attempt >= 5) throw err;
+        log.warn({ err, serial, attempt }, 'MQTT command subscription interrupted; again after reconnecting');
+        if (!client.connected) await reconnected(client, serial);
+        continue;
+      }
+      if (granted.some((g) => g.qos !== 1))
+        throw new Error(`broker refused the command subscription of sensor ${serial}`);
+      return;
+    }
+  }
+
+  /** Resolves on the client's next CONNACK; rejects after a minute without one. */
+  function reconnected(client: MqttClient, serial: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        client.off('connect', onConnect);
+        reject(new Error(`MQTT sensor ${serial} did not reconnect within 60 s`));
+      }, 60_000);
+      const onConnect = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      client.once('connect', onConnect);
+    });
+  }
+
   async function open(serial: string): Promise<void> {
     const own = opts.credentials?.(serial);
     const user = own?.username ?? username;
@@ -142,15 +185,29 @@ export function createMqttTransport(opts: MqttTransportOptions): MqttTransport {
       protocolVersion: 4, // RabbitMQ 3.10's plugin speaks MQTT 3.1.1
       // A persistent session when the sensor takes commands: those sent while it is away wait.
       clean: onCommand === undefined,
-      keepalive: 30,
-      reconnectPeriod: 1000,
-      connectTimeout: 10_000,
+      // 60 s (mqtt.js's and most firmware's default): a PINGREQ after 60 s idle, the connection
+      // given up 30 s later without a PINGRESP. At 30 s, devices idle while a loaded broker set up
+      // thousands of sessions missed the 15 s answer and reconnected, adding to the load.
+      keepalive: 60,
+      reconnectPeriod: reconnectDelayMs(),
+      // A CONNACK can take a loaded broker (one setting up thousands of persistent sessions)
+      // more than 10 s; giving up earlier throws that work away and starts it again.
+      connectTimeout: 30_000,
       ...(user === undefined ? {} : { username: user }),
       ...(pass === undefined ? {} : { password: pass }),
       will: { topic: mqttTopic('state', serial), payload: opts.will(serial), qos: 1, retain: false },
       ...tls,
     });
     client.on('error', (err) => log.warn({ err, serial }, 'mqtt client error'));
+    // A new random delay before each reconnect: devices dropped together (a broker restart, a
+    // stall) come back spread out instead of all at once every second.
+    client.on('close', () => {
+      client.options.reconnectPeriod = reconnectDelayMs();
+    });
+    // TCP_NODELAY on every (re)connected stream (Node leaves Nagle on). With Nagle, the command's
+    // PUBACK goes out and the CommandAck written a moment later waits for the broker's delayed
+    // ACK of it (~40 ms on Linux): a fixed delay on every MQTT command round trip.
+    client.on('connect', () => (client.stream as Partial<Socket>).setNoDelay?.(true));
     // Known before it connects: a command delivered at once is answered over this client.
     clients.set(serial, client);
     if (onCommand !== undefined) {
@@ -181,11 +238,7 @@ export function createMqttTransport(opts: MqttTransportOptions): MqttTransport {
         client.once('connect', onConnect);
         client.on('error', onError);
       });
-      if (onCommand !== undefined) {
-        const granted = await client.subscribeAsync(mqttCommandFilter(serial), { qos: 1 });
-        if (granted.some((g) => g.qos !== 1))
-          throw new Error(`broker refused the command subscription of sensor ${serial}`);
-      }
+      if (onCommand !== undefined) await subscribeCommands(client, serial);
     } catch (err) {
       clients.delete(serial);
       await client.endAsync(true).catch(() => undefined);

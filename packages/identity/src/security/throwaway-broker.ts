@@ -1,5 +1,14 @@
 import { execFile, spawn } from 'node:child_process';
-import { chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -42,6 +51,19 @@ export interface ThrowawayBrokerOptions {
    * `tls/certFile.pem`, `tls/keyFile.pem` (with `tls`) and `definitions.json` (with `definitionsFile`).
    */
   extraConfig?: (dir: string, ports: ThrowawayPorts) => string;
+  /**
+   * The node's open-files limit (soft and hard), set with prlimit before it
+   * starts: one per MQTT/AMQP connection plus the queues' files. Default:
+   * this process's own limit. Raising it past this process's hard limit needs
+   * CAP_SYS_RESOURCE. Each MQTT device holds one descriptor on the node.
+   */
+  nofile?: number;
+  /**
+   * `collect_statistics_interval` (RabbitMQ's default 5000 ms): every connection, channel and
+   * queue reports its statistics this often: 40,000 objects for 10,000 MQTT devices (each a
+   * connection, two internal channels and a session queue).
+   */
+  statisticsIntervalMs?: number;
 }
 
 export interface ThrowawayPorts {
@@ -82,6 +104,8 @@ async function answers(port: number): Promise<boolean> {
 }
 
 export async function startThrowawayBroker(opts: ThrowawayBrokerOptions = {}): Promise<ThrowawayBroker> {
+  if (opts.nofile !== undefined && (!Number.isInteger(opts.nofile) || opts.nofile < 1024))
+    throw new RangeError(`startThrowawayBroker: nofile must be an integer >= 1024, got ${opts.nofile}`);
   const [amqp, dist, management, mqtt, prometheus, amqps, mqtts] = [
     await freePort(),
     await freePort(),
@@ -128,6 +152,9 @@ export async function startThrowawayBroker(opts: ThrowawayBrokerOptions = {}): P
       `mqtt.listeners.tcp.default = 127.0.0.1:${mqtt}`,
       'mqtt.allow_anonymous = false',
       ...tlsLines,
+      ...(opts.statisticsIntervalMs === undefined
+        ? []
+        : [`collect_statistics_interval = ${opts.statisticsIntervalMs}`]),
       '',
     ].join('\n'),
   );
@@ -168,7 +195,8 @@ export async function startThrowawayBroker(opts: ThrowawayBrokerOptions = {}): P
   // /usr/sbin/rabbitmq-server switches to the rabbitmq user with `su`, whose PAM limits cut the
   // open-files soft limit to 1024 (the machine's broker runs so): about 1000 MQTT connections at
   // most. setpriv switches user without PAM, keeping this process's limit.
-  const [cmd, args, cwd, home] = existsSync('/usr/bin/setpriv')
+  // prlimit (we are root) raises both limits for the node before setpriv drops to rabbitmq.
+  const [cmd0, args0, cwd, home] = existsSync('/usr/bin/setpriv')
     ? [
         '/usr/bin/setpriv',
         [
@@ -182,17 +210,47 @@ export async function startThrowawayBroker(opts: ThrowawayBrokerOptions = {}): P
         '/var/lib/rabbitmq',
       ]
     : ['rabbitmq-server', ['-detached'], '/tmp', process.env.HOME];
+  const [cmd, args] =
+    opts.nofile === undefined
+      ? [cmd0, args0]
+      : ['/usr/bin/prlimit', [`--nofile=${opts.nofile}:${opts.nofile}`, cmd0, ...args0]];
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...env, HOME: home }, cwd, stdio: 'ignore' });
+    const child = spawn(cmd, args, { env: { ...env, HOME: home }, cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
     child.once('error', reject);
     child.once('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`rabbitmq-server exited ${code}`)),
+      code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}: ${stderr.trim().slice(0, 500)}`)),
     );
-  });
-  const destroy = async (): Promise<void> => {
-    await ctl('-q', 'shutdown').catch(() => undefined);
+  }).catch((err: unknown) => {
     rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
+  let osPid: number | undefined;
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
   };
+  let destroying: Promise<void> | undefined;
+  // Once, however many callers. A node holding thousands of MQTT sessions can take minutes to
+  // stop them one by one: past the timeout it is killed (its data directory is thrown away anyway).
+  const destroy = (): Promise<void> =>
+    (destroying ??= (async () => {
+      await run('rabbitmqctl', ['-q', 'shutdown'], { env, cwd: '/tmp', timeout: 60_000 }).catch(
+        () => undefined,
+      );
+      if (osPid !== undefined && alive(osPid)) {
+        process.kill(osPid, 'SIGKILL');
+        for (let i = 0; i < 50 && alive(osPid); i++) await new Promise((r) => setTimeout(r, 100));
+      }
+      rmSync(dir, { recursive: true, force: true });
+    })());
   try {
     const deadline = Date.now() + 120_000;
     while (!(await answers(amqp))) {
@@ -200,6 +258,8 @@ export async function startThrowawayBroker(opts: ThrowawayBrokerOptions = {}): P
       await new Promise((r) => setTimeout(r, 250));
     }
     await ctl('-q', 'await_startup', '--timeout', '120');
+    const pidText = readFileSync(path.join(dir, 'rabbit.pid'), 'utf8').trim();
+    if (/^\d+$/.test(pidText)) osPid = Number(pidText);
     while (
       !(await answers(management)) ||
       !(await answers(mqtt)) ||
