@@ -243,7 +243,7 @@ describe('batch pipeline with closed registration', () => {
 
     // a batch of only refused serials touches neither the sensor ids nor the writer
     const out2 = await p.handle([delivery('rogue-2:1'), delivery('rogue-3:1')]);
-    expect(out2.rejected.map((r) => r.index)).toEqual([0, 1]);
+    expect(out2.rejected?.map((r) => r.index)).toEqual([0, 1]);
     expect(resolved).toHaveLength(1);
     expect(written).toHaveLength(2);
   });
