@@ -1,5 +1,12 @@
 import { fileURLToPath } from 'node:url';
-import { type CommonConfig, readCommonConfig, readEnv } from '@sensor-streaming/runtime';
+import {
+  type CommonConfig,
+  type RegistrationConfig,
+  readCommonConfig,
+  readEnv,
+  readRegistrationConfig,
+  readSensorStateMax,
+} from '@sensor-streaming/runtime';
 
 export interface SmtpConfig {
   /** smtp://[user:pass@]host[:port] (STARTTLS required) or smtps://... (TLS from the start). */
@@ -37,6 +44,10 @@ export interface AlarmServiceConfig extends CommonConfig {
   notify: { maxAttempts: number; initialDelayMs: number; maxDelayMs: number; pollMs: number };
   /** OUTBOX_RETRY_MS: a stored transition not confirmed this long after storing is published by the relay. */
   outboxRetryMs: number;
+  /** REGISTRATION=open|closed: in closed mode messages of unprovisioned serials are ignored (not evaluated). */
+  registration: RegistrationConfig;
+  /** Sensors whose rule state is kept at most (SENSOR_STATE_MAX; least recently active evicted). */
+  sensorStateMax: number;
 }
 
 const EMAIL = /^[^\s@<>]+@[^\s@<>]+$/;
@@ -54,6 +65,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AlarmServiceCo
   if (!/\.(ya?ml|json)$/i.test(rulesFile)) r.problem('RULES_FILE', 'must end in .yaml, .yml or .json');
   const config: AlarmServiceConfig = {
     ...common,
+    registration: readRegistrationConfig(r),
+    sensorStateMax: readSensorStateMax(r),
     queueName: r.string('ALARM_QUEUE', 'alarm-service', { pattern: /^[A-Za-z0-9_.-]{1,200}$/ }),
     rulesFile,
     rulesWatch: r.bool('RULES_WATCH', true),

@@ -111,7 +111,9 @@ afterEach(async () => {
 });
 
 describe('REGISTRATION=closed', () => {
-  it('dead-letters a flood of unprovisioned serials with the reason, creates no row, and stays bounded', { timeout: 120_000 }, async () => {
+  it('dead-letters a flood of unprovisioned serials with the reason, creates no row, and stays bounded', {
+    timeout: 120_000,
+  }, async () => {
     await registerSensors(db.pool, [{ serial: 'prov-1', kind: 'vibration', labels: {} }], 'test');
     const { registry } = ingester({ REGISTRATION: 'closed' });
     await running[0]?.start();
@@ -149,7 +151,9 @@ describe('REGISTRATION=closed', () => {
     ).toBeGreaterThanOrEqual(FLOOD + 1 - BOUND);
   });
 
-  it('refuses a revoked serial (its stored rows are kept) and admits one provisioned later', { timeout: 60_000 }, async () => {
+  it('refuses a revoked serial (its stored rows are kept) and admits one provisioned later', {
+    timeout: 60_000,
+  }, async () => {
     await registerSensors(db.pool, [{ serial: 'gone-1', kind: '', labels: {} }], 'test');
     // TTLs of 0: every batch asks the database, so revoking and provisioning show at once
     ingester({ REGISTRATION: 'closed', REGISTRATION_CACHE_TTL: '0', REGISTRATION_NEGATIVE_TTL: '0' });
@@ -191,7 +195,9 @@ describe('REGISTRATION=closed', () => {
 });
 
 describe('REGISTRATION=open', () => {
-  it('stores a flood of new serials but keeps at most SENSOR_STATE_MAX of them in memory', { timeout: 120_000 }, async () => {
+  it('stores a flood of new serials but keeps at most SENSOR_STATE_MAX of them in memory', {
+    timeout: 120_000,
+  }, async () => {
     const { registry } = ingester({ REGISTRATION: 'open' });
     await running[0]?.start();
     for (let i = 0; i < FLOOD; i++) await publish(batch(`open-${i}`));
