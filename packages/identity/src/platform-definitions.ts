@@ -1,4 +1,4 @@
-import { ALARM_RPC_QUEUE, REGISTRY_RPC_QUEUE } from '@sensor-streaming/control';
+import { ALARM_RPC_QUEUE, REGISTRAR_RPC_QUEUE, REGISTRY_RPC_QUEUE } from '@sensor-streaming/control';
 import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE } from '@sensor-streaming/protocol';
 import type { Permissions, TopicPermissions } from './device-permissions.js';
 
@@ -15,7 +15,8 @@ export type ServiceRole =
   | 'alarm-service'
   | 'sensor-simulator'
   | 'operator'
-  | 'viewer';
+  | 'viewer'
+  | 'provisioner';
 
 export const SERVICE_ROLES: readonly ServiceRole[] = [
   'measurements-ingester',
@@ -25,11 +26,12 @@ export const SERVICE_ROLES: readonly ServiceRole[] = [
   'sensor-simulator',
   'operator',
   'viewer',
+  'provisioner',
 ];
 
-/** The broker user of a role: `svc.<service>`, `op.operator`, `op.viewer`. */
+/** The broker user of a role: `svc.<service>`, `op.operator`, `op.viewer`, `op.provisioner`. */
 export function roleUser(role: ServiceRole): string {
-  return role === 'operator' || role === 'viewer' ? `op.${role}` : `svc.${role}`;
+  return role === 'operator' || role === 'viewer' || role === 'provisioner' ? `op.${role}` : `svc.${role}`;
 }
 
 const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -76,7 +78,12 @@ function specOf(role: ServiceRole): RoleSpec {
     case 'logs-ingester':
       return ingester('logs-ingester', 'logs');
     case 'sensor-registry': {
-      const qs = ['sensor-registry', 'sensor-registry.expired-commands', REGISTRY_RPC_QUEUE];
+      const qs = [
+        'sensor-registry',
+        'sensor-registry.expired-commands',
+        REGISTRY_RPC_QUEUE,
+        REGISTRAR_RPC_QUEUE,
+      ];
       return {
         configure: [...qs, CONTROL_ACKS, REGISTRY_TRAFFIC],
         // acks (EXPIRED), reconcile commands, RPC replies (default exchange, direct reply-to)
@@ -119,6 +126,15 @@ function specOf(role: ServiceRole): RoleSpec {
         write: [EXCHANGE],
         read: [],
         publishKeys: esc(REGISTRY_RPC_QUEUE),
+      };
+    case 'provisioner':
+      // iotctl sensors provision / revoke: the registrar RPC only (sensors.register, sensors.revoke). The
+      // broker credentials themselves are made through the management API with its own administrator user.
+      return {
+        configure: [],
+        write: [EXCHANGE],
+        read: [],
+        publishKeys: esc(REGISTRAR_RPC_QUEUE),
       };
   }
 }
