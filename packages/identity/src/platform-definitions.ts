@@ -64,8 +64,10 @@ interface RoleSpec {
 function ingester(queue: string, kind: 'data' | 'logs'): RoleSpec {
   return {
     configure: [queue],
-    // its queue (to bind it) and the DLX (it dead-letters bad messages itself, with the original key)
-    write: [queue, DEAD_LETTER_EXCHANGE],
+    // its queue (to bind it) and the DLX; the default exchange because the bus sends a dead letter straight
+    // to the dead-letter queue and releases a batch by re-publishing to its own queue, both through
+    // amq.default (without it the first invalid or unprovisioned message stalls the ingester: test:security)
+    write: [queue, DEAD_LETTER_EXCHANGE, 'amq.default'],
     read: [EXCHANGE, queue],
     publishKeys: `sensor\\.[A-Za-z0-9_-]+\\.${kind}`,
   };
