@@ -59,7 +59,7 @@ export function createTrafficHandler(opts: TrafficHandlerOptions): (ds: Delivery
     maxEntries: opts.maxSensors ?? 100_000,
     ...(opts.onEvict === undefined ? {} : { onEvict: () => opts.onEvict?.() }),
   });
-  let refusedNow: ReadonlySet<string> = new Set();
+  const none: ReadonlySet<string> = new Set();
 
   function countSamples(serial: string, samples: number, t: number): number | undefined {
     const w = windows.get(serial);
@@ -84,6 +84,7 @@ export function createTrafficHandler(opts: TrafficHandlerOptions): (ds: Delivery
     const traffic: SensorTrafficInput[] = [];
     let data = 0;
     let logs = 0;
+    let refusedNow = none;
     if (opts.refused !== undefined) {
       const serials = new Set<string>();
       for (const d of ds) {
