@@ -58,6 +58,7 @@ try {
     await first.stop();
   }
 
+  let lastLookups = 0;
   async function drain(mode: 'open' | 'closed'): Promise<number> {
     await gen.burst(MESSAGES, 1_000_000); // the backlog, before the ingester starts
     const registry = new Registry();
@@ -71,6 +72,8 @@ try {
       await new Promise((r) => setTimeout(r, 20));
     }
     const seconds = (performance.now() - started) / 1000;
+    const lookups = await registry.getSingleMetric('sensor_streaming_registration_lookups_total')?.get();
+    lastLookups = (lookups?.values ?? []).reduce((s, v) => s + v.value, 0);
     await ingester.stop();
     if ((await queueMessageCount(vhost.url, 'measurements-ingester')) !== 0) throw new Error('backlog left');
     return (MESSAGES * SPM) / seconds;
@@ -81,7 +84,9 @@ try {
     for (const mode of r % 2 === 1 ? (['open', 'closed'] as const) : (['closed', 'open'] as const)) {
       const rate = await drain(mode);
       rates[mode].push(rate);
-      say(`round ${r} ${mode.padEnd(6)} ${Math.round(rate).toLocaleString('en')} samples/s (load ${load()})`);
+      say(
+        `round ${r} ${mode.padEnd(6)} ${Math.round(rate).toLocaleString('en')} samples/s, ${lastLookups} serials looked up (load ${load()})`,
+      );
     }
   }
 
