@@ -181,7 +181,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   addCommand(program, io, 'changesamplefrequency', 'change the sample frequency (--hz <n>)', setExit);
 
   const sensors = program.command('sensors').description('the registered sensors');
-  registerProvisioning(sensors, io, setExit);
+  registerProvisioning(sensors, io, setExit, async (cmd) => contextFor(cmd, io, await parsers()));
   const list = sensors
     .command('list')
     .description('list sensors')

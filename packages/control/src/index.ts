@@ -4,3 +4,4 @@ export * from './registry-rpc.js';
 export * from './alarm-rpc.js';
 export * from './device-queues.js';
 export * from './actor.js';
+export * from './registrar-rpc.js';

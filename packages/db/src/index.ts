@@ -37,3 +37,5 @@ export * from './repositories/registry-states.js';
 export * from './repositories/registry-sensors.js';
 export * from './repositories/registry-commands.js';
 export * from './repositories/registry-history.js';
+export * from './repositories/registration.js';
+export * from './repositories/registration-gate.js';

@@ -75,6 +75,15 @@ describe('platform roles', () => {
     expect(new RegExp(op).test('sensor.a.data')).toBe(false);
   });
 
+  it('only the provisioner may call the registrar RPC (sensors.register / revoke)', () => {
+    const prov = rolePermissions('provisioner').topic[0]!.write;
+    expect(new RegExp(prov).test('sensor-registry.registrar')).toBe(true);
+    expect(new RegExp(prov).test('sensor-registry.rpc')).toBe(false);
+    expect(new RegExp(prov).test('sensor.a.data')).toBe(false);
+    for (const r of ['viewer', 'operator', 'sensor-simulator'] as const)
+      expect(new RegExp(rolePermissions(r).topic[0]!.write).test('sensor-registry.registrar'), r).toBe(false);
+  });
+
   it('definitions carry every role, the MQTT forwarding and the session policy', () => {
     const d = brokerDefinitions({ vhost: '/', passwordHashes: { viewer: rabbitPasswordHash('x') } }) as {
       users: Array<{ name: string }>;

@@ -1,4 +1,9 @@
-import { ALARM_RPC_QUEUE, ALARM_RPC_READ_KEY, REGISTRY_RPC_QUEUE } from '@sensor-streaming/control';
+import {
+  ALARM_RPC_QUEUE,
+  ALARM_RPC_READ_KEY,
+  REGISTRAR_RPC_QUEUE,
+  REGISTRY_RPC_QUEUE,
+} from '@sensor-streaming/control';
 import {
   DEAD_LETTER_EXCHANGE,
   DEAD_LETTER_QUEUE,
@@ -22,7 +27,8 @@ export type ServiceRole =
   | 'alarm-service'
   | 'sensor-simulator'
   | 'operator'
-  | 'viewer';
+  | 'viewer'
+  | 'provisioner';
 
 export const SERVICE_ROLES: readonly ServiceRole[] = [
   'measurements-ingester',
@@ -32,11 +38,12 @@ export const SERVICE_ROLES: readonly ServiceRole[] = [
   'sensor-simulator',
   'operator',
   'viewer',
+  'provisioner',
 ];
 
-/** The broker user of a role: `svc.<service>`, `op.operator`, `op.viewer`. */
+/** The broker user of a role: `svc.<service>`, `op.operator`, `op.viewer`, `op.provisioner`. */
 export function roleUser(role: ServiceRole): string {
-  return role === 'operator' || role === 'viewer' ? `op.${role}` : `svc.${role}`;
+  return role === 'operator' || role === 'viewer' || role === 'provisioner' ? `op.${role}` : `svc.${role}`;
 }
 
 const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -72,9 +79,12 @@ function ingester(base: string, kind: 'data' | 'logs'): RoleSpec {
   const shards = shardExchangeName(base); // its consistent-hash exchange: declared, bound to, bound from
   return {
     configure: [...queues, shards],
-    // its queues (to bind them), its hash exchange (the destination of its binding on sensor_streaming) and
-    // the DLX (it dead-letters bad messages itself, with the original key)
-    write: [...queues, shards, DEAD_LETTER_EXCHANGE],
+    // its queues (to bind them), its hash exchange (the destination of its binding on sensor_streaming), the
+    // DLX (it dead-letters bad messages itself, with the original key), and the default exchange because the
+    // bus sends a dead letter straight to the dead-letter queue and releases a batch by re-publishing to its
+    // own queue, both through amq.default (without it the first invalid or unprovisioned message stalls the
+    // ingester: test:security)
+    write: [...queues, shards, DEAD_LETTER_EXCHANGE, 'amq.default'],
     read: [EXCHANGE, ...queues, shards],
     publishKeys: `sensor\\.[A-Za-z0-9_-]+\\.${kind}`,
   };
@@ -87,7 +97,12 @@ function specOf(role: ServiceRole): RoleSpec {
     case 'logs-ingester':
       return ingester('logs-ingester', 'logs');
     case 'sensor-registry': {
-      const qs = ['sensor-registry', 'sensor-registry.expired-commands', REGISTRY_RPC_QUEUE];
+      const qs = [
+        'sensor-registry',
+        'sensor-registry.expired-commands',
+        REGISTRY_RPC_QUEUE,
+        REGISTRAR_RPC_QUEUE,
+      ];
       return {
         configure: [...qs, CONTROL_ACKS, REGISTRY_TRAFFIC],
         // acks (EXPIRED), reconcile commands, RPC replies (default exchange, direct reply-to)
@@ -131,6 +146,15 @@ function specOf(role: ServiceRole): RoleSpec {
         write: [EXCHANGE],
         read: [],
         publishKeys: `${esc(REGISTRY_RPC_QUEUE)}|${esc(ALARM_RPC_READ_KEY)}`,
+      };
+    case 'provisioner':
+      // iotctl sensors provision / revoke: the registrar RPC only (sensors.register, sensors.revoke). The
+      // broker credentials themselves are made through the management API with its own administrator user.
+      return {
+        configure: [],
+        write: [EXCHANGE],
+        read: [],
+        publishKeys: esc(REGISTRAR_RPC_QUEUE),
       };
   }
 }

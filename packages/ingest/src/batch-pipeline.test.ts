@@ -211,3 +211,40 @@ describe('batch pipeline', () => {
     expect(written).toEqual(['1:1']);
   });
 });
+
+describe('batch pipeline with closed registration', () => {
+  it('dead-letters the messages of refused serials with the reason and never resolves or writes them', async () => {
+    const resolved: string[][] = [];
+    const written: string[] = [];
+    const rejectedCodes: string[] = [];
+    const p = createBatchPipeline<string>({
+      logger,
+      decode,
+      registration: {
+        refused: async (serials) => new Set(serials.filter((s) => s.startsWith('rogue'))),
+        reason: (serial) => `UNPROVISIONED: unprovisioned serial ${serial}`,
+      },
+      resolveSensorIds: async (serials) => {
+        resolved.push([...serials]);
+        return new Map(serials.map((s, i) => [s, i + 1]));
+      },
+      async write(messages) {
+        written.push(...messages.map((m) => `${m.serial}:${m.value}`));
+      },
+      isRowDataError: () => false,
+      retry: { initialDelayMs: 100, maxDelayMs: 1000 },
+      onRejected: (r) => rejectedCodes.push(r.code),
+    });
+    const out = await p.handle([delivery('a:1'), delivery('rogue-1:2'), delivery('a:3')]);
+    expect(out.rejected).toEqual([{ index: 1, reason: 'UNPROVISIONED: unprovisioned serial rogue-1' }]);
+    expect(rejectedCodes).toEqual(['unprovisioned']);
+    expect(resolved).toEqual([['a']]);
+    expect(written).toEqual(['a:1', 'a:3']);
+
+    // a batch of only refused serials touches neither the sensor ids nor the writer
+    const out2 = await p.handle([delivery('rogue-2:1'), delivery('rogue-3:1')]);
+    expect(out2.rejected?.map((r) => r.index)).toEqual([0, 1]);
+    expect(resolved).toHaveLength(1);
+    expect(written).toHaveLength(2);
+  });
+});

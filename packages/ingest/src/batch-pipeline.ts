@@ -33,6 +33,16 @@ export interface BatchPipelineOptions<T> {
   logger: Logger;
   /** Validates and decodes one delivery; throws for bad input (the message is rejected, never retried). */
   decode(d: Delivery): { value: T; serial: string };
+  /**
+   * Closed registration: which serials of a batch must be refused (not provisioned, or revoked). Their
+   * messages are dead-lettered with `reason(serial)` and never reach resolveSensorIds or write, so they
+   * create no sensors row. A throw is treated like an unavailable database (the batch is retried).
+   * Absent: every serial is admitted (open registration).
+   */
+  registration?: {
+    refused(serials: readonly string[]): Promise<ReadonlySet<string>>;
+    reason(serial: string): string;
+  };
   /** serial -> sensor id for every serial, creating unknown sensors. */
   resolveSensorIds(serials: readonly string[]): Promise<Map<string, number>>;
   /** Writes the messages in one transaction; resolves after the commit. */
@@ -160,8 +170,23 @@ export function createBatchPipeline<T>(opts: BatchPipelineOptions<T>): BatchPipe
   /** Resolves with the messages the database refused (reported only once the attempt succeeded). */
   async function attempt(decoded: DecodedMessage<T>[]): Promise<Rejection[]> {
     const refused: Rejection[] = [];
-    const ids = await opts.resolveSensorIds([...new Set(decoded.map((m) => m.serial))]);
-    const resolved = decoded.map((m) => {
+    let serials = [...new Set(decoded.map((m) => m.serial))];
+    let admitted = decoded;
+    if (opts.registration !== undefined) {
+      const gate = opts.registration;
+      const no = await gate.refused(serials);
+      if (no.size > 0) {
+        admitted = [];
+        for (const m of decoded) {
+          if (!no.has(m.serial)) admitted.push(m);
+          else refused.push({ index: m.index, code: 'unprovisioned', reason: gate.reason(m.serial) });
+        }
+        serials = serials.filter((s) => !no.has(s));
+        if (admitted.length === 0) return refused;
+      }
+    }
+    const ids = await opts.resolveSensorIds(serials);
+    const resolved = admitted.map((m) => {
       const sensorId = ids.get(m.serial);
       if (sensorId === undefined) throw new Error(`bug: no sensor id resolved for serial ${m.serial}`);
       return { ...m, sensorId };

@@ -1,5 +1,10 @@
 // Settings of the consume -> write loop, the same for both ingesters.
-import type { EnvReader } from '@sensor-streaming/runtime';
+import {
+  type EnvReader,
+  type RegistrationConfig,
+  readRegistrationConfig,
+  readSensorStateMax,
+} from '@sensor-streaming/runtime';
 import { MAX_SHARDS } from './shard-topology.js';
 
 /** Settings of the consume -> write loop. */
@@ -35,6 +40,10 @@ export interface IngestConfig {
    * and consuming pauses (RELEASE_AFTER_MS). Keep it far below the broker's consumer_timeout.
    */
   releaseAfterMs: number;
+  /** REGISTRATION and its cache (see docs/identity.md, "Registration modes"). */
+  registration: RegistrationConfig;
+  /** Serial -> sensor id entries kept at most (SENSOR_STATE_MAX). */
+  sensorStateMax: number;
 }
 
 export interface IngestDefaults {
@@ -86,5 +95,7 @@ export function readIngestConfig(r: EnvReader, d: IngestDefaults): IngestConfig 
     // 100,000 packed doubles plus envelope: ~800 kB; JSON is bigger per value
     maxMessageBytes: r.int('MAX_MESSAGE_BYTES', 4 * 1024 * 1024, { min: 1024, max: 128 * 1024 * 1024 }),
     releaseAfterMs: r.duration('RELEASE_AFTER_MS', 5_000, { min: 0, max: 600_000 }),
+    registration: readRegistrationConfig(r),
+    sensorStateMax: readSensorStateMax(r),
   };
 }

@@ -56,3 +56,12 @@ export {
   type ShutdownSignal,
   signalExitCode,
 } from './shutdown.js';
+export { LruMap } from './lru-map.js';
+export {
+  type RegistrationConfig,
+  type RegistrationMode,
+  REGISTRATION_MODES,
+  readRegistrationConfig,
+  readSensorStateMax,
+} from './registration-config.js';
+export { createSerialStateMetrics, type SerialStateMetrics } from './serial-state-metrics.js';

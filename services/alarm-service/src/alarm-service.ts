@@ -10,6 +10,7 @@ import {
   checkDatabase,
   createSchemaGate,
   createPool,
+  createRegistrationGate,
   createSensorIdCache,
   expireShelves,
   getSensorProfiles,
@@ -36,7 +37,7 @@ import {
   type SensorState,
   sensorStateCodec,
 } from '@sensor-streaming/protocol';
-import type { HealthCheck, Logger } from '@sensor-streaming/runtime';
+import { createSerialStateMetrics, type HealthCheck, type Logger, LruMap } from '@sensor-streaming/runtime';
 import type { Registry } from 'prom-client';
 import { AlarmLifecycle } from './alarm-lifecycle.js';
 import { alarmRpcQueue } from '@sensor-streaming/control';
@@ -120,7 +121,21 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     registry,
     tls: config.tls,
   });
-  const sensorIds = createSensorIdCache(pool);
+  const serialState = createSerialStateMetrics(registry);
+  const sensorIds = createSensorIdCache(pool, {
+    maxEntries: config.sensorStateMax,
+    onEvict: () => serialState.evicted('alarm.sensor_ids'),
+  });
+  serialState.trackSize('alarm.sensor_ids', () => sensorIds.size);
+  // REGISTRATION=closed: messages of serials that are not provisioned are acked and ignored here (the
+  // ingesters and the registry dead-letter them); they never reach the rule engine or create state
+  const gate = createRegistrationGate({
+    config: config.registration,
+    db: pool,
+    onEvict: () => serialState.evicted('alarm.registration'),
+    onLookup: (n) => serialState.registrationLookups(n),
+  });
+  serialState.trackSize('alarm.registration', () => gate.size);
   const senders: Partial<Record<NotificationChannel, NotificationSender>> = {};
   if (config.webhook) senders.webhook = createWebhookSender(config.webhook);
   const email = config.smtp ? createEmailSender(config.smtp) : undefined;
@@ -161,6 +176,7 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
   ]);
 
   let engine: RuleEngine | undefined;
+  serialState.trackSize('rule_engine.sensors', () => engine?.sensorCount ?? 0);
   let consumer: Consumer | undefined;
   let rpc: Consumer | undefined;
   let tickTimer: NodeJS.Timeout | undefined;
@@ -168,7 +184,10 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
   let outboxTimer: NodeJS.Timeout | undefined;
   let ticking = false;
   let relaying = false;
-  const profileLookups = new Map<string, number>();
+  const profileLookups = new LruMap<string, number>({
+    maxEntries: config.sensorStateMax,
+    onEvict: () => serialState.evicted('alarm.profile_lookups'),
+  });
 
   const ruleSource = new RuleSource({
     file: config.rulesFile,
@@ -261,6 +280,17 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
       }
     }
     for (const [kind, n] of Object.entries(received)) metrics.received.inc({ kind }, n);
+    if (gate.mode === 'closed' && items.length > 0) {
+      const no = await gate.refused([...new Set(items.map((it) => it.msg.serial))]);
+      if (no.size > 0) {
+        for (let i = items.length - 1; i >= 0; i--) {
+          const it = items[i] as Incoming;
+          if (!no.has(it.msg.serial)) continue;
+          items.splice(i, 1);
+          serialState.unprovisioned(it.kind);
+        }
+      }
+    }
     await lookupProfiles(e, items);
     const nowUs = Date.now() * 1000;
     const decisions: AlarmDecision[] = [];
@@ -343,6 +373,8 @@ export function createAlarmService(deps: AlarmServiceDeps): AlarmService {
     const e = new RuleEngine({
       rules,
       onLate: (ruleType, n) => metrics.late.inc({ rule_type: ruleType }, n),
+      maxSensors: config.sensorStateMax,
+      onEvict: (what) => serialState.evicted(`rule_engine.${what}`),
     });
     const open = await listOpenAlarms(pool);
     for (const a of open) e.markActive(a.serial, a.rule, a.channel);

@@ -1,5 +1,12 @@
 import { fileURLToPath } from 'node:url';
-import { type CommonConfig, readCommonConfig, readEnv } from '@sensor-streaming/runtime';
+import {
+  type CommonConfig,
+  type RegistrationConfig,
+  readCommonConfig,
+  readEnv,
+  readRegistrationConfig,
+  readSensorStateMax,
+} from '@sensor-streaming/runtime';
 import { type AlarmGrants, DEFAULT_ALARM_RPC_GRANTS, parseAlarmGrants } from './grants.js';
 
 export interface SmtpConfig {
@@ -43,6 +50,10 @@ export interface AlarmServiceConfig extends CommonConfig {
    * default `op.operator` and `guest` (local development: production sets it without guest).
    */
   rpcGrants: AlarmGrants;
+  /** REGISTRATION=open|closed: in closed mode messages of unprovisioned serials are ignored (not evaluated). */
+  registration: RegistrationConfig;
+  /** Sensors whose rule state is kept at most (SENSOR_STATE_MAX; least recently active evicted). */
+  sensorStateMax: number;
 }
 
 const EMAIL = /^[^\s@<>]+@[^\s@<>]+$/;
@@ -60,6 +71,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AlarmServiceCo
   if (!/\.(ya?ml|json)$/i.test(rulesFile)) r.problem('RULES_FILE', 'must end in .yaml, .yml or .json');
   const config: AlarmServiceConfig = {
     ...common,
+    registration: readRegistrationConfig(r),
+    sensorStateMax: readSensorStateMax(r),
     queueName: r.string('ALARM_QUEUE', 'alarm-service', { pattern: /^[A-Za-z0-9_.-]{1,200}$/ }),
     rulesFile,
     rulesWatch: r.bool('RULES_WATCH', true),

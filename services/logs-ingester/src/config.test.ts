@@ -20,6 +20,8 @@ describe('loadConfig', () => {
       maxMessageRows: 100_000,
       maxMessageBytes: 4 * 1024 * 1024,
       releaseAfterMs: 5_000,
+      registration: { mode: 'open', positiveTtlMs: 30_000, negativeTtlMs: 2_000, maxEntries: 200_000 },
+      sensorStateMax: 100_000,
     });
   });
 

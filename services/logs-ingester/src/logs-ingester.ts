@@ -3,13 +3,20 @@ import {
   checkDatabase,
   createSchemaGate,
   createPool,
+  createRegistrationGate,
   createSensorIdCache,
   isRowDataError,
   type Pool,
+  unprovisionedReason,
   writeSensorLogs,
 } from '@sensor-streaming/db';
 import { bindingPatterns, type LogBatch, logBatchCodec, parseRoutingKey } from '@sensor-streaming/protocol';
-import type { HealthCheck, Logger, RunnableService } from '@sensor-streaming/runtime';
+import {
+  createSerialStateMetrics,
+  type HealthCheck,
+  type Logger,
+  type RunnableService,
+} from '@sensor-streaming/runtime';
 import type { Registry } from 'prom-client';
 import {
   type BatchPipeline,
@@ -87,13 +94,34 @@ export function createLogsIngester(deps: LogsIngesterDeps): LogsIngester {
       applicationName: config.serviceName,
     });
   const metrics = createLogsIngestMetrics(registry);
-  const sensorIds = createSensorIdCache(pool);
+  const serialState = createSerialStateMetrics(registry);
+  const sensorIds = createSensorIdCache(pool, {
+    maxEntries: cfg.sensorStateMax,
+    onEvict: () => serialState.evicted('ingester.sensor_ids'),
+  });
+  serialState.trackSize('ingester.sensor_ids', () => sensorIds.size);
+  // REGISTRATION=closed: messages of serials that are not provisioned are dead-lettered before any row exists
+  const gate = createRegistrationGate({
+    config: cfg.registration,
+    db: pool,
+    onEvict: () => serialState.evicted('ingester.registration'),
+    onLookup: (n) => serialState.registrationLookups(n),
+  });
+  serialState.trackSize('ingester.registration', () => gate.size);
+  const registration =
+    cfg.registration.mode === 'closed'
+      ? {
+          refused: (serials: readonly string[]) => gate.refused(serials),
+          reason: unprovisionedReason,
+        }
+      : undefined;
 
   const pipeline: BatchPipeline = createBatchPipeline<LogBatch>({
     logger: log,
     retry: cfg.retry,
     releaseAfterMs: cfg.releaseAfterMs,
     decode: (d) => decodeLogsDelivery(d, cfg.maxMessageRows, cfg.maxMessageBytes),
+    ...(registration === undefined ? {} : { registration }),
     resolveSensorIds: (serials) => sensorIds.resolve(serials),
     async write(messages) {
       const r = await writeSensorLogs(
@@ -125,7 +153,10 @@ export function createLogsIngester(deps: LogsIngesterDeps): LogsIngester {
       for (const [level, n] of perLevel) metrics.entriesWritten(level, n);
       metrics.batchWritten(entries, seconds);
     },
-    onRejected: (r) => metrics.messageRejected(r.code),
+    onRejected(r) {
+      metrics.messageRejected(r.code);
+      if (r.code === 'unprovisioned') serialState.unprovisioned('logs');
+    },
     onHealthChange(healthy) {
       if (healthy) log.info({}, 'database writes succeed again; acking resumed');
       else log.warn({}, 'database writes failing (not ready)');

@@ -20,6 +20,8 @@ describe('loadConfig', () => {
       maxMessageRows: 100_000,
       maxMessageBytes: 4 * 1024 * 1024,
       releaseAfterMs: 5_000,
+      registration: { mode: 'open', positiveTtlMs: 30_000, negativeTtlMs: 2_000, maxEntries: 200_000 },
+      sensorStateMax: 100_000,
     });
     expect(c.storageMaintenanceMs).toBe(60_000);
   });
@@ -63,6 +65,8 @@ describe('loadConfig', () => {
       maxMessageRows: 5000,
       maxMessageBytes: 2_000_000,
       releaseAfterMs: 2000,
+      registration: { mode: 'open', positiveTtlMs: 30_000, negativeTtlMs: 2_000, maxEntries: 200_000 },
+      sensorStateMax: 100_000,
     });
   });
 
@@ -105,5 +109,15 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ MAX_BATCH_MESSAGES: '100', PREFETCH: '50' })).toThrow(
       /PREFETCH: must be >= MAX_BATCH_MESSAGES/,
     );
+  });
+});
+
+describe('loadConfig: registration', () => {
+  it('reads REGISTRATION=closed and refuses a mode it does not know, naming the variable', () => {
+    expect(loadConfig({ REGISTRATION: 'closed', SENSOR_STATE_MAX: '500' }).ingest).toMatchObject({
+      registration: { mode: 'closed' },
+      sensorStateMax: 500,
+    });
+    expect(() => loadConfig({ REGISTRATION: 'shut' })).toThrow(/REGISTRATION/);
   });
 });

@@ -3,11 +3,13 @@ import {
   checkDatabase,
   createSchemaGate,
   createPool,
+  createRegistrationGate,
   createSensorIdCache,
   createStorageMaintainer,
   isRowDataError,
   type MeasurementSeries,
   type Pool,
+  unprovisionedReason,
   type SensorPositionSample,
   writeMeasurements,
   writeSensorPositions,
@@ -19,7 +21,12 @@ import {
   parseRoutingKey,
   sampleTimesUs,
 } from '@sensor-streaming/protocol';
-import type { HealthCheck, Logger, RunnableService } from '@sensor-streaming/runtime';
+import {
+  createSerialStateMetrics,
+  type HealthCheck,
+  type Logger,
+  type RunnableService,
+} from '@sensor-streaming/runtime';
 import type { Registry } from 'prom-client';
 import {
   type BatchPipeline,
@@ -113,7 +120,27 @@ export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): Meas
       applicationName: config.serviceName,
     });
   const metrics = createMeasurementsIngestMetrics(registry);
-  const sensorIds = createSensorIdCache(pool);
+  const serialState = createSerialStateMetrics(registry);
+  const sensorIds = createSensorIdCache(pool, {
+    maxEntries: cfg.sensorStateMax,
+    onEvict: () => serialState.evicted('ingester.sensor_ids'),
+  });
+  serialState.trackSize('ingester.sensor_ids', () => sensorIds.size);
+  // REGISTRATION=closed: messages of serials that are not provisioned are dead-lettered before any row exists
+  const gate = createRegistrationGate({
+    config: cfg.registration,
+    db: pool,
+    onEvict: () => serialState.evicted('ingester.registration'),
+    onLookup: (n) => serialState.registrationLookups(n),
+  });
+  serialState.trackSize('ingester.registration', () => gate.size);
+  const registration =
+    cfg.registration.mode === 'closed'
+      ? {
+          refused: (serials: readonly string[]) => gate.refused(serials),
+          reason: unprovisionedReason,
+        }
+      : undefined;
 
   const pipeline: BatchPipeline = createBatchPipeline<DataMessage>({
     logger: log,
@@ -124,6 +151,7 @@ export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): Meas
       metrics.samplesReceived(decoded.value.batch.channel, decoded.value.batch.values.length);
       return decoded;
     },
+    ...(registration === undefined ? {} : { registration }),
     resolveSensorIds: (serials) => sensorIds.resolve(serials),
     async write(messages) {
       const series: MeasurementSeries[] = messages.map((m) => ({
@@ -160,7 +188,10 @@ export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): Meas
       }
       metrics.batchWritten(samples, seconds);
     },
-    onRejected: (r) => metrics.messageRejected(r.code),
+    onRejected(r) {
+      metrics.messageRejected(r.code);
+      if (r.code === 'unprovisioned') serialState.unprovisioned('data');
+    },
     onHealthChange(healthy) {
       if (healthy) log.info({}, 'database writes succeed again; acking resumed');
       else log.warn({}, 'database writes failing (not ready)');

@@ -28,3 +28,20 @@ describe('ChannelSeriesStore', () => {
     expect(s.series('p-1', later)[0]?.values.filter((v) => v !== null)).toEqual([2]);
   });
 });
+
+describe('ChannelSeriesStore bounds', () => {
+  it('forgets the sensors fed least recently, never growing past its bounds', () => {
+    let evicted = 0;
+    const s = new ChannelSeriesStore({ maxSensors: 50, maxKeys: 80, onEvict: () => evicted++ });
+    for (let i = 0; i < 1_000; i++) s.add(`flood-${i}`, 'v', [1], T0);
+    expect(s.sensors).toBe(50);
+    expect(evicted).toBeGreaterThan(0);
+    for (let i = 0; i < 100; i++) {
+      s.add(`two-${i}`, 'a', [1], T0);
+      s.add(`two-${i}`, 'b', [1], T0);
+    }
+    expect(s.sensors).toBeLessThanOrEqual(50);
+    expect(s.series('two-99', T0)).toHaveLength(2);
+    expect(s.series('flood-0', T0)).toEqual([]);
+  });
+});

@@ -1,9 +1,10 @@
 import type { ChannelSeries } from '@sensor-streaming/control';
+import { LruMap } from '@sensor-streaming/runtime';
 
 /** Bucket width and count of the recent-values memory: 60 buckets of 5 s = the last five minutes. */
 export const SERIES_BUCKET_MS = 5_000;
 export const SERIES_BUCKETS = 60;
-/** Sensor channels remembered at most (~0.7 kB each); beyond it new ones are not tracked. */
+/** Sensor channels remembered at most (~0.7 kB each); beyond it the least recently fed sensors are forgotten. */
 export const SERIES_MAX_KEYS = 50_000;
 
 interface Ring {
@@ -20,15 +21,37 @@ interface Ring {
  * Starts empty after a restart and fills within minutes.
  */
 export class ChannelSeriesStore {
-  private readonly bySerial = new Map<string, Map<string, Ring>>();
+  private readonly bySerial: LruMap<string, Map<string, Ring>>;
   private keys = 0;
+  private readonly maxKeys: number;
+
+  constructor(opts: { maxSensors?: number; maxKeys?: number; onEvict?: () => void } = {}) {
+    this.maxKeys = opts.maxKeys ?? SERIES_MAX_KEYS;
+    this.bySerial = new LruMap({
+      maxEntries: opts.maxSensors ?? 100_000,
+      onEvict: (_serial, channels) => {
+        this.keys -= channels.size;
+        opts.onEvict?.();
+      },
+    });
+  }
+
+  get sensors(): number {
+    return this.bySerial.size;
+  }
 
   add(serial: string, channel: string, values: readonly number[], atMs: number): void {
     if (values.length === 0) return;
     let channels = this.bySerial.get(serial);
     let ring = channels?.get(channel);
     if (ring === undefined) {
-      if (this.keys >= SERIES_MAX_KEYS) return;
+      // full: forget the sensor fed least recently (its sparkline starts again if it comes back)
+      for (const [oldest, rings] of this.bySerial) {
+        if (this.keys < this.maxKeys || oldest === serial) break;
+        this.bySerial.delete(oldest);
+        this.keys -= rings.size;
+      }
+      if (this.keys >= this.maxKeys) return;
       ring = {
         channel,
         sums: new Float64Array(SERIES_BUCKETS),
@@ -54,7 +77,7 @@ export class ChannelSeriesStore {
 
   /** The channels of `serial`, oldest bucket first, ending with the bucket of `nowMs`. */
   series(serial: string, nowMs: number): ChannelSeries[] {
-    const channels = this.bySerial.get(serial);
+    const channels = this.bySerial.peek(serial);
     if (channels === undefined) return [];
     const last = Math.floor(nowMs / SERIES_BUCKET_MS);
     const first = last - SERIES_BUCKETS + 1;

@@ -1,4 +1,11 @@
-import { type CommonConfig, readCommonConfig, readEnv } from '@sensor-streaming/runtime';
+import {
+  type CommonConfig,
+  type RegistrationConfig,
+  readCommonConfig,
+  readEnv,
+  readRegistrationConfig,
+  readSensorStateMax,
+} from '@sensor-streaming/runtime';
 
 export const SERVICE_NAME = 'sensor-registry';
 
@@ -37,6 +44,10 @@ export interface RegistrySettings {
 
 export interface SensorRegistryConfig extends CommonConfig {
   registry: RegistrySettings;
+  /** REGISTRATION=open|closed and its cache (docs/identity.md, "Registration modes"). */
+  registration: RegistrationConfig;
+  /** Sensors whose in-memory state (rate windows, recent values) is kept at most (SENSOR_STATE_MAX). */
+  sensorStateMax: number;
 }
 
 /** Validates every variable at once; throws one ConfigError listing each bad one. */
@@ -82,6 +93,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SensorRegistry
     dbPoolMax: r.int('DB_POOL_MAX', 5, { min: 2, max: 200 }),
     retry: { initialDelayMs, maxDelayMs },
   };
+  const registration = readRegistrationConfig(r);
+  const sensorStateMax = readSensorStateMax(r);
   r.done();
-  return { ...common, registry };
+  return { ...common, registry, registration, sensorStateMax };
 }

@@ -31,6 +31,14 @@ export interface MessageProcessorOptions {
   logger: Logger;
   metrics: RegistryMetrics;
   retry: { initialDelayMs: number; maxDelayMs: number };
+  /**
+   * Closed registration: the serials to refuse. States and acks of those serials are dead-lettered with
+   * `reason(serial)` and never create or touch a sensors row. Absent: open registration.
+   */
+  registration?: {
+    refused(serials: readonly string[]): Promise<ReadonlySet<string>>;
+    reason(serial: string): string;
+  };
   /** Called with the sensors of a batch that may need reconciling. */
   onReconcileCandidates?: (candidates: ReconcileCandidate[]) => void;
   now?: () => number;
@@ -248,6 +256,23 @@ export function createMessageProcessor(opts: MessageProcessorOptions): MessagePr
           metrics.rejected(kind, rejectCode(err));
           log.warn({ routingKey: d.routingKey, reason }, 'invalid message dead-lettered');
           rejected.push({ index, reason });
+        }
+      }
+      if (opts.registration !== undefined && items.length > 0) {
+        const gate = opts.registration;
+        // commands are the operators' (the broker decides who may send them); states and acks are the device's
+        const fromDevices = [
+          ...new Set(items.filter((i) => i.message.kind !== 'commands').map((i) => i.message.value.serial)),
+        ];
+        const no = await withRetry('registration check', () => gate.refused(fromDevices));
+        if (no.size > 0) {
+          for (let i = items.length - 1; i >= 0; i--) {
+            const item = items[i] as Written;
+            if (item.message.kind === 'commands' || !no.has(item.message.value.serial)) continue;
+            items.splice(i, 1);
+            metrics.rejected(item.message.kind, 'unprovisioned');
+            rejected.push({ index: item.index, reason: gate.reason(item.message.value.serial) });
+          }
         }
       }
       let touched: string[] = [];

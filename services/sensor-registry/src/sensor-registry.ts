@@ -1,16 +1,28 @@
 import { type Bus, type Consumer, createBus, serviceQueue } from '@sensor-streaming/bus';
-import { type Commander, createCommander, REGISTRY_RPC_QUEUE } from '@sensor-streaming/control';
+import {
+  type Commander,
+  createCommander,
+  REGISTRAR_RPC_QUEUE,
+  REGISTRY_RPC_QUEUE,
+} from '@sensor-streaming/control';
 import {
   checkDatabase,
   createSchemaGate,
   countSensorsByState,
+  createRegistrationGate,
+  unprovisionedReason,
   createPool,
   markCommandsTimedOut,
   markSilentSensorsOffline,
   type Pool,
 } from '@sensor-streaming/db';
 import { bindingPatterns } from '@sensor-streaming/protocol';
-import type { HealthCheck, Logger, RunnableService } from '@sensor-streaming/runtime';
+import {
+  createSerialStateMetrics,
+  type HealthCheck,
+  type Logger,
+  type RunnableService,
+} from '@sensor-streaming/runtime';
 import type { Registry } from 'prom-client';
 import type { SensorRegistryConfig } from './config.js';
 import { createExpiredCommandsHandler, expiredCommandsQueue } from './expired-commands.js';
@@ -18,6 +30,7 @@ import { createMessageProcessor, type MessageProcessor } from './message-process
 import { createRegistryMetrics, type RegistryMetrics } from './metrics.js';
 import { createReconciler, type Reconciler } from './reconciler.js';
 import { ChannelSeriesStore } from './channel-series.js';
+import { createRegistrarHandler } from './registrar-handler.js';
 import { createRegistryRpcHandler } from './rpc-handler.js';
 import { createTrafficHandler, trafficQueue } from './traffic.js';
 
@@ -81,10 +94,29 @@ export function createSensorRegistry(deps: SensorRegistryDeps): SensorRegistry {
     logger: deps.logger.child({ module: 'reconciler' }),
     metrics,
   });
+  const serialState = createSerialStateMetrics(registry);
+  // REGISTRATION=closed: states and acks of serials that are not provisioned are dead-lettered, their data
+  // and logs ignored for liveness; nothing creates or touches their sensors row
+  const gate = createRegistrationGate({
+    config: config.registration,
+    db: pool,
+    onEvict: () => serialState.evicted('registry.registration'),
+    onLookup: (n) => serialState.registrationLookups(n),
+  });
+  serialState.trackSize('registry.registration', () => gate.size);
+  const closed = config.registration.mode === 'closed';
   const processor: MessageProcessor = createMessageProcessor({
     pool,
     logger: log,
     metrics,
+    ...(closed
+      ? {
+          registration: {
+            refused: (serials: readonly string[]) => gate.refused(serials),
+            reason: unprovisionedReason,
+          },
+        }
+      : {}),
     retry: cfg.retry,
     ...(cfg.reconcileEnabled ? { onReconcileCandidates: (c) => reconciler.consider(c) } : {}),
   });
@@ -96,7 +128,16 @@ export function createSensorRegistry(deps: SensorRegistryDeps): SensorRegistry {
     registryQueue: cfg.queue,
     recordLate: (ds) => processor.handle(ds),
   });
-  const series = new ChannelSeriesStore();
+  const series = new ChannelSeriesStore({
+    maxSensors: config.sensorStateMax,
+    onEvict: () => serialState.evicted('registry.channel_series'),
+  });
+  serialState.trackSize('registry.channel_series', () => series.sensors);
+  const registrarHandler = createRegistrarHandler({
+    db: pool,
+    logger: deps.logger.child({ module: 'registrar' }),
+    gate,
+  });
   const rpcHandler = createRegistryRpcHandler({
     db: pool,
     logger: deps.logger.child({ module: 'rpc' }),
@@ -164,6 +205,9 @@ export function createSensorRegistry(deps: SensorRegistryDeps): SensorRegistry {
         logger: deps.logger.child({ module: 'traffic' }),
         metrics,
         series,
+        maxSensors: config.sensorStateMax,
+        onEvict: () => serialState.evicted('registry.rate_windows'),
+        ...(closed ? { refused: (serials: readonly string[]) => gate.refused(serials) } : {}),
       });
       consumers.push(
         await bus.consumeBatch({
@@ -176,12 +220,15 @@ export function createSensorRegistry(deps: SensorRegistryDeps): SensorRegistry {
       );
     }
     consumers.push(await bus.rpcServe(REGISTRY_RPC_QUEUE, rpcHandler));
+    consumers.push(await bus.rpcServe(REGISTRAR_RPC_QUEUE, registrarHandler));
     scheduleSweep();
     log.info(
       {
         queue: cfg.queue,
         expiredCommandsQueue: cfg.expiredCommandsQueue,
         rpcQueue: REGISTRY_RPC_QUEUE,
+        registrarQueue: REGISTRAR_RPC_QUEUE,
+        registration: config.registration.mode,
         offlineAfterMs: cfg.offlineAfterMs,
         reconcile: cfg.reconcileEnabled ? { minIntervalMs: cfg.reconcileMinIntervalMs } : false,
       },

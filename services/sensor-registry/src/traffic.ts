@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { BatchOutcome, Delivery, QueueSpec } from '@sensor-streaming/bus';
 import { type Pool, recordSensorTraffic, type SensorTrafficInput } from '@sensor-streaming/db';
 import { bindingPatterns, measurementBatchCodec, parseRoutingKey } from '@sensor-streaming/protocol';
-import type { Logger } from '@sensor-streaming/runtime';
+import { type Logger, LruMap } from '@sensor-streaming/runtime';
 import type { ChannelSeriesStore } from './channel-series.js';
 import type { RegistryMetrics } from './metrics.js';
 
@@ -33,6 +33,11 @@ export interface TrafficHandlerOptions {
   /** Recent values per channel, for the sparklines of sensors.show. */
   series?: ChannelSeriesStore;
   now?: () => number;
+  /** Sensors whose rate window is kept at most (least recently seen evicted: its rate restarts). Default 100000. */
+  maxSensors?: number;
+  onEvict?(): void;
+  /** Closed registration: the serials whose traffic is ignored (not provisioned or revoked). */
+  refused?(serials: readonly string[]): Promise<ReadonlySet<string>>;
 }
 
 interface RateWindow {
@@ -50,7 +55,11 @@ interface RateWindow {
 export function createTrafficHandler(opts: TrafficHandlerOptions): (ds: Delivery[]) => Promise<BatchOutcome> {
   const now = opts.now ?? Date.now;
   const log = opts.logger;
-  const windows = new Map<string, RateWindow>();
+  const windows = new LruMap<string, RateWindow>({
+    maxEntries: opts.maxSensors ?? 100_000,
+    ...(opts.onEvict === undefined ? {} : { onEvict: () => opts.onEvict?.() }),
+  });
+  const none: ReadonlySet<string> = new Set();
 
   function countSamples(serial: string, samples: number, t: number): number | undefined {
     const w = windows.get(serial);
@@ -75,6 +84,21 @@ export function createTrafficHandler(opts: TrafficHandlerOptions): (ds: Delivery
     const traffic: SensorTrafficInput[] = [];
     let data = 0;
     let logs = 0;
+    let refusedNow = none;
+    if (opts.refused !== undefined) {
+      const serials = new Set<string>();
+      for (const d of ds) {
+        try {
+          serials.add(parseRoutingKey(d.routingKey).serial);
+        } catch {}
+      }
+      try {
+        refusedNow = await opts.refused([...serials]);
+      } catch (err) {
+        log.warn({ err, messages: ds.length }, 'cannot check registration; dropping this liveness batch');
+        return {};
+      }
+    }
     for (const d of ds) {
       let key: ReturnType<typeof parseRoutingKey>;
       try {
@@ -82,6 +106,7 @@ export function createTrafficHandler(opts: TrafficHandlerOptions): (ds: Delivery
       } catch {
         continue;
       }
+      if (refusedNow.has(key.serial)) continue;
       if (key.kind === 'logs') {
         logs++;
         traffic.push({ serial: key.serial, seenAtUs: tUs });
@@ -106,7 +131,6 @@ export function createTrafficHandler(opts: TrafficHandlerOptions): (ds: Delivery
     }
     if (data > 0) opts.metrics.received('data', data);
     if (logs > 0) opts.metrics.received('logs', logs);
-    if (windows.size > 200_000) windows.clear();
     try {
       const back = await recordSensorTraffic(opts.pool, traffic);
       if (back.length > 0) {

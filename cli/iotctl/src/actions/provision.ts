@@ -6,16 +6,27 @@ import {
   type DeviceTransport,
   isIdentityError,
 } from '@sensor-streaming/identity';
+import {
+  ControlError,
+  createRegistrarClient,
+  parseLabelArg,
+  parseLabels,
+  parseSensorKind,
+  type SensorRegistration,
+} from '@sensor-streaming/control';
 import { isValidSerial } from '@sensor-streaming/protocol';
 import type { Command } from 'commander';
 import { CliError, EXIT_OK, UsageError } from '../cli-error.js';
+import { type Context, withSession } from '../context.js';
 import { json } from '../format/text.js';
 import type { Io } from '../io.js';
 
 /*
  * `iotctl sensors provision | rotate | revoke`: device identities on the broker
- * (see docs/identity.md). They talk to RabbitMQ's management API, not to the
- * registry: a device's credential is a broker user confined to its own topics.
+ * (see docs/identity.md). The credential is made through RabbitMQ's management
+ * API (a broker user confined to its own topics); provision and revoke also
+ * tell the registry (sensors.register / sensors.revoke on its registrar queue),
+ * which closed registration admits serials from. `--no-register` skips that.
  */
 
 interface AdminFlags {
@@ -73,14 +84,55 @@ function parseSerial(raw: string, where: string): string {
   return raw;
 }
 
-/** devices.csv: a header with a `serial` column (and optionally `transport`); other columns are ignored. */
-export function parseDevicesCsv(text: string, file: string, fallback: DeviceTransport): DeviceRequest[] {
+/** A device of devices.csv: its credential request and its registration. */
+export type CsvDevice = DeviceRequest & { registration: SensorRegistration };
+
+/** Runs a contract validator; its ControlError (which names the field) becomes a usage error (exit 2). */
+function usage<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof ControlError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+/** `--label k=v` values into labels (each validated, no key twice). */
+export function parseLabelFlags(raw: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const l of raw) {
+    const [k, v] = usage(() => parseLabelArg(l));
+    if (k in labels) throw new UsageError(`--label: key ${k} given twice`);
+    labels[k] = v;
+  }
+  return usage(() => parseLabels(labels, '--label'));
+}
+
+/** `k=v;k2=v2` (the labels column of devices.csv). */
+function parseLabelCell(cell: string, where: string): Record<string, string> {
+  if (cell === '') return {};
+  const labels: Record<string, string> = {};
+  for (const part of cell.split(';')) {
+    const [k, v] = usage(() => parseLabelArg(part.trim(), `${where}: labels`));
+    if (k in labels) throw new UsageError(`${where}: label ${k} given twice`);
+    labels[k] = v;
+  }
+  return usage(() => parseLabels(labels, `${where}: labels`));
+}
+
+/**
+ * devices.csv: a header with a `serial` column and optionally `transport`, `kind` and `labels`
+ * (`key=value;key2=value2`); other columns are ignored.
+ */
+export function parseDevicesCsv(text: string, file: string, fallback: DeviceTransport): CsvDevice[] {
   const lines = text.split(/\r?\n/);
   const header = (lines[0] ?? '').split(',').map((h) => h.trim().toLowerCase());
   const serialCol = header.indexOf('serial');
   const transportCol = header.indexOf('transport');
+  const kindCol = header.indexOf('kind');
+  const labelsCol = header.indexOf('labels');
   if (serialCol < 0) throw new UsageError(`${file}: line 1 must be a header with a "serial" column`);
-  const out: DeviceRequest[] = [];
+  const out: CsvDevice[] = [];
   const seen = new Set<string>();
   for (const [i, line] of lines.entries()) {
     if (i === 0 || line.trim() === '') continue;
@@ -93,7 +145,12 @@ export function parseDevicesCsv(text: string, file: string, fallback: DeviceTran
       throw new UsageError(
         `${file}: line ${i + 1}: transport must be mqtt or amqp, got ${JSON.stringify(t)}`,
       );
-    out.push({ serial, transport: t });
+    const registration: SensorRegistration = { serial };
+    const kind = kindCol < 0 ? '' : (cells[kindCol] ?? '');
+    if (kind !== '') registration.kind = usage(() => parseSensorKind(kind, `${file}: line ${i + 1}: kind`));
+    const labels = parseLabelCell(labelsCol < 0 ? '' : (cells[labelsCol] ?? ''), `${file}: line ${i + 1}`);
+    if (Object.keys(labels).length > 0) registration.labels = labels;
+    out.push({ serial, transport: t, registration });
   }
   if (out.length === 0) throw new UsageError(`${file}: no devices`);
   return out;
@@ -109,7 +166,21 @@ function showCredential(io: Io, c: DeviceCredential, verb: string): void {
   );
 }
 
-export function registerProvisioning(sensors: Command, io: Io, setExit: (code: number) => void): void {
+async function tellRegistry<T>(
+  ctx: Context,
+  fn: (registrar: ReturnType<typeof createRegistrarClient>) => Promise<T>,
+): Promise<T> {
+  return withSession(ctx, {}, async (s) =>
+    fn(createRegistrarClient(s.bus, { timeoutMs: Math.max(ctx.session.rpcTimeoutMs, 30_000) })),
+  );
+}
+
+export function registerProvisioning(
+  sensors: Command,
+  io: Io,
+  setExit: (code: number) => void,
+  contextOf: (cmd: Command) => Promise<Context>,
+): void {
   const common = (cmd: Command): Command =>
     cmd
       .option(
@@ -129,12 +200,27 @@ export function registerProvisioning(sensors: Command, io: Io, setExit: (code: n
         '--secrets-out <file>',
         'with --from: where to write the secrets (created 0600, never overwritten)',
       )
-      .option('--transport <mqtt|amqp>', 'amqp also declares the device command queue', 'mqtt'),
+      .option('--transport <mqtt|amqp>', 'amqp also declares the device command queue', 'mqtt')
+      .option('--kind <kind>', 'the sensor kind: vibration, environment or process')
+      .option(
+        '--label <key=value>',
+        'a label (repeatable), e.g. --label site=north',
+        (v: string, prev: string[]) => [...prev, v],
+        [] as string[],
+      )
+      .option('--no-register', 'only the broker credential: do not register the sensor with the registry'),
   );
   provision.action(
     async (
       serial: string | undefined,
-      flags: AdminFlags & { from?: string; secretsOut?: string; transport?: string },
+      flags: AdminFlags & {
+        from?: string;
+        secretsOut?: string;
+        transport?: string;
+        kind?: string;
+        label: string[];
+        register: boolean;
+      },
     ) => {
       const transport = parseTransport(flags.transport);
       if ((serial === undefined) === (flags.from === undefined))
@@ -142,9 +228,17 @@ export function registerProvisioning(sensors: Command, io: Io, setExit: (code: n
       const admin = adminFor(flags, io);
       if (serial !== undefined) {
         if (flags.secretsOut !== undefined) throw new UsageError('--secrets-out goes with --from');
-        const [cred] = await guarded(() =>
-          admin.provision([{ serial: parseSerial(serial, 'serial'), transport }]),
-        );
+        const s = parseSerial(serial, 'serial');
+        const registration: SensorRegistration = { serial: s };
+        if (flags.kind !== undefined) registration.kind = usage(() => parseSensorKind(flags.kind, '--kind'));
+        const labels = parseLabelFlags(flags.label);
+        if (Object.keys(labels).length > 0) registration.labels = labels;
+        // the registry first: if it cannot answer, no credential exists for a sensor it would refuse
+        if (flags.register) {
+          const ctx = await contextOf(provision);
+          await tellRegistry(ctx, (r) => r.register([registration]));
+        }
+        const [cred] = await guarded(() => admin.provision([{ serial: s, transport }]));
         if (flags.json) io.stdout.write(json(cred));
         else showCredential(io, cred!, 'provisioned');
         setExit(EXIT_OK);
@@ -157,6 +251,8 @@ export function registerProvisioning(sensors: Command, io: Io, setExit: (code: n
       } catch (err) {
         throw new UsageError(`cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`);
       }
+      if (flags.kind !== undefined || flags.label.length > 0)
+        throw new UsageError('with --from, give kind and labels as columns of the CSV file');
       const devices = parseDevicesCsv(text, file, transport);
       const out = flags.secretsOut ?? `device-secrets-${new Date().toISOString().replace(/[:.]/g, '-')}.csv`;
       // Created before any device exists, 0600, refusing to overwrite: a failure here provisions nothing.
@@ -169,10 +265,22 @@ export function registerProvisioning(sensors: Command, io: Io, setExit: (code: n
       const started = Date.now();
       try {
         await handle.write('serial,username,password\n');
+        if (flags.register) {
+          const ctx = await contextOf(provision);
+          await tellRegistry(ctx, (r) =>
+            r.register(
+              devices.map((d) => d.registration),
+              (done, total) => io.stderr.write(`registered ${done}/${total}\n`),
+            ),
+          );
+        }
         const creds = await guarded(() =>
-          admin.provision(devices, (done, total) => {
-            io.stderr.write(`provisioned ${done}/${total}\n`);
-          }),
+          admin.provision(
+            devices.map(({ registration: _, ...request }) => request),
+            (done, total) => {
+              io.stderr.write(`provisioned ${done}/${total}\n`);
+            },
+          ),
         );
         await handle.write(creds.map((c) => `${c.serial},${c.mqttUsername},${c.secret}\n`).join(''));
         const seconds = (Date.now() - started) / 1000;
@@ -205,19 +313,32 @@ export function registerProvisioning(sensors: Command, io: Io, setExit: (code: n
   const revoke = common(
     sensors
       .command('revoke')
-      .description("delete a device's credential, close its connections and delete its command queues")
-      .argument('<serial>'),
+      .description(
+        "delete a device's credential, close its connections and delete its command queues; the registry marks it revoked (its data is kept)",
+      )
+      .argument('<serial>')
+      .option('--no-register', 'only the broker credential: do not mark the sensor revoked in the registry'),
   );
-  revoke.action(async (serial: string, flags: AdminFlags) => {
+  revoke.action(async (serial: string, flags: AdminFlags & { register: boolean }) => {
     const admin = adminFor(flags, io);
     const s = parseSerial(serial, 'serial');
+    // the broker first: the device is cut off even if the registry cannot answer
     const existed = await guarded(() => admin.revoke(s));
-    if (flags.json) io.stdout.write(json({ serial: s, revoked: existed }));
+    let registryRevoked: boolean | undefined;
+    if (flags.register) {
+      const ctx = await contextOf(revoke);
+      registryRevoked = (await tellRegistry(ctx, (r) => r.revoke([s]))).revoked.includes(s);
+    }
+    if (flags.json)
+      io.stdout.write(
+        json({ serial: s, revoked: existed, ...(registryRevoked === undefined ? {} : { registryRevoked }) }),
+      );
     else
       io.stdout.write(
         existed ? `revoked ${s}\n` : `${s} had no credential (queues and connections cleaned up anyway)\n`,
       );
-    if (!existed) throw new CliError('IDENTITY_NOT_PROVISIONED', `device ${s} is not provisioned`);
+    if (!existed && registryRevoked !== true)
+      throw new CliError('IDENTITY_NOT_PROVISIONED', `device ${s} is not provisioned`);
     setExit(EXIT_OK);
   });
 }

@@ -1,3 +1,4 @@
+import { LruMap } from '@sensor-streaming/runtime';
 import type { Queryable } from '../pool.js';
 import { type SensorId, upsertSensorsBySerial } from './sensors.js';
 
@@ -11,12 +12,18 @@ export interface SensorIdCache {
 
 /**
  * Serial -> id cache in front of upsertSensorsBySerial for ingesters: ids never
- * change once assigned, so entries never go stale; the oldest are evicted past
- * `maxEntries` (default 100 000).
+ * change once assigned, so entries never go stale; the least recently used are
+ * evicted past `maxEntries` (default 100 000; an evicted serial is looked up
+ * again on its next message), each eviction reported to `onEvict`.
  */
-export function createSensorIdCache(db: Queryable, opts: { maxEntries?: number } = {}): SensorIdCache {
-  const maxEntries = opts.maxEntries ?? 100_000;
-  const ids = new Map<string, SensorId>();
+export function createSensorIdCache(
+  db: Queryable,
+  opts: { maxEntries?: number; onEvict?: () => void } = {},
+): SensorIdCache {
+  const ids = new LruMap<string, SensorId>({
+    maxEntries: opts.maxEntries ?? 100_000,
+    ...(opts.onEvict === undefined ? {} : { onEvict: () => opts.onEvict?.() }),
+  });
 
   return {
     async resolve(serials) {
@@ -31,10 +38,6 @@ export function createSensorIdCache(db: Queryable, opts: { maxEntries?: number }
         for (const [serial, id] of await upsertSensorsBySerial(db, missing)) {
           result.set(serial, id);
           ids.set(serial, id);
-        }
-        for (const oldest of ids.keys()) {
-          if (ids.size <= maxEntries) break;
-          ids.delete(oldest);
         }
       }
       return result;

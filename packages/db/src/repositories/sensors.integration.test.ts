@@ -70,7 +70,7 @@ describe('sensors repository', () => {
     expect(found).toEqual(new Map([['get-1', created.get('get-1')]]));
   });
 
-  it('the id cache answers repeated serials from memory and evicts past maxEntries', async () => {
+  it('the id cache answers repeated serials from memory and evicts the least recently used past maxEntries', async () => {
     const queries: string[] = [];
     const counting = {
       query: ((text: string, values?: unknown[]) => {
@@ -85,8 +85,10 @@ describe('sensors repository', () => {
     expect(queries).toHaveLength(1);
     await cache.resolve(['cache-3', 'cache-4']);
     expect(cache.size).toBe(3);
-    await cache.resolve(['cache-1']); // evicted (oldest): looked up again, same id
+    await cache.resolve(['cache-1']); // used last before cache-3 and cache-4 came: still cached
+    expect(queries).toHaveLength(2);
+    await cache.resolve(['cache-2']); // the least recently used: evicted, looked up again, same id
     expect(queries).toHaveLength(3);
-    expect((await cache.resolve(['cache-1'])).get('cache-1')).toBe(a.get('cache-1'));
+    expect((await cache.resolve(['cache-2'])).get('cache-2')).toBe(a.get('cache-2'));
   });
 });

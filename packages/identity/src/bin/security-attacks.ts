@@ -17,6 +17,7 @@ import {
   ControlError,
   createAlarmClient,
   createCommander,
+  createRegistrarClient,
   createRegistryClient,
 } from '@sensor-streaming/control';
 import { connect } from 'amqplib';
@@ -27,7 +28,7 @@ import { createBrokerAdmin, type DeviceCredential } from '../broker-admin.js';
 import { generateSecret, rabbitPasswordHash } from '../password-hash.js';
 import { brokerDefinitions } from '../broker-definitions.js';
 import { roleUser, type ServiceRole } from '../platform-definitions.js';
-import { ATTACK_MARK, type AttackResult, runAttacks } from '../security/attacks.js';
+import { ATTACK_MARK, type AttackResult, floodUnprovisioned, runAttacks } from '../security/attacks.js';
 import {
   canStartThrowawayBroker,
   startThrowawayBroker,
@@ -205,7 +206,13 @@ async function main(): Promise<number> {
   // a service that needs more than its role grants fails to start, and the control below fails.
   const services = ['measurements-ingester', 'logs-ingester', 'sensor-registry', 'alarm-service'] as const;
   const secrets = new Map<ServiceRole, string>(
-    [...services, 'operator' as const, 'viewer' as const].map((r) => [r, generateSecret()]),
+    [
+      ...services,
+      'operator' as const,
+      'viewer' as const,
+      'provisioner' as const,
+      'sensor-simulator' as const,
+    ].map((r) => [r, generateSecret()]),
   );
   // A second operator with the operator's broker permissions but not the alarm service's grants: the
   // alarm service (ALARM_RPC_GRANTS below, production-like: no guest) must refuse its ack.
@@ -255,6 +262,8 @@ async function main(): Promise<number> {
       DATABASE_URL: dbUrl.toString(),
       ...(s === 'alarm-service' ? { RULES_FILE: rulesFile, ALARM_RPC_GRANTS: GRANTS } : {}),
       ...(s.endsWith('-ingester') ? { INGEST_SHARDS: String(shards) } : {}),
+      // production's setting: only provisioned serials are accepted
+      REGISTRATION: 'closed',
     });
   say('waiting for the services to consume ...');
   await waitFor(
@@ -301,6 +310,24 @@ async function main(): Promise<number> {
       samplePeriodNs: 1e9,
       values: [1, 2, 3],
     });
+
+  // 4b. Closed registration: the provisioner role registers A with the registry (sensors.register). B is
+  // never registered: nothing of it may reach a table.
+  const provBus = createBus({
+    url: withUser(broker.amqpUrl, roleUser('provisioner'), secrets.get('provisioner')!, vhost),
+    connectionName: 'security-provisioner',
+    logger: pino({ level: 'silent' }),
+  });
+  cleanups.push(() => provBus.stop());
+  await within(provBus.start(), 'the provisioner role connecting');
+  const registrar = createRegistrarClient(provBus, { timeoutMs: 5000 });
+  await waitFor('the registry registering A through its registrar RPC', () =>
+    registrar.register([{ serial: a.serial, kind: 'vibration' }]).then(
+      (r) => r.registered === 1,
+      () => false,
+    ),
+  );
+  say('allowed  the provisioner registers A with the registry (sensors.register)');
 
   // 5. The control: A's own data over MQTT reaches the table (the pipeline works, the permissions allow it).
   say('control: device A publishes its own data over MQTT ...');
@@ -431,6 +458,39 @@ async function main(): Promise<number> {
     ]);
     results.push({ name, refused, how });
   }
+
+  // 6b. Closed registration: a credential the broker lets publish any serial (the development simulator's
+  // role) floods serials nobody provisioned. The broker accepts them; the services must dead-letter them.
+  const FLOOD = 100;
+  const floodSerials = Array.from({ length: FLOOD }, (_, i) => `${id}-rogue-${i}`);
+  const accepted = await floodUnprovisioned(
+    withUser(broker.amqpUrl, roleUser('sensor-simulator'), secrets.get('sensor-simulator')!, vhost),
+    floodSerials,
+  );
+  const deadReasons: string[] = [];
+  {
+    const dl = await connect(withUser(broker.amqpUrl, adminUser, decodeURIComponent(admin.password), vhost));
+    try {
+      const ch = await dl.createChannel();
+      const deadline = Date.now() + 60_000;
+      while (deadReasons.length < accepted && Date.now() < deadline) {
+        const m = await ch.get('sensor_streaming.dead', { noAck: true });
+        if (m === false) {
+          await new Promise((r) => setTimeout(r, 250));
+          continue;
+        }
+        const reason = String(m.properties.headers?.['x-sensor-streaming-reason'] ?? '');
+        if (reason.startsWith('UNPROVISIONED: unprovisioned serial ')) deadReasons.push(reason);
+      }
+    } finally {
+      await dl.close().catch(() => undefined);
+    }
+  }
+  results.push({
+    name: `AMQP: a credential that may publish any serial floods ${FLOOD} unprovisioned serials (data, logs, state; REGISTRATION=closed)`,
+    refused: accepted === FLOOD * 3 && deadReasons.length === accepted,
+    how: `broker accepted ${accepted}, the services dead-lettered ${deadReasons.length} (${deadReasons[0] ?? 'none'})`,
+  });
   for (const r of results) say(`${r.refused ? 'refused ' : 'ALLOWED '} ${r.name}: ${r.how}`);
 
   // 7. A sentinel after the attacks (AMQP this time): once it is stored, anything sent before had its chance.
@@ -450,6 +510,7 @@ async function main(): Promise<number> {
     (await count('SELECT count(*) AS n FROM measurements WHERE channel = $1', [ATTACK_MARK])) +
     (await count('SELECT count(*) AS n FROM sensor_logs WHERE message = $1', [ATTACK_MARK])) +
     (await count('SELECT count(*) AS n FROM sensors WHERE serial <> $1', [a.serial])) +
+    (await count('SELECT count(*) AS n FROM sensor_state_changes WHERE firmware = $1', [ATTACK_MARK])) +
     (await count('SELECT count(*) AS n FROM commands')) +
     (await count('SELECT count(*) AS n FROM alarm_episodes WHERE acknowledged_by IS NOT NULL')) +
     (await count("SELECT count(*) AS n FROM alarms WHERE transition <> 'RAISED'")) +

@@ -1,4 +1,9 @@
-import { ALARM_RPC_QUEUE, ALARM_RPC_READ_KEY, REGISTRY_RPC_QUEUE } from '@sensor-streaming/control';
+import {
+  ALARM_RPC_QUEUE,
+  ALARM_RPC_READ_KEY,
+  REGISTRAR_RPC_QUEUE,
+  REGISTRY_RPC_QUEUE,
+} from '@sensor-streaming/control';
 import {
   commandCodec,
   logBatchCodec,
@@ -86,7 +91,7 @@ function attackCommand(serial: string): Buffer {
   });
 }
 
-function attackState(serial: string): Buffer {
+export function attackState(serial: string): Buffer {
   return sensorStateCodec.encode({
     serial,
     kind: ATTACK_MARK,
@@ -101,6 +106,33 @@ function attackState(serial: string): Buffer {
     minFrequencyHz: 0,
     maxFrequencyHz: 0,
   });
+}
+
+const attackRegistration = (serial: string): Buffer =>
+  Buffer.from(JSON.stringify({ method: 'sensors.register', params: { sensors: [{ serial }] } }));
+
+/**
+ * Closed registration: publishes data, logs and state of each serial (none provisioned) with a credential
+ * the broker lets publish any serial (the development simulator's role, or guest in open development).
+ * Resolves with how many messages the broker confirmed; whether they reached a table is for the caller.
+ */
+export async function floodUnprovisioned(url: string, serials: readonly string[]): Promise<number> {
+  const conn = await connect(url);
+  conn.on('error', () => undefined);
+  try {
+    const ch = await conn.createConfirmChannel();
+    let n = 0;
+    for (const serial of serials) {
+      ch.publish('sensor_streaming', `sensor.${serial}.data`, attackData(serial));
+      ch.publish('sensor_streaming', `sensor.${serial}.logs`, attackLogs(serial));
+      ch.publish('sensor_streaming', `sensor.${serial}.state`, attackState(serial));
+      n += 3;
+    }
+    await ch.waitForConfirms();
+    return n;
+  } finally {
+    await conn.close().catch(() => undefined);
+  }
 }
 
 /** Runs `act` on a fresh AMQP connection; refused when the connection, the channel or the act fails. */
@@ -275,6 +307,16 @@ export async function runAttacks(t: AttackTarget, p: AttackParties): Promise<Att
           ch.publish('', ALARM_RPC_QUEUE, Buffer.from('{"method":"alarms.ack","params":{"alarmId":"x"}}')),
         ),
     ],
+    [
+      'AMQP: A registers a serial of its own choosing (sensors.register)',
+      () =>
+        amqpAttempt(asA, async (ch) =>
+          ch.publish('sensor_streaming', REGISTRAR_RPC_QUEUE, attackRegistration(`${a.serial}-x`), {
+            replyTo: 'amq.rabbitmq.reply-to',
+            correlationId: 'x',
+          }),
+        ),
+    ],
     ['AMQP: A declares a queue', () => amqpAttempt(asA, (ch) => ch.assertQueue(`evil-${a.serial}`))],
     [
       "AMQP: A deletes B's command queue",
@@ -361,6 +403,16 @@ export async function runAttacks(t: AttackTarget, p: AttackParties): Promise<Att
         () =>
           amqpAttempt(asViewer, async (ch) =>
             ch.publish('sensor_streaming', `sensor.${b.serial}.commands.sleep`, attackCommand(b.serial)),
+          ),
+      ],
+      [
+        'AMQP: a read-only operator registers a sensor (sensors.register)',
+        () =>
+          amqpAttempt(asViewer, async (ch) =>
+            ch.publish('sensor_streaming', REGISTRAR_RPC_QUEUE, attackRegistration(`${b.serial}-x`), {
+              replyTo: 'amq.rabbitmq.reply-to',
+              correlationId: 'x',
+            }),
           ),
       ],
       [

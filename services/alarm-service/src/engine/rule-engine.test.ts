@@ -316,3 +316,51 @@ describe('RuleEngine: anomaly models', () => {
     expect(fresh.onBatch(batch('V-1', 'vibration', T0 + 3 * S, 0.01, [1.05, 9]), 0)).toEqual([]);
   });
 });
+
+describe('RuleEngine: bounded per-sensor state', () => {
+  function bounded(maxSensors: number) {
+    const evicted = { sensors: 0, parked: 0 };
+    const e = new RuleEngine({
+      rules: parseRuleFile(RULES, 'yaml'),
+      maxSensors,
+      onEvict: (what) => evicted[what]++,
+    });
+    return { e, evicted };
+  }
+
+  it('keeps at most maxSensors sensors under a flood of distinct serials', () => {
+    const { e, evicted } = bounded(10);
+    for (let i = 0; i < 1_000; i++) {
+      e.onState(state(`flood-${i}`, 'environment', 'AWAKE'), 0);
+      e.onBatch(minute(`flood-${i}`, 0, 20), 0);
+    }
+    expect(e.sensorCount).toBe(10);
+    expect(evicted.sensors).toBe(990);
+  });
+
+  it('an evicted sensor resumes its open window where it was (set aside, and saved once)', () => {
+    const { e } = bounded(5);
+    e.onState(state('keep', 'environment', 'AWAKE'), 0);
+    e.onBatch(batch('keep', 'temperature', T0, 1, Array(30).fill(50)), 0); // first half of minute 0
+    for (let i = 0; i < 20; i++) e.onState(state(`other-${i}`, 'environment', 'AWAKE'), 0);
+    expect(e.knowsSensor('keep')).toBe(false); // evicted
+    // its unsaved window is handed out for saving although the sensor is gone
+    expect(e.takeDirtyWindows('all').some((w) => w.serial === 'keep')).toBe(true);
+    e.onState(state('keep', 'environment', 'AWAKE'), 0);
+    e.onBatch(batch('keep', 'temperature', T0 + 30 * S, 1, Array(30).fill(20)), 0);
+    // minute 0 averages (50 + 20) / 2 = 35 only if the first half survived the eviction
+    expect(e.onBatch(minute('keep', 1, 20), 0)).toMatchObject([
+      { kind: 'RAISE', serial: 'keep', ruleId: 'temperature-high', value: 35 },
+    ]);
+  });
+
+  it('never evicts a sensor with an open alarm, so the alarm still clears', () => {
+    const { e } = bounded(3);
+    e.onState(state('hot', 'environment', 'AWAKE'), 0);
+    e.onBatch(minute('hot', 0, 40), 0);
+    expect(e.onBatch(minute('hot', 1, 20), 0)).toMatchObject([{ kind: 'RAISE', serial: 'hot' }]);
+    for (let i = 0; i < 50; i++) e.onState(state(`other-${i}`, 'environment', 'AWAKE'), 0);
+    expect(e.knowsSensor('hot')).toBe(true);
+    expect(e.onBatch(minute('hot', 2, 20), 0)).toMatchObject([{ kind: 'CLEAR', serial: 'hot' }]);
+  });
+});

@@ -7,6 +7,7 @@ import {
   type SensorState,
   sampleTimesUs,
 } from '@sensor-streaming/protocol';
+import { LruMap } from '@sensor-streaming/runtime';
 import { resolveRules, type SensorProfile } from '../rules/rule-set.js';
 import {
   compare,
@@ -69,6 +70,14 @@ export interface RuleEngineOptions {
   rules: RuleSet;
   /** Events that arrived after their window closed (or out of order for point rules). */
   onLate?: (ruleType: RuleType, count: number) => void;
+  /**
+   * Sensors whose state is kept at most (default 100 000). Past it the least recently active sensor without
+   * an open alarm is evicted: its open windows and anomaly models are kept aside (bounded too) and continue
+   * if it comes back; unsaved ones are still saved. A sensor with an open alarm is never evicted.
+   */
+  maxSensors?: number;
+  /** A sensor's state was evicted (`what`: `sensors`, or `parked` when set-aside state was dropped). */
+  onEvict?: (what: 'sensors' | 'parked') => void;
 }
 
 interface BoundEvaluator {
@@ -99,6 +108,8 @@ interface SensorCtx {
   lastArrivalUs: number | undefined;
   expectedIntervalUs: Map<string, number>;
   lastBatchStartUs: Map<string, number>;
+  /** Keys of this sensor's entries in RuleEngine.anomalies (to set them aside on eviction). */
+  anomalyKeys: Set<string>;
 }
 
 const SEP = '\u0000';
@@ -169,13 +180,57 @@ function describe(
  */
 export class RuleEngine {
   private rules: RuleSet;
-  private readonly sensors = new Map<string, SensorCtx>();
+  private readonly sensors: LruMap<string, SensorCtx>;
   private readonly anomalies = new Map<string, AnomalyEvaluator>();
   private readonly onLate: (ruleType: RuleType, count: number) => void;
+  private readonly pendingModels: LruMap<string, AnomalyModelParams>;
+  /** Saved windows waiting for their evaluator to be created (serial, rule, channel). */
+  private readonly pendingWindows: LruMap<string, Record<string, unknown>>;
+  /** State of evicted sensors that was not saved yet: handed out by the next takeDirty* call. */
+  private evictedWindows: WindowStateSnapshot[] = [];
+  private evictedModels: ModelSnapshot[] = [];
 
   constructor(opts: RuleEngineOptions) {
     this.rules = opts.rules;
     this.onLate = opts.onLate ?? (() => {});
+    const maxSensors = opts.maxSensors ?? 100_000;
+    const onEvict = opts.onEvict ?? (() => {});
+    this.sensors = new LruMap<string, SensorCtx>({
+      maxEntries: maxSensors,
+      // an open alarm must stay clearable: never evict a sensor holding one
+      canEvict: (_serial, ctx) => ![...ctx.latches.values()].some((l) => l.active),
+      onEvict: (serial, ctx) => {
+        this.park(serial, ctx);
+        onEvict('sensors');
+      },
+    });
+    // set-aside windows and models, a few per sensor: dropping one means that window or model starts fresh
+    this.pendingModels = new LruMap({ maxEntries: maxSensors * 4, onEvict: () => onEvict('parked') });
+    this.pendingWindows = new LruMap({ maxEntries: maxSensors * 4, onEvict: () => onEvict('parked') });
+  }
+
+  /** Sets an evicted sensor's windows and models aside, so they continue if it comes back. */
+  private park(serial: string, ctx: SensorCtx): void {
+    for (const [ruleId, { counter }] of ctx.errorCounters) {
+      const state = counter.snapshot() ?? null;
+      if (counter.dirty) this.evictedWindows.push({ serial, ruleId, channel: '', state });
+      if (state !== null) this.pendingWindows.set(windowKey(serial, ruleId, ''), state);
+    }
+    for (const [key, { evaluator }] of ctx.evaluators) {
+      if (!(evaluator instanceof WindowThresholdEvaluator)) continue;
+      const [ruleId, channel] = key.split(SEP) as [string, string];
+      const state = evaluator.snapshot() ?? null;
+      if (evaluator.dirty) this.evictedWindows.push({ serial, ruleId, channel, state });
+      if (state !== null) this.pendingWindows.set(windowKey(serial, ruleId, channel), state);
+    }
+    for (const key of ctx.anomalyKeys) {
+      const ev = this.anomalies.get(key);
+      if (ev === undefined) continue;
+      const [, channel, ruleId] = key.split(SEP) as [string, string, string];
+      if (ev.dirty) this.evictedModels.push({ serial, channel, ruleId, params: { ...ev.params } });
+      this.pendingModels.set(key, { ...ev.params });
+      this.anomalies.delete(key);
+    }
   }
 
   get ruleSet(): RuleSet {
@@ -190,7 +245,7 @@ export class RuleEngine {
 
   /** True when the sensor's kind is known (from a SensorState or the sensors table). */
   knowsSensor(serial: string): boolean {
-    return this.sensors.get(serial)?.kindKnown === true;
+    return this.sensors.peek(serial)?.kindKnown === true;
   }
 
   /** Sets what the sensors table says about a sensor (until a SensorState says otherwise). */
@@ -220,10 +275,6 @@ export class RuleEngine {
     else this.pendingModels.set(key, { ...snapshot.params });
   }
 
-  private readonly pendingModels = new Map<string, AnomalyModelParams>();
-  /** Saved windows waiting for their evaluator to be created (serial, rule, channel). */
-  private readonly pendingWindows = new Map<string, Record<string, unknown>>();
-
   /** A saved open window (loaded at start): continued when its rule's evaluator is created. */
   loadWindow(w: WindowStateSnapshot): void {
     if (w.state === null) return;
@@ -236,7 +287,8 @@ export class RuleEngine {
    * evaluator (saved with the models and on stand-down).
    */
   takeDirtyWindows(which: 'errors' | 'all'): WindowStateSnapshot[] {
-    const out: WindowStateSnapshot[] = [];
+    const out: WindowStateSnapshot[] = this.evictedWindows;
+    this.evictedWindows = [];
     for (const ctx of this.sensors.values()) {
       const serial = ctx.profile.serial;
       for (const [ruleId, { counter }] of ctx.errorCounters) {
@@ -258,8 +310,12 @@ export class RuleEngine {
   /** Windows whose save failed: dirty again, so the next save includes them. */
   markWindowsDirty(windows: readonly WindowStateSnapshot[]): void {
     for (const w of windows) {
-      const ctx = this.sensors.get(w.serial);
-      if (ctx === undefined) continue;
+      const ctx = this.sensors.peek(w.serial);
+      if (ctx === undefined) {
+        // evicted since: save it with the next round
+        this.evictedWindows.push(w);
+        continue;
+      }
       if (w.channel === '') {
         const c = ctx.errorCounters.get(w.ruleId);
         if (c) c.counter.dirty = true;
@@ -294,7 +350,8 @@ export class RuleEngine {
 
   /** Models changed since the last call (and marks them clean). */
   takeDirtyModels(): ModelSnapshot[] {
-    const out: ModelSnapshot[] = [];
+    const out: ModelSnapshot[] = this.evictedModels;
+    this.evictedModels = [];
     for (const [key, ev] of this.anomalies) {
       if (!ev.dirty) continue;
       ev.dirty = false;
@@ -641,6 +698,7 @@ export class RuleEngine {
         lastArrivalUs: undefined,
         expectedIntervalUs: new Map(),
         lastBatchStartUs: new Map(),
+        anomalyKeys: new Set(),
       };
       this.sensors.set(serial, ctx);
     }
@@ -691,6 +749,7 @@ export class RuleEngine {
         ev = new AnomalyEvaluator(rule, this.pendingModels.get(key));
         this.pendingModels.delete(key);
         this.anomalies.set(key, ev);
+        ctx.anomalyKeys.add(key);
         if (ctx.settleFromUs !== undefined && ev.params.lastTimeUs < ctx.settleFromUs)
           settle(rule, ev, ctx.settleFromUs);
       } else {
