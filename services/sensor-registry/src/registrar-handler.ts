@@ -9,7 +9,6 @@ import {
 import { type Queryable, type RegistrationGate, registerSensors, revokeSensors } from '@sensor-streaming/db';
 import type { Logger } from '@sensor-streaming/runtime';
 
-
 /**
  * sensors.register / sensors.revoke on REGISTRAR_RPC_QUEUE (`iotctl sensors provision | revoke`): one
  * statement per request (up to MAX_REGISTER_BATCH sensors). Always answers; a bad request is
