@@ -3,11 +3,9 @@ import {
   checkDatabase,
   createSchemaGate,
   createPool,
-  createRegistrationGate,
-  createSensorIdCache,
+  createIngesterSerialState,
   isRowDataError,
   type Pool,
-  unprovisionedReason,
   writeSensorLogs,
 } from '@sensor-streaming/db';
 import { bindingPatterns, type LogBatch, logBatchCodec, parseRoutingKey } from '@sensor-streaming/protocol';
@@ -94,27 +92,14 @@ export function createLogsIngester(deps: LogsIngesterDeps): LogsIngester {
       applicationName: config.serviceName,
     });
   const metrics = createLogsIngestMetrics(registry);
+  // bounded per-serial state; REGISTRATION=closed: unprovisioned serials dead-lettered before any row exists
   const serialState = createSerialStateMetrics(registry);
-  const sensorIds = createSensorIdCache(pool, {
-    maxEntries: cfg.sensorStateMax,
-    onEvict: () => serialState.evicted('ingester.sensor_ids'),
-  });
-  serialState.trackSize('ingester.sensor_ids', () => sensorIds.size);
-  // REGISTRATION=closed: messages of serials that are not provisioned are dead-lettered before any row exists
-  const gate = createRegistrationGate({
-    config: cfg.registration,
+  const { sensorIds, registration } = createIngesterSerialState({
     db: pool,
-    onEvict: () => serialState.evicted('ingester.registration'),
-    onLookup: (n) => serialState.registrationLookups(n),
+    registration: cfg.registration,
+    sensorStateMax: cfg.sensorStateMax,
+    metrics: serialState,
   });
-  serialState.trackSize('ingester.registration', () => gate.size);
-  const registration =
-    cfg.registration.mode === 'closed'
-      ? {
-          refused: (serials: readonly string[]) => gate.refused(serials),
-          reason: unprovisionedReason,
-        }
-      : undefined;
 
   const pipeline: BatchPipeline = createBatchPipeline<LogBatch>({
     logger: log,

@@ -3,13 +3,11 @@ import {
   checkDatabase,
   createSchemaGate,
   createPool,
-  createRegistrationGate,
-  createSensorIdCache,
+  createIngesterSerialState,
   createStorageMaintainer,
   isRowDataError,
   type MeasurementSeries,
   type Pool,
-  unprovisionedReason,
   type SensorPositionSample,
   writeMeasurements,
   writeSensorPositions,
@@ -120,27 +118,14 @@ export function createMeasurementsIngester(deps: MeasurementsIngesterDeps): Meas
       applicationName: config.serviceName,
     });
   const metrics = createMeasurementsIngestMetrics(registry);
+  // bounded per-serial state; REGISTRATION=closed: unprovisioned serials dead-lettered before any row exists
   const serialState = createSerialStateMetrics(registry);
-  const sensorIds = createSensorIdCache(pool, {
-    maxEntries: cfg.sensorStateMax,
-    onEvict: () => serialState.evicted('ingester.sensor_ids'),
-  });
-  serialState.trackSize('ingester.sensor_ids', () => sensorIds.size);
-  // REGISTRATION=closed: messages of serials that are not provisioned are dead-lettered before any row exists
-  const gate = createRegistrationGate({
-    config: cfg.registration,
+  const { sensorIds, registration } = createIngesterSerialState({
     db: pool,
-    onEvict: () => serialState.evicted('ingester.registration'),
-    onLookup: (n) => serialState.registrationLookups(n),
+    registration: cfg.registration,
+    sensorStateMax: cfg.sensorStateMax,
+    metrics: serialState,
   });
-  serialState.trackSize('ingester.registration', () => gate.size);
-  const registration =
-    cfg.registration.mode === 'closed'
-      ? {
-          refused: (serials: readonly string[]) => gate.refused(serials),
-          reason: unprovisionedReason,
-        }
-      : undefined;
 
   const pipeline: BatchPipeline = createBatchPipeline<DataMessage>({
     logger: log,

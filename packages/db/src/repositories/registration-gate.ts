@@ -1,6 +1,7 @@
-import { LruMap, type RegistrationConfig } from '@sensor-streaming/runtime';
+import { LruMap, type RegistrationConfig, type SerialStateMetrics } from '@sensor-streaming/runtime';
 import type { Queryable } from '../pool.js';
 import { provisionedSerials } from './registration.js';
+import { createSensorIdCache, type SensorIdCache } from './sensor-id-cache.js';
 
 export interface RegistrationGate {
   readonly mode: RegistrationConfig['mode'];
@@ -79,4 +80,43 @@ export function createRegistrationGate(opts: RegistrationGateOptions): Registrat
 /** The dead-letter reason for a message of an unprovisioned serial. */
 export function unprovisionedReason(serial: string): string {
   return `UNPROVISIONED: unprovisioned serial ${serial} (REGISTRATION=closed: provision it with iotctl sensors provision)`;
+}
+
+/**
+ * What an ingester keeps per serial, bounded and measured (`sensor_streaming_serial_state_*`): the serial ->
+ * sensor id cache (at most `sensorStateMax`), and in closed registration the gate its batch pipeline asks
+ * which serials to refuse (dead-lettered with unprovisionedReason before any row exists); `registration` is
+ * undefined in open mode (every serial admitted). Shared by the measurements and logs ingesters.
+ */
+export function createIngesterSerialState(opts: {
+  db: Queryable;
+  registration: RegistrationConfig;
+  sensorStateMax: number;
+  metrics: SerialStateMetrics;
+}): {
+  sensorIds: SensorIdCache;
+  registration:
+    | { refused(serials: readonly string[]): Promise<Set<string>>; reason(serial: string): string }
+    | undefined;
+} {
+  const { metrics } = opts;
+  const sensorIds = createSensorIdCache(opts.db, {
+    maxEntries: opts.sensorStateMax,
+    onEvict: () => metrics.evicted('ingester.sensor_ids'),
+  });
+  metrics.trackSize('ingester.sensor_ids', () => sensorIds.size);
+  const gate = createRegistrationGate({
+    config: opts.registration,
+    db: opts.db,
+    onEvict: () => metrics.evicted('ingester.registration'),
+    onLookup: (n) => metrics.registrationLookups(n),
+  });
+  metrics.trackSize('ingester.registration', () => gate.size);
+  return {
+    sensorIds,
+    registration:
+      opts.registration.mode === 'closed'
+        ? { refused: (serials) => gate.refused(serials), reason: unprovisionedReason }
+        : undefined,
+  };
 }
