@@ -127,15 +127,33 @@ const mgmt = new URL(broker.managementUrl);
 const auth = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
 mgmt.username = '';
 mgmt.password = '';
+/**
+ * One management API request. A loaded node's API drops requests (`fetch failed`) or answers 5xx now and then
+ * (a 1 Hz run of 10,000 devices died on one after all had connected): those are retried, up to 5 attempts,
+ * since every request here is a read or an idempotent write.
+ */
 const api = async (method: string, p: string, body?: unknown) => {
-  const r = await fetch(`${mgmt.toString().replace(/\/$/, '')}/api${p}`, {
-    method,
-    headers: { authorization: auth, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const t = await r.text();
-  if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${t}`);
-  return t === '' ? undefined : JSON.parse(t);
+  for (let attempt = 1; ; attempt++) {
+    let r: Response;
+    try {
+      r = await fetch(`${mgmt.toString().replace(/\/$/, '')}/api${p}`, {
+        method,
+        headers: { authorization: auth, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
+      continue;
+    }
+    const t = await r.text();
+    if (r.status >= 500 && attempt < 5) {
+      await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
+      continue;
+    }
+    if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${t}`);
+    return t === '' ? undefined : JSON.parse(t);
+  }
 };
 
 /** MQTT connections the broker holds now, and how many distinct users (device credentials) they use. */
