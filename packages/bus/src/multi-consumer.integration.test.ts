@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Bus, createBus } from './bus.js';
+import { UnroutableError } from './errors.js';
 import {
   closeConnectionsByName,
   createTestVhost,
@@ -203,8 +204,19 @@ describe('multi-queue consumer against the real broker', () => {
     } finally {
       await conn.close();
     }
+    // the broker's consumer-cancel reaches the consumer a moment after the delete, so isConsuming()
+    // can still be true from before it: publish (mandatory) until the re-declared, re-bound queue routes it
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      try {
+        await bus.publish('sensor.mq-d-0.commands.awake', Buffer.from('after-delete'), { mandatory: true });
+        break;
+      } catch (err) {
+        if (!(err instanceof UnroutableError) || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     await waitFor(() => consumer.isConsuming(), 'the deleted queue consumed again', 20_000);
-    await bus.publish('sensor.mq-d-0.commands.awake', Buffer.from('after-delete'), { mandatory: true });
     await waitFor(() => seen.includes('after-delete'), 'the message to the re-declared queue');
   }, 60_000);
 
