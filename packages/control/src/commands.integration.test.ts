@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { type Bus, commandQueue, createBus, serviceQueue } from '@sensor-streaming/bus';
-import { createTestVhost } from '@sensor-streaming/bus/testing';
+import { createTestVhost, drainQueue } from '@sensor-streaming/bus/testing';
 import { bindingPatterns, commandAckCodec, commandCodec, routingKeys } from '@sensor-streaming/protocol';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CommandOutcome, createCommander } from './commands.js';
+import { mqttSessionQueueName } from './device-queues.js';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const cleanups: Array<() => Promise<void>> = [];
@@ -98,6 +99,31 @@ describe('createCommander against the real broker', () => {
       });
     });
     expect(received).toBe(50);
+  });
+
+  it('publishes a command transient to an AMQP command queue and persistent to an MQTT session queue', async () => {
+    const vhost = await createTestVhost('control');
+    cleanups.push(() => vhost.drop());
+    const bus = await newBus(vhost.url);
+    await bus.declareQueue(commandQueue('amqp-dev', 60_000));
+    // the queue the MQTT plugin keeps a device's persistent session in, bound as the device subscribes
+    const session = mqttSessionQueueName('mqtt-dev');
+    await bus.declareQueue({ name: session, type: 'classic', bindings: ['sensor.mqtt-dev.commands.*'] });
+    const commander = createCommander(bus);
+    cleanups.push(() => commander.close());
+
+    const outcomes = await commander.issue(
+      ['amqp-dev', 'mqtt-dev'],
+      { type: 'sleep' },
+      { issuedBy: 'test', wait: false },
+    );
+    expect(outcomes.map((o) => o.status)).toEqual(['PUBLISHED', 'PUBLISHED']);
+    const [toAmqp] = await drainQueue(vhost.url, 'sensor.amqp-dev.commands');
+    const [toMqtt] = await drainQueue(vhost.url, session);
+    expect(toAmqp?.routingKey).toBe('sensor.amqp-dev.commands.sleep');
+    expect(toAmqp?.persistent).toBe(false);
+    expect(toMqtt?.routingKey).toBe('sensor.mqtt-dev.commands.sleep');
+    expect(toMqtt?.persistent).toBe(true);
   });
 
   it('with wait=false only publishes, and validates everything before publishing anything', async () => {

@@ -178,6 +178,8 @@ export interface DeadMessage {
   routingKey: string;
   headers: Record<string, unknown>;
   body: Buffer;
+  /** Delivery mode 2. */
+  persistent: boolean;
 }
 
 /** Take (get + ack) up to `max` messages from a queue, e.g. `sensor_streaming.dead`, over a throwaway connection. */
@@ -199,6 +201,7 @@ export async function drainQueue(url: string, queue: string, max = 1000): Promis
         routingKey: typeof original === 'string' ? original : m.fields.routingKey,
         headers,
         body: m.content,
+        persistent: m.properties.deliveryMode === 2,
       });
     }
   } finally {
