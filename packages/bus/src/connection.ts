@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { loadTlsMaterial, type TlsFiles } from '@sensor-streaming/runtime';
 import { type ChannelModel, connect, credentials } from 'amqplib';
 import { abortableSleep, type BackoffOptions, backoffDelay } from './backoff.js';
+import { coalesceWrites } from './coalesce-writes.js';
 import { BusClosedError } from './errors.js';
 import type { BusLogger } from './logger.js';
 import type { BusMetrics, ConnectionRole } from './metrics.js';
@@ -81,6 +82,7 @@ export class ManagedConnection extends EventEmitter {
   private readonly abort = new AbortController();
   private stopped = false;
   private everConnected = false;
+  private warnedUncoalesced = false;
   private loop: Promise<void> | undefined;
 
   constructor(opts: ManagedConnectionOptions) {
@@ -146,6 +148,10 @@ export class ManagedConnection extends EventEmitter {
             ),
           );
           this.watch(model);
+          if (opts.connect === undefined && !coalesceWrites(model) && !this.warnedUncoalesced) {
+            this.warnedUncoalesced = true;
+            this.log.warn({}, 'amqplib internals changed: frames are written to the socket one by one');
+          }
           await opts.onConnect(model);
           if (this.stopped) {
             await model.close().catch(() => undefined);
