@@ -1,5 +1,11 @@
 import { type Bus, commandQueue, createBus, type Delivery, urlUser } from '@sensor-streaming/bus';
-import { createTestVhost, queueMessageCount, type TestVhost, waitFor } from '@sensor-streaming/bus/testing';
+import {
+  createTestVhost,
+  drainQueue,
+  queueMessageCount,
+  type TestVhost,
+  waitFor,
+} from '@sensor-streaming/bus/testing';
 import {
   type Commander,
   ControlError,
@@ -299,6 +305,30 @@ describe('sensor-registry', () => {
       async () => (await commandRow(inbox[1]!.commandId))?.issued_by === urlUser(vhost.url),
       'recorded',
     );
+  });
+
+  it('re-sends a command the broker lost from the sensor queue (transient, gone with a restart) once it timed out', async () => {
+    const serial = 'reg-lost';
+    await bus.declareQueue(commandQueue(serial, 60_000)); // the sensor is away: nobody consumes yet
+    await publishState(state(serial));
+    await waitFor(async () => (await sensorRow(serial)).length === 1, 'registration');
+    const [sleep] = await commander.issue(
+      [serial],
+      { type: 'sleep' },
+      { issuedBy: 'iotctl:test', wait: false, ttlMs: 500 },
+    );
+    // What a broker restart does to a transient message in a durable queue: it is gone, with no dead letter.
+    const lost = await drainQueue(vhost.url, commandQueue(serial, 60_000).name);
+    expect(lost.map((m) => [m.routingKey, m.persistent])).toEqual([
+      [routingKeys.command(serial, 'sleep'), false],
+    ]);
+    await waitFor(async () => (await commandRow(sleep!.commandId))?.status === 'TIMED_OUT', 'timed out');
+    expect((await sensorRow(serial))[0]?.desired_state).toBe('ASLEEP'); // the intent is kept
+    // the sensor comes back and reports AWAKE: the registry sends the sleep again
+    const inbox = await sensorInbox(serial);
+    await publishState(state(serial, { reason: 'HEARTBEAT', state: 'AWAKE' }));
+    await waitFor(() => inbox.length === 1, 'reconciling command');
+    expect(inbox[0]).toMatchObject({ serial, type: 'sleep', issuedBy: RECONCILE_ISSUER });
   });
 
   it('marks a command that expired in the sensor queue EXPIRED and publishes an EXPIRED ack for it', async () => {
