@@ -101,7 +101,7 @@ describe('createCommander against the real broker', () => {
     expect(received).toBe(50);
   });
 
-  it('publishes a command transient to an AMQP command queue and persistent to an MQTT session queue', async () => {
+  it('publishes commands transient, to an AMQP command queue and an MQTT session queue alike', async () => {
     const vhost = await createTestVhost('control');
     cleanups.push(() => vhost.drop());
     const bus = await newBus(vhost.url);
@@ -123,7 +123,7 @@ describe('createCommander against the real broker', () => {
     expect(toAmqp?.routingKey).toBe('sensor.amqp-dev.commands.sleep');
     expect(toAmqp?.persistent).toBe(false);
     expect(toMqtt?.routingKey).toBe('sensor.mqtt-dev.commands.sleep');
-    expect(toMqtt?.persistent).toBe(true);
+    expect(toMqtt?.persistent).toBe(false);
   });
 
   it('with wait=false only publishes, and validates everything before publishing anything', async () => {

@@ -168,22 +168,18 @@ function deathReason(headers: Record<string, unknown>): string {
   return 'unknown';
 }
 
-/** How a device takes its commands: its AMQP command queue, or its MQTT session. */
-export type DeviceTransport = 'amqp' | 'mqtt';
-
 /**
- * Whether a command is published persistent (delivery mode 2). To an AMQP command queue it is transient:
- * writing each command to the disk of its own durable classic queue doubled its way to the sensor
+ * Commands are published transient (delivery mode 1), to an AMQP command queue and an MQTT session alike.
+ * Writing each command to the disk of its sensor's own durable classic queue doubled its way to the sensor
  * (`pnpm bench:commands`, waves of 100 with 1,000 sensors streaming, RabbitMQ 3.10: to the sensor p50
- * 21-35 ms persistent against 13-14 ms transient; round trip p99 75-113 against 54-56 ms). What a
- * restart of the broker takes from a sensor's queue is not lost: the registry's copy (a quorum queue,
- * durable whatever the delivery mode) and PostgreSQL keep the desired state, and the registry re-sends it
- * when the sensor next reports another (its birth or a heartbeat; see the reconciler). To an MQTT session
- * it stays persistent: RabbitMQ's MQTT plugin ties QoS to persistence, and a device's commands go at QoS 1.
+ * 21-35 ms persistent against 13-14 ms transient; round trip p99 75-113 against 54-56 ms). What a restart
+ * of the broker takes from a sensor's queue is not lost: the registry's copy (a quorum queue, durable
+ * whatever the delivery mode) and PostgreSQL keep the desired state; the command times out and the
+ * registry re-sends the desired state when the sensor next reports another (its birth or a heartbeat).
+ * MQTT devices still get their commands at QoS 1: RabbitMQ's MQTT plugin (3.10 and the native one of 3.12+)
+ * delivers what AMQP clients publish at the subscription's QoS, whatever the delivery mode.
  */
-export function commandPersistent(transport: DeviceTransport): boolean {
-  return transport === 'mqtt';
-}
+const COMMAND_PERSISTENT = false;
 
 function unroutable(serial: string, type: CommandType): CommandOutcome {
   return {
@@ -211,22 +207,21 @@ export function createCommander(bus: Bus): Commander {
   let ackConsumer: Promise<Consumer> | undefined;
 
   /**
-   * The serials whose device has a command queue, and which: the AMQP command queue or the MQTT session
-   * queue (one path for both transports). The registry's queue is bound to every command key, so a
-   * mandatory publish to an unknown sensor would still be routed: ask whether the sensor's own queue exists.
-   * The AMQP queue first: a passive declare of a missing queue costs its channel, so asking for both would
-   * close a channel per AMQP sensor.
+   * The serials whose device has a command queue. The registry's queue is bound to every command key, so a
+   * mandatory publish to an unknown sensor would still be routed: ask whether the sensor's own queue exists,
+   * the AMQP command queue or the MQTT session queue (one path for both transports). The AMQP queue first:
+   * a passive declare of a missing queue costs its channel, so asking for both would close a channel per
+   * AMQP sensor.
    */
-  async function commandQueuesExist(serials: readonly string[]): Promise<Map<string, DeviceTransport>> {
+  async function commandQueuesExist(serials: readonly string[]): Promise<Set<string>> {
     const amqp = (s: string): string => deviceCommandQueues(s)[0];
     const mqtt = (s: string): string => deviceCommandQueues(s)[1];
     const found = await bus.existingQueues(serials.map(amqp));
-    const out = new Map<string, DeviceTransport>();
-    for (const s of serials) if (found.has(amqp(s))) out.set(s, 'amqp');
+    const out = new Set(serials.filter((s) => found.has(amqp(s))));
     const rest = serials.filter((s) => !out.has(s));
     if (rest.length > 0) {
       const viaMqtt = await bus.existingQueues(rest.map(mqtt));
-      for (const s of rest) if (viaMqtt.has(mqtt(s))) out.set(s, 'mqtt');
+      for (const s of rest) if (viaMqtt.has(mqtt(s))) out.add(s);
     }
     return out;
   }
@@ -310,7 +305,6 @@ export function createCommander(bus: Bus): Commander {
 
   async function issueOne(
     serial: string,
-    transport: DeviceTransport,
     request: CommandRequest,
     opts: IssueOptions,
   ): Promise<CommandOutcome> {
@@ -334,7 +328,7 @@ export function createCommander(bus: Bus): Commander {
     const published = bus
       .publish(routingKeys.command(serial, command.type), commandCodec.encode(command), {
         mandatory: true,
-        persistent: commandPersistent(transport),
+        persistent: COMMAND_PERSISTENT,
         messageId: command.commandId,
         expirationMs: opts.ttlMs ?? DEFAULT_COMMAND_TTL_MS,
       })
@@ -396,11 +390,9 @@ export function createCommander(bus: Bus): Commander {
       const worker = async (): Promise<void> => {
         for (let i = next++; i < serials.length; i = next++) {
           const serial = serials[i]!;
-          const transport = routable.get(serial);
-          const outcome =
-            transport !== undefined
-              ? await issueOne(serial, transport, request, opts)
-              : unroutable(serial, request.type);
+          const outcome = routable.has(serial)
+            ? await issueOne(serial, request, opts)
+            : unroutable(serial, request.type);
           outcomes[i] = outcome;
           opts.onOutcome?.(outcome);
         }
