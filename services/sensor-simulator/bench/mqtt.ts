@@ -185,7 +185,7 @@ const isMqtt = (protocol: unknown) => JSON.stringify(protocol).includes('MQTT');
 
 /**
  * MQTT connections the broker holds now, and how many distinct users (device credentials) they
- * use: asked of the node itself (`rabbitmqctl list_connections`, live, no statistics lag); the
+ * use: asked of the node itself (`rabbitmqctl list_mqtt_connections`, live, no statistics lag); the
  * management API only if the CLI fails. Undefined if neither answers (the run goes on).
  */
 const mqttConnections = async (): Promise<
@@ -196,10 +196,18 @@ const mqttConnections = async (): Promise<
     return { connections: mqtt.length, users: new Set(mqtt.map((c) => c.user)).size, via };
   };
   try {
-    const out = await cli('rabbitmqctl', ['list_connections', 'protocol', 'user', '--formatter', 'json'], 3);
-    return count(JSON.parse(out) as Array<{ protocol: unknown; user: string }>, 'rabbitmqctl');
+    // list_connections leaves MQTT connections out (RabbitMQ 3.10): the MQTT plugin's own command lists them
+    const out = await cli(
+      'rabbitmqctl',
+      ['list_mqtt_connections', 'protocol', 'user', '--formatter', 'json'],
+      3,
+    );
+    return count(
+      JSON.parse(out) as Array<{ protocol: unknown; user: string }>,
+      'rabbitmqctl list_mqtt_connections',
+    );
   } catch (err) {
-    say(`rabbitmqctl list_connections failed (${errText(err)}); asking the management API`);
+    say(`rabbitmqctl list_mqtt_connections failed (${errText(err)}); asking the management API`);
   }
   try {
     const cs = (await api('GET', '/connections?columns=protocol,user')) as Array<{
@@ -475,7 +483,7 @@ try {
     say(`broker memory not measured: ${errText(err)}`);
     return undefined;
   });
-  const divisor = counted?.connections ?? N;
+  const divisor = counted !== undefined && counted.connections > 0 ? counted.connections : N;
   const kb = memAfter === undefined ? Number.NaN : (memAfter.bytes - memBefore.bytes) / divisor / 1024;
   if (memAfter !== undefined) {
     const partsKb = Object.entries(memAfter.parts)
