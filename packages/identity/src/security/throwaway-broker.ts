@@ -29,6 +29,17 @@ export interface ThrowawayBroker {
   /** With `tls`: the AMQP and MQTT TLS listeners (guest in the URL, host 127.0.0.1). */
   amqpsUrl?: string;
   mqttsUrl?: string;
+  /** The node's Erlang name (`rabbitmqctl -n <nodeName>`). */
+  nodeName: string;
+  /**
+   * Runs a RabbitMQ CLI tool against this node (over Erlang distribution, not the management API:
+   * it answers while a loaded node's HTTP API starves) and returns its stdout.
+   */
+  cli(
+    tool: 'rabbitmqctl' | 'rabbitmq-diagnostics',
+    args: readonly string[],
+    timeoutMs?: number,
+  ): Promise<string>;
   destroy(): Promise<void>;
 }
 
@@ -178,9 +189,10 @@ export async function startThrowawayBroker(opts: ThrowawayBrokerOptions = {}): P
   const uid = Number((await run('id', ['-u', 'rabbitmq'])).stdout.trim());
   const gid = Number((await run('id', ['-g', 'rabbitmq'])).stdout.trim());
   for (const p of owned) chownSync(path.join(dir, p), uid, gid);
+  const nodeName = `sssec${process.pid}x${amqp}@localhost`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    RABBITMQ_NODENAME: `sssec${process.pid}x${amqp}@localhost`,
+    RABBITMQ_NODENAME: nodeName,
     RABBITMQ_NODE_PORT: String(amqp),
     RABBITMQ_DIST_PORT: String(dist),
     RABBITMQ_CONFIG_FILE: path.join(dir, 'rabbitmq.conf'),
@@ -280,6 +292,16 @@ export async function startThrowawayBroker(opts: ThrowawayBrokerOptions = {}): P
     ...(opts.tls
       ? { amqpsUrl: `amqps://guest:guest@127.0.0.1:${amqps}`, mqttsUrl: `mqtts://127.0.0.1:${mqtts}` }
       : {}),
+    nodeName,
+    cli: async (tool, args, timeoutMs = 120_000) =>
+      (
+        await run(tool, ['-q', '-n', nodeName, ...args], {
+          env,
+          cwd: '/tmp',
+          timeout: timeoutMs,
+          maxBuffer: 256 * 1024 * 1024,
+        })
+      ).stdout,
     destroy,
   };
 }
