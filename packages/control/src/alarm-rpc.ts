@@ -1,7 +1,7 @@
 import type { Bus, QueueSpec } from '@sensor-streaming/bus';
 import { type AlarmSeverity, isValidSerial } from '@sensor-streaming/protocol';
 import { ControlError } from './control-error.js';
-import { callJsonRpc } from './json-rpc-call.js';
+import { badRequest, callJsonRpc, isRecord, parseRpcEnvelope } from './json-rpc-call.js';
 
 /**
  * The alarm RPC contract, the only one: the alarm service serves it on this queue (routed by its own
@@ -248,7 +248,7 @@ export function parseShelfDuration(v: unknown, field = '--for'): number {
   const m = typeof v === 'string' ? DURATION.exec(v.trim().toLowerCase()) : null;
   const ms = m ? Math.round(Number(m[1]) * (UNIT_MS[m[2] as string] ?? 0)) : Number.NaN;
   if (!(ms >= 1000 && ms <= MAX_SHELF_MS))
-    bad(field, `must be a duration from 1s to 7d like 30m, 1h or 2d, got ${JSON.stringify(v)}`);
+    badRequest(field, `must be a duration from 1s to 7d like 30m, 1h or 2d, got ${JSON.stringify(v)}`);
   return ms;
 }
 
@@ -256,18 +256,10 @@ export type AlarmResponse<T> =
   | { ok: true; result: T }
   | { ok: false; error: { code: string; message: string } };
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function bad(field: string, reason: string): never {
-  throw new ControlError('CONTROL_BAD_REQUEST', `${field}: ${reason}`);
-}
-
 /** Checks an alarm id given by an operator (a uuid); throws ControlError naming the field. */
 export function assertAlarmId(v: unknown, field = 'alarmId'): string {
   if (typeof v !== 'string' || !UUID.test(v))
-    bad(field, `must be an alarm id (a uuid), got ${JSON.stringify(v)}`);
+    badRequest(field, `must be an alarm id (a uuid), got ${JSON.stringify(v)}`);
   return v.toLowerCase();
 }
 
@@ -275,7 +267,7 @@ export function assertAlarmId(v: unknown, field = 'alarmId'): string {
 export function parseSeverity(v: unknown, field = 'severity'): AlarmSeverity {
   const s = typeof v === 'string' ? v.trim().toUpperCase() : v;
   if (typeof s !== 'string' || !ALARM_SEVERITIES.includes(s as AlarmSeverity)) {
-    bad(field, `must be one of ${ALARM_SEVERITIES.join(', ')}, got ${JSON.stringify(v)}`);
+    badRequest(field, `must be one of ${ALARM_SEVERITIES.join(', ')}, got ${JSON.stringify(v)}`);
   }
   return s as AlarmSeverity;
 }
@@ -284,72 +276,65 @@ function optInt(p: Record<string, unknown>, k: string, min: number, max: number)
   const v = p[k];
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
-    bad(`params.${k}`, `must be an integer from ${min} to ${max}`);
+    badRequest(`params.${k}`, `must be an integer from ${min} to ${max}`);
   }
   return v;
 }
 
 function reasonOf(v: unknown): string {
   if (typeof v !== 'string' || v.trim() === '' || v.length > 500)
-    bad('params.reason', 'must be 1 to 500 characters');
+    badRequest('params.reason', 'must be 1 to 500 characters');
   return v.trim();
 }
 
 function durationMs(v: unknown): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1000 || v > MAX_SHELF_MS)
-    bad('params.forMs', `must be an integer from 1000 to ${MAX_SHELF_MS} (ms)`);
+    badRequest('params.forMs', `must be an integer from 1000 to ${MAX_SHELF_MS} (ms)`);
   return v;
 }
 
 function serialsOf(v: unknown): string[] {
   if (!Array.isArray(v) || v.length === 0 || v.length > 10_000)
-    bad('params.serials', 'must be a list of 1 to 10000 serials');
+    badRequest('params.serials', 'must be a list of 1 to 10000 serials');
   for (const [i, s] of v.entries())
-    if (!isValidSerial(s)) bad(`params.serials[${i}]`, 'must be a serial ([A-Za-z0-9_-]{1,64})');
+    if (!isValidSerial(s)) badRequest(`params.serials[${i}]`, 'must be a serial ([A-Za-z0-9_-]{1,64})');
   return [...new Set(v as string[])];
 }
 
 /** Validates a request body (JSON) received by the alarm service. Throws ControlError (permanent). */
 export function parseAlarmRequest(body: Buffer): AlarmRequest {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(body.toString('utf8'));
-  } catch {
-    bad('body', 'is not valid JSON');
-  }
-  if (!isRecord(raw)) bad('body', 'must be a JSON object');
-  const p = raw.params === undefined ? {} : raw.params;
-  if (!isRecord(p)) bad('params', 'must be an object');
-  switch (raw.method) {
+  const { method, params: p } = parseRpcEnvelope(body);
+  switch (method) {
     case 'alarms.list': {
       const params: AlarmListParams = {};
       if (p.active !== undefined) {
-        if (typeof p.active !== 'boolean') bad('params.active', 'must be a boolean');
+        if (typeof p.active !== 'boolean') badRequest('params.active', 'must be a boolean');
         params.active = p.active;
       }
       if (p.serial !== undefined) {
-        if (!isValidSerial(p.serial)) bad('params.serial', 'must be a serial ([A-Za-z0-9_-]{1,64})');
+        if (!isValidSerial(p.serial)) badRequest('params.serial', 'must be a serial ([A-Za-z0-9_-]{1,64})');
         params.serial = p.serial;
       }
       if (p.rule !== undefined) {
-        if (typeof p.rule !== 'string' || !RULE.test(p.rule)) bad('params.rule', `must match ${RULE.source}`);
+        if (typeof p.rule !== 'string' || !RULE.test(p.rule))
+          badRequest('params.rule', `must match ${RULE.source}`);
         params.rule = p.rule;
       }
       if (p.sinceUs !== undefined) {
         if (typeof p.sinceUs !== 'number' || !Number.isSafeInteger(p.sinceUs) || p.sinceUs < 0) {
-          bad('params.sinceUs', 'must be a non-negative integer (µs since the epoch)');
+          badRequest('params.sinceUs', 'must be a non-negative integer (µs since the epoch)');
         }
         params.sinceUs = p.sinceUs;
       }
       if (p.severity !== undefined) {
         if (typeof p.severity !== 'string' || !ALARM_SEVERITIES.includes(p.severity as AlarmSeverity)) {
-          bad('params.severity', `must be one of ${ALARM_SEVERITIES.join(', ')}`);
+          badRequest('params.severity', `must be one of ${ALARM_SEVERITIES.join(', ')}`);
         }
         params.severity = p.severity as AlarmSeverity;
       }
       if (p.limit !== undefined) {
         if (typeof p.limit !== 'number' || !Number.isInteger(p.limit) || p.limit < 1 || p.limit > 10_000) {
-          bad('params.limit', 'must be an integer from 1 to 10000');
+          badRequest('params.limit', 'must be an integer from 1 to 10000');
         }
         params.limit = p.limit;
       }
@@ -358,7 +343,7 @@ export function parseAlarmRequest(body: Buffer): AlarmRequest {
     case 'alarms.ack':
     case 'alarms.unshelve': {
       const alarmId = assertAlarmId(p.alarmId, 'params.alarmId');
-      return { method: raw.method, params: { alarmId } };
+      return { method: method, params: { alarmId } };
     }
     case 'alarms.transitions': {
       const params: AlarmTransitionsParams = {};
@@ -367,7 +352,7 @@ export function parseAlarmRequest(body: Buffer): AlarmRequest {
       const sinceUs = optInt(p, 'sinceUs', 0, Number.MAX_SAFE_INTEGER);
       if (sinceUs !== undefined) params.sinceUs = sinceUs;
       if (p.serial !== undefined) {
-        if (!isValidSerial(p.serial)) bad('params.serial', 'must be a serial ([A-Za-z0-9_-]{1,64})');
+        if (!isValidSerial(p.serial)) badRequest('params.serial', 'must be a serial ([A-Za-z0-9_-]{1,64})');
         params.serial = p.serial;
       }
       const limit = optInt(p, 'limit', 1, 10_000);
@@ -383,7 +368,7 @@ export function parseAlarmRequest(body: Buffer): AlarmRequest {
     }
     case 'alarms.shelves':
     case 'maintenance.list':
-      return { method: raw.method, params: {} };
+      return { method: method, params: {} };
     case 'alarms.stats': {
       const params: { fromUs?: number; toUs?: number } = {};
       const fromUs = optInt(p, 'fromUs', 0, Number.MAX_SAFE_INTEGER);
@@ -391,7 +376,7 @@ export function parseAlarmRequest(body: Buffer): AlarmRequest {
       const toUs = optInt(p, 'toUs', 0, Number.MAX_SAFE_INTEGER);
       if (toUs !== undefined) params.toUs = toUs;
       if (fromUs !== undefined && toUs !== undefined && toUs <= fromUs)
-        bad('params.toUs', 'must be after params.fromUs');
+        badRequest('params.toUs', 'must be after params.fromUs');
       return { method: 'alarms.stats', params };
     }
     case 'maintenance.start':
@@ -407,24 +392,24 @@ export function parseAlarmRequest(body: Buffer): AlarmRequest {
       return { method: 'maintenance.end', params: { serials: serialsOf(p.serials) } };
     case 'rules.test': {
       if (typeof p.rules !== 'string' || p.rules.length === 0 || p.rules.length > 1_000_000)
-        bad('params.rules', 'must be the rules file text (1 byte to 1 MB)');
-      if (p.format !== 'yaml' && p.format !== 'json') bad('params.format', 'must be yaml or json');
+        badRequest('params.rules', 'must be the rules file text (1 byte to 1 MB)');
+      if (p.format !== 'yaml' && p.format !== 'json') badRequest('params.format', 'must be yaml or json');
       const fromUs = optInt(p, 'fromUs', 0, Number.MAX_SAFE_INTEGER);
       const toUs = optInt(p, 'toUs', 0, Number.MAX_SAFE_INTEGER);
-      if (fromUs === undefined) bad('params.fromUs', 'is required');
+      if (fromUs === undefined) badRequest('params.fromUs', 'is required');
       if (toUs === undefined || toUs <= fromUs)
-        bad('params.toUs', 'is required and must be after params.fromUs');
-      if (toUs - fromUs > MAX_BACKTEST_US) bad('params.toUs', 'the range may be at most 31 days');
+        badRequest('params.toUs', 'is required and must be after params.fromUs');
+      if (toUs - fromUs > MAX_BACKTEST_US) badRequest('params.toUs', 'the range may be at most 31 days');
       const params: RulesTestParams = { rules: p.rules, format: p.format, fromUs, toUs };
       if (p.selector !== undefined) {
         if (!isRecord(p.selector) || !Object.values(p.selector).every((v) => typeof v === 'string'))
-          bad('params.selector', 'must be an object of strings');
+          badRequest('params.selector', 'must be an object of strings');
         params.selector = p.selector as Record<string, string>;
       }
       return { method: 'rules.test', params };
     }
     default:
-      return bad('method', `unknown method ${JSON.stringify(raw.method)} (${ALARM_METHODS.join(', ')})`);
+      return badRequest('method', `unknown method ${JSON.stringify(method)} (${ALARM_METHODS.join(', ')})`);
   }
 }
 

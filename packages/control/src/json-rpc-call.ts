@@ -21,8 +21,30 @@ export interface RpcPeer {
   codePrefix: string;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
+export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A request the server refuses: ControlError CONTROL_BAD_REQUEST naming the field. */
+export function badRequest(field: string, reason: string): never {
+  throw new ControlError('CONTROL_BAD_REQUEST', `${field}: ${reason}`);
+}
+
+/**
+ * The envelope every RPC server here receives: a JSON object `{method, params?}` with object params.
+ * Throws ControlError (permanent) naming what is wrong; the method is checked by the caller.
+ */
+export function parseRpcEnvelope(body: Buffer): { method: unknown; params: Record<string, unknown> } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body.toString('utf8'));
+  } catch {
+    badRequest('body', 'is not valid JSON');
+  }
+  if (!isRecord(raw)) badRequest('body', 'must be a JSON object');
+  const params = raw.params === undefined ? {} : raw.params;
+  if (!isRecord(params)) badRequest('params', 'must be an object');
+  return { method: raw.method, params };
 }
 
 /**

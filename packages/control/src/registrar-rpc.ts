@@ -1,7 +1,7 @@
 import type { Bus } from '@sensor-streaming/bus';
 import { isValidSerial } from '@sensor-streaming/protocol';
 import { ControlError } from './control-error.js';
-import { callJsonRpc } from './json-rpc-call.js';
+import { badRequest, callJsonRpc, isRecord, parseRpcEnvelope } from './json-rpc-call.js';
 import { encodeRegistryResponse, type RegistryResponse } from './registry-rpc.js';
 
 /**
@@ -41,38 +41,30 @@ export interface RevokeResult {
   revoked: string[];
 }
 
-function bad(field: string, reason: string): never {
-  throw new ControlError('CONTROL_BAD_REQUEST', `${field}: ${reason}`);
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function serialAt(v: unknown, field: string): string {
   if (typeof v !== 'string' || !isValidSerial(v))
-    bad(field, `invalid serial ${JSON.stringify(v)} (allowed: [A-Za-z0-9_-]{1,64})`);
+    badRequest(field, `invalid serial ${JSON.stringify(v)} (allowed: [A-Za-z0-9_-]{1,64})`);
   return v;
 }
 
 /** Validates a kind; throws ControlError naming the field. */
 export function parseSensorKind(v: unknown, field: string): SensorKindName {
   if (typeof v !== 'string' || !(SENSOR_KIND_NAMES as readonly string[]).includes(v))
-    bad(field, `kind must be one of ${SENSOR_KIND_NAMES.join(', ')}, got ${JSON.stringify(v)}`);
+    badRequest(field, `kind must be one of ${SENSOR_KIND_NAMES.join(', ')}, got ${JSON.stringify(v)}`);
   return v as SensorKindName;
 }
 
 /** Validates labels; throws ControlError naming the bad key or value. */
 export function parseLabels(v: unknown, field: string): Record<string, string> {
-  if (!isRecord(v)) bad(field, 'must be an object of string values');
+  if (!isRecord(v)) badRequest(field, 'must be an object of string values');
   const entries = Object.entries(v);
-  if (entries.length > MAX_LABELS) bad(field, `at most ${MAX_LABELS} labels, got ${entries.length}`);
+  if (entries.length > MAX_LABELS) badRequest(field, `at most ${MAX_LABELS} labels, got ${entries.length}`);
   const out: Record<string, string> = {};
   for (const [k, val] of entries) {
-    if (!LABEL_KEY.test(k)) bad(`${field}.${k}`, `label key must match ${LABEL_KEY.source}`);
-    if (k === 'kind') bad(`${field}.kind`, 'kind is not a label: give it as the kind');
+    if (!LABEL_KEY.test(k)) badRequest(`${field}.${k}`, `label key must match ${LABEL_KEY.source}`);
+    if (k === 'kind') badRequest(`${field}.kind`, 'kind is not a label: give it as the kind');
     if (typeof val !== 'string' || !LABEL_VALUE.test(val))
-      bad(`${field}.${k}`, `label value must be a string matching ${LABEL_VALUE.source}`);
+      badRequest(`${field}.${k}`, `label value must be a string matching ${LABEL_VALUE.source}`);
     out[k] = val;
   }
   return out;
@@ -81,7 +73,7 @@ export function parseLabels(v: unknown, field: string): Record<string, string> {
 /** Parses `site=north` (the CLI's `--label`); throws ControlError naming the bad part. */
 export function parseLabelArg(text: string, field = '--label'): [string, string] {
   const eq = text.indexOf('=');
-  if (eq <= 0) bad(field, `"${text}" is not key=value`);
+  if (eq <= 0) badRequest(field, `"${text}" is not key=value`);
   const key = text.slice(0, eq).trim();
   const value = text.slice(eq + 1).trim();
   const parsed = parseLabels({ [key]: value }, field);
@@ -90,26 +82,18 @@ export function parseLabelArg(text: string, field = '--label'): [string, string]
 
 /** Validates a registrar request body (JSON). Throws ControlError (permanent). */
 export function parseRegistrarRequest(body: Buffer): RegistrarRequest {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(body.toString('utf8'));
-  } catch {
-    bad('body', 'is not valid JSON');
-  }
-  if (!isRecord(raw)) bad('body', 'must be a JSON object');
-  const params = raw.params === undefined ? {} : raw.params;
-  if (!isRecord(params)) bad('params', 'must be an object');
-  switch (raw.method) {
+  const { method, params } = parseRpcEnvelope(body);
+  switch (method) {
     case 'sensors.register': {
       const list = params.sensors;
       if (!Array.isArray(list) || list.length === 0 || list.length > MAX_REGISTER_BATCH)
-        bad('params.sensors', `must be an array of 1 to ${MAX_REGISTER_BATCH} sensors`);
+        badRequest('params.sensors', `must be an array of 1 to ${MAX_REGISTER_BATCH} sensors`);
       const seen = new Set<string>();
       const sensors = list.map((s, i): SensorRegistration => {
         const f = `params.sensors[${i}]`;
-        if (!isRecord(s)) bad(f, 'must be an object');
+        if (!isRecord(s)) badRequest(f, 'must be an object');
         const serial = serialAt(s.serial, `${f}.serial`);
-        if (seen.has(serial)) bad(`${f}.serial`, `serial ${serial} appears twice`);
+        if (seen.has(serial)) badRequest(`${f}.serial`, `serial ${serial} appears twice`);
         seen.add(serial);
         const out: SensorRegistration = { serial };
         if (s.kind !== undefined) out.kind = parseSensorKind(s.kind, `${f}.kind`);
@@ -121,14 +105,14 @@ export function parseRegistrarRequest(body: Buffer): RegistrarRequest {
     case 'sensors.revoke': {
       const list = params.serials;
       if (!Array.isArray(list) || list.length === 0 || list.length > MAX_REGISTER_BATCH)
-        bad('params.serials', `must be an array of 1 to ${MAX_REGISTER_BATCH} serials`);
+        badRequest('params.serials', `must be an array of 1 to ${MAX_REGISTER_BATCH} serials`);
       return {
         method: 'sensors.revoke',
         params: { serials: list.map((s, i) => serialAt(s, `params.serials[${i}]`)) },
       };
     }
     default:
-      return bad('method', `unknown method ${JSON.stringify(raw.method)}`);
+      return badRequest('method', `unknown method ${JSON.stringify(method)}`);
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Bus } from '@sensor-streaming/bus';
 import { assertSerial, type GeoPoint, type PowerState, type CommandType } from '@sensor-streaming/protocol';
 import { ControlError } from './control-error.js';
-import { callJsonRpc } from './json-rpc-call.js';
+import { badRequest, callJsonRpc, isRecord, parseRpcEnvelope } from './json-rpc-call.js';
 
 /** The registry serves its queries on this queue (default exchange, routed by queue name). */
 export const REGISTRY_RPC_QUEUE = 'sensor-registry.rpc';
@@ -164,18 +164,10 @@ export function parseSelector(text: string): Record<string, string> {
   return selector;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function bad(field: string, reason: string): never {
-  throw new ControlError('CONTROL_BAD_REQUEST', `${field}: ${reason}`);
-}
-
 function optionalLimit(v: unknown, field: string, max: number): number | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
-    bad(field, `must be an integer from 1 to ${max}`);
+    badRequest(field, `must be an integer from 1 to ${max}`);
   }
   return v;
 }
@@ -183,25 +175,26 @@ function optionalLimit(v: unknown, field: string, max: number): number | undefin
 function parseFilter(p: Record<string, unknown>): SensorFilter {
   const filter: SensorFilter = {};
   if (p.kind !== undefined) {
-    if (typeof p.kind !== 'string' || !KIND.test(p.kind)) bad('params.kind', `must match ${KIND.source}`);
+    if (typeof p.kind !== 'string' || !KIND.test(p.kind))
+      badRequest('params.kind', `must match ${KIND.source}`);
     filter.kind = p.kind;
   }
   if (p.state !== undefined) {
     if (typeof p.state !== 'string' || !POWER_STATES.includes(p.state as PowerState)) {
-      bad('params.state', `must be one of ${POWER_STATES.join(', ')}`);
+      badRequest('params.state', `must be one of ${POWER_STATES.join(', ')}`);
     }
     filter.state = p.state as PowerState;
   }
   if (p.online !== undefined) {
-    if (typeof p.online !== 'boolean') bad('params.online', 'must be a boolean');
+    if (typeof p.online !== 'boolean') badRequest('params.online', 'must be a boolean');
     filter.online = p.online;
   }
   if (p.selector !== undefined) {
-    if (!isRecord(p.selector)) bad('params.selector', 'must be an object of strings');
+    if (!isRecord(p.selector)) badRequest('params.selector', 'must be an object of strings');
     const selector: Record<string, string> = {};
     for (const [k, v] of Object.entries(p.selector)) {
       if (!SELECTOR_KEY.test(k) || typeof v !== 'string' || !SELECTOR_VALUE.test(v)) {
-        bad(`params.selector.${k}`, 'must be a valid label key with a string value');
+        badRequest(`params.selector.${k}`, 'must be a valid label key with a string value');
       }
       selector[k] = v;
     }
@@ -209,7 +202,7 @@ function parseFilter(p: Record<string, unknown>): SensorFilter {
   }
   if (p.serials !== undefined) {
     if (!Array.isArray(p.serials) || p.serials.length > 100_000) {
-      bad('params.serials', 'must be an array of at most 100000 serials');
+      badRequest('params.serials', 'must be an array of at most 100000 serials');
     }
     filter.serials = p.serials.map((s, i) => assertSerial(s, `params.serials[${i}]`));
   }
@@ -222,24 +215,24 @@ const ERROR_CODE = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 function parseLogQuery(p: Record<string, unknown>): LogQuery {
   if (!Array.isArray(p.serials) || p.serials.length === 0 || p.serials.length > 10_000) {
-    bad('params.serials', 'must be an array of 1 to 10000 serials');
+    badRequest('params.serials', 'must be an array of 1 to 10000 serials');
   }
   const q: LogQuery = { serials: p.serials.map((s, i) => assertSerial(s, `params.serials[${i}]`)) };
   if (p.minLevel !== undefined) {
     if (typeof p.minLevel !== 'string' || !LOG_LEVEL_NAMES.includes(p.minLevel as LogLevelName)) {
-      bad('params.minLevel', `must be one of ${LOG_LEVEL_NAMES.join(', ')}`);
+      badRequest('params.minLevel', `must be one of ${LOG_LEVEL_NAMES.join(', ')}`);
     }
     q.minLevel = p.minLevel as LogLevelName;
   }
   if (p.errorCode !== undefined) {
     if (typeof p.errorCode !== 'string' || !ERROR_CODE.test(p.errorCode)) {
-      bad('params.errorCode', `must match ${ERROR_CODE.source}`);
+      badRequest('params.errorCode', `must match ${ERROR_CODE.source}`);
     }
     q.errorCode = p.errorCode;
   }
   if (p.since !== undefined) {
     if (typeof p.since !== 'string' || Number.isNaN(Date.parse(p.since)))
-      bad('params.since', 'must be an ISO 8601 time');
+      badRequest('params.since', 'must be an ISO 8601 time');
     q.since = new Date(Date.parse(p.since)).toISOString();
   }
   const limit = optionalLimit(p.limit, 'params.limit', 10_000);
@@ -249,16 +242,8 @@ function parseLogQuery(p: Record<string, unknown>): LogQuery {
 
 /** Validates a request body (JSON) received by the registry. Throws ControlError (permanent). */
 export function parseRegistryRequest(body: Buffer): RegistryRequest {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(body.toString('utf8'));
-  } catch {
-    bad('body', 'is not valid JSON');
-  }
-  if (!isRecord(raw)) bad('body', 'must be a JSON object');
-  const params = raw.params === undefined ? {} : raw.params;
-  if (!isRecord(params)) bad('params', 'must be an object');
-  switch (raw.method) {
+  const { method, params } = parseRpcEnvelope(body);
+  switch (method) {
     case 'sensors.list':
       return { method: 'sensors.list', params: parseFilter(params) };
     case 'sensors.show': {
@@ -279,7 +264,7 @@ export function parseRegistryRequest(body: Buffer): RegistryRequest {
     case 'fleet.health':
       return { method: 'fleet.health', params: {} };
     default:
-      return bad('method', `unknown method ${JSON.stringify(raw.method)}`);
+      return badRequest('method', `unknown method ${JSON.stringify(method)}`);
   }
 }
 
