@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Bus, commandQueue, createBus, serviceQueue } from '@sensor-streaming/bus';
-import { createTestVhost, drainQueue } from '@sensor-streaming/bus/testing';
+import { createTestVhost, deleteQueues, drainQueue } from '@sensor-streaming/bus/testing';
 import { bindingPatterns, commandAckCodec, commandCodec, routingKeys } from '@sensor-streaming/protocol';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -124,6 +124,50 @@ describe('createCommander against the real broker', () => {
     expect(toAmqp?.persistent).toBe(false);
     expect(toMqtt?.routingKey).toBe('sensor.mqtt-dev.commands.sleep');
     expect(toMqtt?.persistent).toBe(false);
+  });
+
+  it('asks where each device was found last: MQTT devices cost no missed passive declare once found', async () => {
+    const vhost = await createTestVhost('control');
+    cleanups.push(() => vhost.drop());
+    const bus = await newBus(vhost.url);
+    await bus.declareQueue(commandQueue('amqp-dev', 60_000));
+    const session = mqttSessionQueueName('mqtt-dev');
+    await bus.declareQueue({ name: session, type: 'classic', bindings: ['sensor.mqtt-dev.commands.*'] });
+    // the real bus, with the queue names each existence check asked for recorded
+    const asked: string[][] = [];
+    const spied = new Proxy(bus, {
+      get(target, prop) {
+        if (prop === 'existingQueues')
+          return (names: readonly string[]) => {
+            asked.push([...names].sort());
+            return target.existingQueues(names);
+          };
+        const v = Reflect.get(target, prop);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const commander = createCommander(spied);
+    cleanups.push(() => commander.close());
+    const publish = async (): Promise<string[]> =>
+      (
+        await commander.issue(['amqp-dev', 'mqtt-dev'], { type: 'sleep' }, { issuedBy: 'test', wait: false })
+      ).map((o) => o.status);
+
+    expect(await publish()).toEqual(['PUBLISHED', 'PUBLISHED']);
+    // first time: the AMQP queues of both, then the MQTT session of the one missing
+    expect(asked.splice(0)).toEqual([['sensor.amqp-dev.commands', 'sensor.mqtt-dev.commands'], [session]]);
+    expect(await publish()).toEqual(['PUBLISHED', 'PUBLISHED']);
+    // then each where it was found: one round, no miss
+    expect(asked.splice(0)).toEqual([[session, 'sensor.amqp-dev.commands']]);
+
+    // the MQTT device comes back over AMQP: one miss, then found there, and remembered
+    await deleteQueues(vhost.url, [session]);
+    await bus.declareQueue(commandQueue('mqtt-dev', 60_000));
+    expect(await publish()).toEqual(['PUBLISHED', 'PUBLISHED']);
+    expect(asked.splice(0)).toEqual([[session, 'sensor.amqp-dev.commands'], ['sensor.mqtt-dev.commands']]);
+    expect(await publish()).toEqual(['PUBLISHED', 'PUBLISHED']);
+    expect(asked.splice(0)).toEqual([['sensor.amqp-dev.commands', 'sensor.mqtt-dev.commands']]);
+    await drainQueue(vhost.url, 'sensor.amqp-dev.commands');
   });
 
   it('with wait=false only publishes, and validates everything before publishing anything', async () => {

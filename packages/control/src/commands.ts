@@ -21,6 +21,7 @@ import {
   type PowerState,
   routingKeys,
 } from '@sensor-streaming/protocol';
+import { LruMap } from '@sensor-streaming/runtime';
 import { ControlError } from './control-error.js';
 import { deviceCommandQueues } from './device-queues.js';
 
@@ -28,6 +29,8 @@ import { deviceCommandQueues } from './device-queues.js';
 export const FREQUENCY_MIN_HZ = 0.1;
 export const FREQUENCY_MAX_HZ = 10_000;
 export const DEFAULT_COMMAND_TTL_MS = 60_000;
+/** How many serials the commander remembers the transport of (where their command queue was found). */
+const TRANSPORT_MEMORY = 100_000;
 export const DEFAULT_ACK_TIMEOUT_MS = 5_000;
 /** Commands outstanding (published, ack not yet in) at once in one issue() call. */
 export const DEFAULT_ISSUE_CONCURRENCY = 500;
@@ -207,21 +210,33 @@ export function createCommander(bus: Bus): Commander {
   let ackConsumer: Promise<Consumer> | undefined;
 
   /**
+   * Where each serial's command queue was last found: 0 the AMQP command queue, 1 the MQTT session queue.
+   * Bounded (LRU): serials come from callers, and 100,000 entries are a few MB.
+   */
+  const lastFoundIn = new LruMap<string, 0 | 1>({ maxEntries: TRANSPORT_MEMORY });
+
+  /**
    * The serials whose device has a command queue. The registry's queue is bound to every command key, so a
    * mandatory publish to an unknown sensor would still be routed: ask whether the sensor's own queue exists,
-   * the AMQP command queue or the MQTT session queue (one path for both transports). The AMQP queue first:
-   * a passive declare of a missing queue costs its channel, so asking for both would close a channel per
-   * AMQP sensor.
+   * the AMQP command queue or the MQTT session queue (one path for both transports). A passive declare of a
+   * missing queue costs its channel, so each serial is asked first where its queue was found last time (the
+   * AMQP queue for a serial not seen yet) and only on a miss the other: a fleet of MQTT devices costs no
+   * closed channel per command once each was found once, and a device that changed transport costs one.
    */
   async function commandQueuesExist(serials: readonly string[]): Promise<Set<string>> {
-    const amqp = (s: string): string => deviceCommandQueues(s)[0];
-    const mqtt = (s: string): string => deviceCommandQueues(s)[1];
-    const found = await bus.existingQueues(serials.map(amqp));
-    const out = new Set(serials.filter((s) => found.has(amqp(s))));
-    const rest = serials.filter((s) => !out.has(s));
-    if (rest.length > 0) {
-      const viaMqtt = await bus.existingQueues(rest.map(mqtt));
-      for (const s of rest) if (viaMqtt.has(mqtt(s))) out.add(s);
+    const out = new Set<string>();
+    const unique = [...new Set(serials)];
+    const firstTry = new Map(unique.map((s) => [s, lastFoundIn.get(s) ?? 0] as const));
+    for (const round of [0, 1] as const) {
+      const ask = unique.filter((s) => !out.has(s));
+      if (ask.length === 0) break;
+      const where = (s: string): 0 | 1 => (round === 0 ? firstTry.get(s)! : firstTry.get(s) === 0 ? 1 : 0);
+      const found = await bus.existingQueues(ask.map((s) => deviceCommandQueues(s)[where(s)]));
+      for (const s of ask) {
+        if (!found.has(deviceCommandQueues(s)[where(s)])) continue;
+        out.add(s);
+        lastFoundIn.set(s, where(s));
+      }
     }
     return out;
   }
