@@ -1,3 +1,4 @@
+import { releaseExchangeName } from '@sensor-streaming/protocol';
 import type { ConsumeMessage } from 'amqplib';
 import {
   HEADER_ORIGINAL_EXCHANGE,
@@ -50,12 +51,23 @@ function publicHeaders(headers: Record<string, unknown> | undefined): Record<str
 }
 
 /**
- * Where a message was originally published: a copy the bus released back to its queue travels through the
- * default exchange and carries its original routing key and exchange in headers.
+ * Whether `msg` is a copy given back to `queue`: by this bus's release (through the queue's own release
+ * exchange, see releaseExchangeName) or by a dead-letter replay (through the default exchange), both marked
+ * with HEADER_RELEASED.
  */
-export function originalRoute(msg: ConsumeMessage): { routingKey: string; exchange: string } {
+function isReleasedCopy(msg: ConsumeMessage, queue: string): boolean {
+  const ex = msg.fields.exchange;
   const h = msg.properties.headers;
-  if (msg.fields.exchange === '' && h && h[HEADER_RELEASED] !== undefined) {
+  return (ex === '' || ex === releaseExchangeName(queue)) && h?.[HEADER_RELEASED] !== undefined;
+}
+
+/**
+ * Where a message was originally published: a released copy carries its original routing key and exchange
+ * in headers.
+ */
+export function originalRoute(msg: ConsumeMessage, queue: string): { routingKey: string; exchange: string } {
+  const h = msg.properties.headers;
+  if (h && isReleasedCopy(msg, queue)) {
     const rk = h[HEADER_ORIGINAL_ROUTING_KEY];
     const ex = h[HEADER_ORIGINAL_EXCHANGE];
     if (typeof rk === 'string') return { routingKey: rk, exchange: typeof ex === 'string' ? ex : '' };
@@ -68,11 +80,11 @@ export function originalRoute(msg: ConsumeMessage): { routingKey: string; exchan
  * own user (`self`): its header carries the original author, believed only when the copy's own user_id is
  * `self` (anyone else writing such a header into the queue has their own user_id checked by the broker).
  */
-export function authorOf(msg: ConsumeMessage, self: string | undefined): string | undefined {
+export function authorOf(msg: ConsumeMessage, queue: string, self: string | undefined): string | undefined {
   const p = msg.properties;
   const h = p.headers;
   const own = typeof p.userId === 'string' ? p.userId : undefined;
-  if (msg.fields.exchange === '' && h && h[HEADER_RELEASED] !== undefined) {
+  if (h && isReleasedCopy(msg, queue)) {
     const original = h[HEADER_ORIGINAL_USER_ID];
     return self !== undefined && own === self && typeof original === 'string' ? original : undefined;
   }
@@ -81,7 +93,7 @@ export function authorOf(msg: ConsumeMessage, self: string | undefined): string 
 
 export function toDelivery(msg: ConsumeMessage, queue: string, self?: string): Delivery {
   const p = msg.properties;
-  const route = originalRoute(msg);
+  const route = originalRoute(msg, queue);
   const d: Delivery = {
     body: msg.content,
     routingKey: route.routingKey,
@@ -95,7 +107,7 @@ export function toDelivery(msg: ConsumeMessage, queue: string, self?: string): D
   if (typeof p.messageId === 'string') d.messageId = p.messageId;
   if (typeof p.correlationId === 'string') d.correlationId = p.correlationId;
   if (typeof p.replyTo === 'string') d.replyTo = p.replyTo;
-  const userId = authorOf(msg, self);
+  const userId = authorOf(msg, queue, self);
   if (userId !== undefined) d.userId = userId;
   return d;
 }

@@ -7,7 +7,6 @@ import type { BusMetrics, DeadLetterCause } from './metrics.js';
 import type { Publisher } from './publisher.js';
 import {
   DEAD_LETTER_EXCHANGE,
-  DEAD_LETTER_QUEUE,
   DEFAULT_DELIVERY_LIMIT,
   HEADER_DELIVERY_COUNT,
   HEADER_ORIGINAL_CONTENT_TYPE,
@@ -19,6 +18,8 @@ import {
   HEADER_RELEASED,
   type QueueSpec,
   queueMetricLabel,
+  REJECTED_EXCHANGE,
+  releaseExchangeName,
 } from './topology.js';
 
 /** The queue a delivery came from, as settling needs it. */
@@ -28,6 +29,11 @@ export interface SettleQueue {
   label: string;
   /** Deliveries before the bus dead-letters the message itself. */
   deliveryLimit: number;
+  /**
+   * Where a release publishes its uncounted copy: the queue's release exchange (quorum queues). Undefined for
+   * a classic queue: it does not count requeues, so a release is a plain requeue.
+   */
+  releaseVia: string | undefined;
 }
 
 export function settleQueue(spec: QueueSpec): SettleQueue {
@@ -36,6 +42,7 @@ export function settleQueue(spec: QueueSpec): SettleQueue {
     label: queueMetricLabel(spec.name),
     // classic queues do not count deliveries: a redelivery is the second (see Delivery.deliveryCount)
     deliveryLimit: spec.type === 'quorum' ? (spec.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT) : 2,
+    releaseVia: spec.type === 'quorum' ? releaseExchangeName(spec.name) : undefined,
   };
 }
 
@@ -122,6 +129,8 @@ export class Settler {
     const results = await Promise.all(
       items.map(async (p) => {
         if (!this.deps.isLive(p)) return false; // channel gone: the broker has it back already
+        const via = p.queue.releaseVia;
+        if (via === undefined) return false; // a classic queue: requeued below, uncounted
         const props = p.msg.properties;
         const headers: Record<string, unknown> = {};
         for (const [k, v] of Object.entries(props.headers ?? {})) {
@@ -148,7 +157,7 @@ export class Settler {
           mandatory: true,
         };
         try {
-          await this.deps.publisher.publish('', p.queue.name, p.msg.content, options);
+          await this.deps.publisher.publish(via, p.queue.name, p.msg.content, options);
           return true;
         } catch (err) {
           this.log.error(
@@ -161,12 +170,10 @@ export class Settler {
     );
     const released = new Map<string, number>();
     items.forEach((p, i) => {
-      if (results[i]) {
-        this.ack(p, false, 0);
+      if (results[i]) this.ack(p, false, 0);
+      else this.nack(p, true);
+      if (results[i] || (p.queue.releaseVia === undefined && this.deps.isLive(p)))
         released.set(p.queue.label, (released.get(p.queue.label) ?? 0) + 1);
-      } else {
-        this.nack(p, true);
-      }
     });
     for (const [label, n] of released) this.deps.metrics.released.inc({ queue: label }, n);
   }
@@ -192,9 +199,9 @@ export class Settler {
     if (typeof props.contentType === 'string') headers[HEADER_ORIGINAL_CONTENT_TYPE] = props.contentType;
     // mandatory: if the copy cannot be routed (dead queue missing) the original is requeued, not lost
     const options: Options.Publish = { ...copyProperties(props), headers, persistent: true, mandatory: true };
-    // Straight to the dead-letter queue (default exchange), not through the DLX: the DLX also feeds the
-    // queues that observe expired commands, which must not see the bus's own rejections, and a message
-    // consumed from a queue bound to the DLX would come straight back.
+    // Straight to the dead-letter queue (REJECTED_EXCHANGE, a fanout to it alone), not through the DLX: the
+    // DLX also feeds the queues that observe expired commands, which must not see the bus's own rejections,
+    // and a message consumed from a queue bound to the DLX would come straight back.
     // A rejected command goes through the DLX, whose bindings take it to the dead queue and to those waiting
     // for it (the caller's commander, the registry), so they learn it was REJECTED. Everything else, and a
     // message that came from the DLX (it would loop), goes straight to the dead queue.
@@ -202,7 +209,7 @@ export class Settler {
       /^sensor\.[^.]+\.commands\.[^.]+$/.test(routingKey) && p.delivery.exchange !== DEAD_LETTER_EXCHANGE;
     try {
       if (viaDlx) await this.deps.publisher.publish(DEAD_LETTER_EXCHANGE, routingKey, msg.content, options);
-      else await this.deps.publisher.publish('', DEAD_LETTER_QUEUE, msg.content, options);
+      else await this.deps.publisher.publish(REJECTED_EXCHANGE, routingKey, msg.content, options);
     } catch (err) {
       this.log.error({ err, routingKey, reason }, 'cannot dead-letter message, requeueing it');
       return false;

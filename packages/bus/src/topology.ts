@@ -7,6 +7,8 @@ import {
   DEAD_LETTER_QUEUE,
   DEAD_LETTER_REASON_HEADER,
   EXCHANGE,
+  REJECTED_EXCHANGE,
+  releaseExchangeName,
 } from '@sensor-streaming/protocol';
 
 /*
@@ -14,7 +16,7 @@ import {
  * through this file, so a queue is always declared with the same arguments (RabbitMQ refuses a
  * re-declaration with different ones). Names come from @sensor-streaming/protocol.
  */
-export { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE };
+export { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE, REJECTED_EXCHANGE, releaseExchangeName };
 
 /** Headers the bus puts on a message it dead-letters itself (permanent error, batch rejection, delivery limit). */
 export const HEADER_REASON = DEAD_LETTER_REASON_HEADER;
@@ -25,7 +27,7 @@ export const HEADER_ORIGINAL_CONTENT_TYPE = 'x-sensor-streaming-original-content
 export const HEADER_DELIVERY_COUNT = 'x-sensor-streaming-delivery-count';
 /**
  * On a message the bus gave back to its queue (a dependency was unavailable): how many times. Such a copy is
- * published to the default exchange; the consumer restores its original routing key and exchange from
+ * published to the queue's release exchange (a dead-letter replay: to the default exchange); the consumer restores its original routing key and exchange from
  * HEADER_ORIGINAL_ROUTING_KEY / HEADER_ORIGINAL_EXCHANGE.
  */
 export const HEADER_RELEASED = 'x-sensor-streaming-released';
@@ -178,6 +180,9 @@ export async function declareBaseTopology(ch: Channel): Promise<void> {
   // '#': whatever the broker dead-letters, including copies the bus released or an operator replayed
   // (published to their queue by name, so that is their routing key)
   await ch.bindQueue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, '#');
+  // where consumers dead-letter a message themselves: a fanout to the dead-letter queue alone
+  await ch.assertExchange(REJECTED_EXCHANGE, 'fanout', { durable: true });
+  await ch.bindQueue(DEAD_LETTER_QUEUE, REJECTED_EXCHANGE, '');
 }
 
 /** Thrown when the broker refuses to declare the consistent-hash exchange (its plugin is not enabled). */
@@ -204,6 +209,13 @@ export async function declareQueueOn(ch: Channel, spec: QueueSpec): Promise<void
     for (const key of spec.shardOf.bindings) await ch.bindExchange(source, EXCHANGE, key);
   }
   await ch.assertQueue(spec.name, queueDeclareOptions(spec));
+  if (spec.type === 'quorum') {
+    // the queue's own release exchange (see releaseExchangeName): a quorum queue counts every requeue
+    // towards its delivery limit, so a message given back uncounted is a new copy, published here
+    const release = releaseExchangeName(spec.name);
+    await ch.assertExchange(release, 'fanout', { durable: true });
+    await ch.bindQueue(spec.name, release, '');
+  }
   for (const key of spec.bindings) {
     if (spec.retired) await ch.unbindQueue(spec.name, source, key);
     else await ch.bindQueue(spec.name, source, key);

@@ -1,5 +1,10 @@
 import { MQTT_COMMAND_FORWARDING, MQTT_SESSION_POLICY } from '@sensor-streaming/control';
-import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE } from '@sensor-streaming/protocol';
+import {
+  DEAD_LETTER_EXCHANGE,
+  DEAD_LETTER_QUEUE,
+  EXCHANGE,
+  REJECTED_EXCHANGE,
+} from '@sensor-streaming/protocol';
 import { platformDefinitions, type ServiceRole } from './platform-definitions.js';
 
 /** The dead-letter queue's bounds (README "dead letters"): 100k messages, 14 days, oldest dropped first. */
@@ -47,10 +52,10 @@ export function brokerDefinitions(opts: {
     ...roles.permissions,
     ...(admin === undefined ? [] : [{ user: admin.name, vhost, configure: '.*', write: '.*', read: '.*' }]),
   ];
-  const exchange = (name: string) => ({
+  const exchange = (name: string, type = 'topic') => ({
     name,
     vhost,
-    type: 'topic',
+    type,
     durable: true,
     auto_delete: false,
     internal: false,
@@ -70,7 +75,7 @@ export function brokerDefinitions(opts: {
     ...roles,
     users,
     permissions,
-    exchanges: [exchange(EXCHANGE), exchange(DEAD_LETTER_EXCHANGE)],
+    exchanges: [exchange(EXCHANGE), exchange(DEAD_LETTER_EXCHANGE), exchange(REJECTED_EXCHANGE, 'fanout')],
     queues: [
       {
         name: DEAD_LETTER_QUEUE,
@@ -87,6 +92,14 @@ export function brokerDefinitions(opts: {
         destination: DEAD_LETTER_QUEUE,
         destination_type: 'queue',
         routing_key: '#',
+        arguments: {},
+      },
+      {
+        source: REJECTED_EXCHANGE,
+        vhost,
+        destination: DEAD_LETTER_QUEUE,
+        destination_type: 'queue',
+        routing_key: '',
         arguments: {},
       },
       // MQTT devices publish to amq.topic: forward their topics to the platform exchange

@@ -60,6 +60,12 @@ describe('platform roles', () => {
     }
     expect(new RegExp(topic[0]!.write).test('sensor.a.data')).toBe(true);
     expect(new RegExp(topic[0]!.write).test('sensor.a.commands.sleep')).toBe(false);
+    // its queues' release exchanges and the rejection fanout; never the default exchange, which reaches
+    // every queue (a sensor's command queue, say)
+    for (const name of ['measurements-ingester.shard-3.release', 'sensor_streaming.rejected'])
+      expect(new RegExp(permissions.write).test(name), name).toBe(true);
+    for (const name of ['amq.default', 'logs-ingester.shard-3.release', 'sensor-registry.release'])
+      expect(new RegExp(permissions.write).test(name), name).toBe(false);
   });
 
   it('a viewer may call the registry RPC and list alarms only; an operator may command and ack', () => {

@@ -9,6 +9,8 @@ import {
   DEAD_LETTER_QUEUE,
   EXCHANGE,
   MAX_SHARDS,
+  REJECTED_EXCHANGE,
+  releaseExchangeName,
   shardExchangeName,
   shardQueueName,
 } from '@sensor-streaming/protocol';
@@ -55,10 +57,14 @@ function oneOf(...names: string[]): string {
 
 /** What every bus declares on connect: the exchange, the DLX, the dead-letter queue and its binding. */
 const BASE = {
-  configure: [EXCHANGE, DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE],
-  write: [DEAD_LETTER_QUEUE],
-  read: [DEAD_LETTER_EXCHANGE],
+  configure: [EXCHANGE, DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, REJECTED_EXCHANGE],
+  // REJECTED_EXCHANGE: where a consumer dead-letters a message itself (a fanout to the dead-letter queue alone)
+  write: [DEAD_LETTER_QUEUE, REJECTED_EXCHANGE],
+  read: [DEAD_LETTER_EXCHANGE, REJECTED_EXCHANGE],
 };
+
+/** A quorum queue's own release exchange (see releaseExchangeName): declared, bound to it, published to. */
+const releaseOf = (queues: readonly string[]): string[] => queues.map(releaseExchangeName);
 
 const CONTROL_ACKS = '/control\\.acks\\..+/'; // packages/control's private ack queue (exclusive)
 // the registry's private queue of data and logs traffic (liveness from any message; auto-deleted)
@@ -77,15 +83,15 @@ function ingester(base: string, kind: 'data' | 'logs'): RoleSpec {
   // its single queue or its shards (INGEST_SHARDS; those of another count it drains), each name exactly
   const queues = [base, ...Array.from({ length: MAX_SHARDS }, (_, i) => shardQueueName(base, i))];
   const shards = shardExchangeName(base); // its consistent-hash exchange: declared, bound to, bound from
+  const release = releaseOf(queues); // where it gives a batch back uncounted when the database is down
   return {
-    configure: [...queues, shards],
-    // its queues (to bind them), its hash exchange (the destination of its binding on sensor_streaming), the
-    // DLX (it dead-letters bad messages itself, with the original key), and the default exchange because the
-    // bus sends a dead letter straight to the dead-letter queue and releases a batch by re-publishing to its
-    // own queue, both through amq.default (without it the first invalid or unprovisioned message stalls the
-    // ingester: test:security)
-    write: [...queues, shards, DEAD_LETTER_EXCHANGE, 'amq.default'],
-    read: [EXCHANGE, ...queues, shards],
+    configure: [...queues, shards, ...release],
+    // its queues (to bind them), its hash exchange (the destination of its binding on sensor_streaming), its
+    // queues' release exchanges and the DLX (it dead-letters bad messages itself, with the original key;
+    // everything else through REJECTED_EXCHANGE, see BASE). Not the default exchange: that would let an
+    // ingester put a message into any queue, a sensor's command queue say (test:security).
+    write: [...queues, shards, ...release, DEAD_LETTER_EXCHANGE],
+    read: [EXCHANGE, ...queues, shards, ...release],
     publishKeys: `sensor\\.[A-Za-z0-9_-]+\\.${kind}`,
   };
 }
@@ -103,20 +109,32 @@ function specOf(role: ServiceRole): RoleSpec {
         REGISTRY_RPC_QUEUE,
         REGISTRAR_RPC_QUEUE,
       ];
+      // its quorum queues' release exchanges
+      const release = releaseOf(['sensor-registry', 'sensor-registry.expired-commands']);
       return {
-        configure: [...qs, CONTROL_ACKS, REGISTRY_TRAFFIC],
-        // acks (EXPIRED), reconcile commands, RPC replies (default exchange, direct reply-to)
-        write: [...qs, CONTROL_ACKS, REGISTRY_TRAFFIC, EXCHANGE, DEAD_LETTER_EXCHANGE, 'amq.default'],
-        read: [...qs, CONTROL_ACKS, REGISTRY_TRAFFIC, EXCHANGE],
+        configure: [...qs, ...release, CONTROL_ACKS, REGISTRY_TRAFFIC],
+        // acks (EXPIRED), reconcile commands, RPC replies (default exchange: direct reply-to needs it)
+        write: [
+          ...qs,
+          ...release,
+          CONTROL_ACKS,
+          REGISTRY_TRAFFIC,
+          EXCHANGE,
+          DEAD_LETTER_EXCHANGE,
+          'amq.default',
+        ],
+        read: [...qs, ...release, CONTROL_ACKS, REGISTRY_TRAFFIC, EXCHANGE],
         publishKeys: `sensor\\.[A-Za-z0-9_-]+\\.(state|acks)|${COMMAND_KEYS}`,
       };
     }
     case 'alarm-service': {
       const qs = ['alarm-service', ALARM_RPC_QUEUE];
+      const release = releaseOf(['alarm-service']);
       return {
-        configure: [...qs, CONTROL_ACKS],
-        write: [...qs, CONTROL_ACKS, EXCHANGE, DEAD_LETTER_EXCHANGE, 'amq.default'],
-        read: [...qs, CONTROL_ACKS, EXCHANGE],
+        configure: [...qs, ...release, CONTROL_ACKS],
+        // RPC replies through the default exchange (direct reply-to)
+        write: [...qs, ...release, CONTROL_ACKS, EXCHANGE, DEAD_LETTER_EXCHANGE, 'amq.default'],
+        read: [...qs, ...release, CONTROL_ACKS, EXCHANGE],
         publishKeys: `sensor\\.[A-Za-z0-9_-]+\\.(alarms\\.(raised|cleared)|data|logs)|${COMMAND_KEYS}`,
       };
     }

@@ -2,8 +2,14 @@
 export const EXCHANGE = 'sensor_streaming';
 /** Topic exchange receiving what cannot be processed. */
 export const DEAD_LETTER_EXCHANGE = 'sensor_streaming.dlx';
-/** Queue bound to {@link DEAD_LETTER_EXCHANGE} with `#`. */
+/** Queue bound to {@link DEAD_LETTER_EXCHANGE} with `#`, and to {@link REJECTED_EXCHANGE}. */
 export const DEAD_LETTER_QUEUE = 'sensor_streaming.dead';
+/**
+ * Fanout exchange whose only queue is {@link DEAD_LETTER_QUEUE}: where a consumer dead-letters a message
+ * itself (with the reason in headers). Not the default exchange: write on `amq.default` would let any
+ * service put a message into any queue (a sensor's command queue, say).
+ */
+export const REJECTED_EXCHANGE = 'sensor_streaming.rejected';
 /** Header carrying the reason a message was dead-lettered. */
 export const DEAD_LETTER_REASON_HEADER = 'x-sensor-streaming-reason';
 export const CONTENT_TYPE_PROTOBUF = 'application/x-protobuf';

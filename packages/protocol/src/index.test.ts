@@ -7,6 +7,8 @@ describe('public API (docs/internal-api.md)', () => {
       'EXCHANGE',
       'DEAD_LETTER_EXCHANGE',
       'DEAD_LETTER_QUEUE',
+      'REJECTED_EXCHANGE',
+      'releaseExchangeName',
       'CONTENT_TYPE_PROTOBUF',
       'CONTENT_TYPE_JSON',
       'SERIAL_PATTERN',
@@ -36,6 +38,10 @@ describe('public API (docs/internal-api.md)', () => {
     expect(api.EXCHANGE).toBe('sensor_streaming');
     expect(api.DEAD_LETTER_EXCHANGE).toBe('sensor_streaming.dlx');
     expect(api.DEAD_LETTER_QUEUE).toBe('sensor_streaming.dead');
+    expect(api.REJECTED_EXCHANGE).toBe('sensor_streaming.rejected');
+    expect(api.releaseExchangeName('measurements-ingester.shard-3')).toBe(
+      'measurements-ingester.shard-3.release',
+    );
     expect(api.CONTENT_TYPE_PROTOBUF).toBe('application/x-protobuf');
     expect(api.CONTENT_TYPE_JSON).toBe('application/json');
     expect(api.DEFAULT_MAX_BATCH_SIZE).toBe(100_000);

@@ -11,6 +11,7 @@ export {
   DEFAULT_MAX_BATCH_SIZE,
   DEFAULT_MAX_MESSAGE_BYTES,
   EXCHANGE,
+  REJECTED_EXCHANGE,
 } from './constants.js';
 export type {
   AckStatus,
@@ -45,7 +46,7 @@ export {
   routingKeys,
 } from './routing-keys.js';
 export { sampleTimesUs } from './sample-times.js';
-export { MAX_SHARDS, shardExchangeName, shardQueueName } from './shard-names.js';
+export { MAX_SHARDS, releaseExchangeName, shardExchangeName, shardQueueName } from './shard-names.js';
 export { sensorStateCodec } from './sensor-state-codec.js';
 export { assertSerial, isValidSerial, SERIAL_PATTERN } from './serial.js';
 export { type DecodeOptions, MAX_CLOCK_AHEAD_US, MIN_TIME_NS } from './validation.js';

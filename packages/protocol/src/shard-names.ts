@@ -14,3 +14,10 @@ export function shardQueueName(base: string, index: number): string {
   }
   return `${base}.shard-${index}`;
 }
+
+/**
+ * The fanout exchange through which a consumer gives a message of quorum queue `queue` back to it (a release:
+ * uncounted towards the delivery limit), bound to that queue alone. A service may write to its own queues'
+ * release exchanges, so it needs no write on the default exchange, which reaches every queue.
+ */
+export const releaseExchangeName = (queue: string): string => `${queue}.release`;

@@ -447,6 +447,35 @@ async function main(): Promise<number> {
         ),
     ],
     [
+      "AMQP: an ingester's credential puts a command straight into a sensor's command queue (default exchange)",
+      async () => {
+        const ingesterUrl = withUser(
+          broker.amqpUrl,
+          roleUser('measurements-ingester'),
+          secrets.get('measurements-ingester')!,
+          vhost,
+        );
+        const conn = await connect(ingesterUrl);
+        try {
+          const ch = await conn.createConfirmChannel();
+          // the refusal closes the channel with 403: its 'error' event carries the broker's words
+          const err = await new Promise<unknown>((resolve) => {
+            ch.on('error', resolve);
+            ch.publish('', `sensor.${b.serial}.commands`, Buffer.from(ATTACK_MARK), {}, (e) => {
+              if (e === null || e === undefined) resolve(undefined);
+            });
+            setTimeout(() => resolve(new Error('no answer in 10 s')), 10_000).unref();
+          });
+          const text = err instanceof Error ? err.message : String(err ?? '');
+          return /ACCESS_REFUSED|403/.test(text)
+            ? [true, text.slice(0, 200)]
+            : [false, `not refused: ${text || 'confirmed'}`];
+        } finally {
+          await conn.close().catch(() => undefined);
+        }
+      },
+    ],
+    [
       'iotctl: a read-only operator sends a command',
       () => iotctlRefused(viewerUrl, ['sleep', b.serial], /^iotctl: .*refused.*op\.viewer/),
     ],
