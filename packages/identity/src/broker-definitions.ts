@@ -1,4 +1,4 @@
-import { queueDefinitions, type TopologyDefinitions } from '@sensor-streaming/bus';
+import { type QueueSpec, queueDefinitions, type TopologyDefinitions } from '@sensor-streaming/bus';
 import { MQTT_COMMAND_FORWARDING, MQTT_SESSION_POLICY } from '@sensor-streaming/control';
 import { shardQueues } from '@sensor-streaming/ingest';
 import {
@@ -144,8 +144,10 @@ export const INGEST_QUEUES = [
  */
 export function ingestTopologyDefinitions(vhost: string, shards: number | undefined): TopologyDefinitions {
   if (shards === undefined) return { exchanges: [], queues: [], bindings: [] };
-  return queueDefinitions(
-    INGEST_QUEUES.flatMap((q) => shardQueues(q.base, q.binding, shards)),
-    vhost,
-  );
+  return queueDefinitions(ingestQueueSpecs(shards), vhost);
+}
+
+/** The queue specs both ingesters consume with INGEST_SHARDS = `shards` (and their default INGEST_QUEUE). */
+export function ingestQueueSpecs(shards: number): QueueSpec[] {
+  return INGEST_QUEUES.flatMap((q) => shardQueues(q.base, q.binding, shards));
 }
