@@ -42,7 +42,7 @@ export {
 } from './errors.js';
 export type { BusLogger } from './logger.js';
 export { DIRECT_REPLY_TO, HEADER_RPC_ERROR, HEADER_RPC_ERROR_CODE } from './rpc-client.js';
-export type { QueueSpec } from './topology.js';
+export type { QueueDeclarations, QueueSpec, TopologyDefinitions } from './topology.js';
 export {
   commandQueue,
   DEFAULT_DELIVERY_LIMIT,
@@ -54,7 +54,9 @@ export {
   HEADER_ORIGINAL_USER_ID,
   HEADER_REASON,
   HEADER_RELEASED,
+  queueDeclarations,
   queueDeclareOptions,
+  queueDefinitions,
   serviceQueue,
 } from './topology.js';
 export { amqpSocketOptions, type ConnectSocketOptions } from './connection.js';

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   commandQueue,
   queueDeclareOptions,
+  queueDefinitions,
   queueMetricLabel,
   serviceQueue,
   validateQueueSpec,
@@ -89,5 +90,61 @@ describe('topology', () => {
   it('metric labels never carry a serial', () => {
     expect(queueMetricLabel('sensor.crane-7.commands')).toBe('sensor.*.commands');
     expect(queueMetricLabel('measurements-ingester')).toBe('measurements-ingester');
+  });
+
+  it('definitions of shard queues: the hash exchange and its binding once, each queue as the bus declares it', () => {
+    const shardOf = { name: 'mi.shards', bindings: ['sensor.*.data'] };
+    const specs = [0, 1].map((i) => serviceQueue(`mi.shard-${i}`, ['1'], { shardOf }));
+    const d = queueDefinitions([...specs, serviceQueue('li', ['sensor.*.logs'])], 'v');
+    const x = (name: string, type: string) => ({
+      name,
+      vhost: 'v',
+      type,
+      durable: true,
+      auto_delete: false,
+      internal: false,
+      arguments: {},
+    });
+    // the hash exchange once; each quorum queue's own release fanout
+    expect(d.exchanges).toEqual([
+      x('mi.shards', 'x-consistent-hash'),
+      x('mi.shard-0.release', 'fanout'),
+      x('mi.shard-1.release', 'fanout'),
+      x('li.release', 'fanout'),
+    ]);
+    expect(d.queues.map((q) => q.name)).toEqual(['mi.shard-0', 'mi.shard-1', 'li']);
+    for (const [i, q] of d.queues.entries()) {
+      expect(q).toEqual({
+        name: q.name,
+        vhost: 'v',
+        durable: true,
+        auto_delete: false,
+        arguments: queueDeclareOptions([...specs, serviceQueue('li', [])][i]!).arguments,
+      });
+    }
+    const b = (source: string, destination: string, type: string, key: string) => ({
+      source,
+      vhost: 'v',
+      destination,
+      destination_type: type,
+      routing_key: key,
+      arguments: {},
+    });
+    expect(d.bindings).toEqual([
+      b('sensor_streaming', 'mi.shards', 'exchange', 'sensor.*.data'),
+      b('mi.shards', 'mi.shard-0', 'queue', '1'),
+      b('mi.shard-0.release', 'mi.shard-0', 'queue', ''),
+      b('mi.shards', 'mi.shard-1', 'queue', '1'),
+      b('mi.shard-1.release', 'mi.shard-1', 'queue', ''),
+      b('sensor_streaming', 'li', 'queue', 'sensor.*.logs'),
+      b('li.release', 'li', 'queue', ''),
+    ]);
+  });
+
+  it('definitions refuse a retired or an exclusive queue', () => {
+    expect(() => queueDefinitions([{ ...serviceQueue('q', []), retired: true }], '/')).toThrow(/retired/);
+    expect(() =>
+      queueDefinitions([{ name: 'q', type: 'classic', bindings: [], exclusive: true }], '/'),
+    ).toThrow(/exclusive/);
   });
 });

@@ -192,35 +192,175 @@ export class ShardExchangeUnavailableError extends Error {
   override readonly name = 'ShardExchangeUnavailableError';
 }
 
+/**
+ * Everything declareQueueOn declares for one spec, as data: a shard's consistent-hash exchange and its
+ * bindings on `sensor_streaming`, the queue with its `queue.declare` options, and the queue's bindings.
+ * declareQueueOn sends exactly these, and broker definitions (queueDefinitions, packages/identity) are built
+ * from them too: a queue pre-declared by definitions and the bus's own declare of it cannot differ (RabbitMQ
+ * would refuse the bus with PRECONDITION_FAILED, inequivalent arguments).
+ */
+export interface QueueDeclarations {
+  /** Declared before the queue: a shard's consistent-hash exchange (none for an unsharded queue). */
+  exchanges: Array<{ name: string; type: string; options: Options.AssertExchange }>;
+  /** Exchange-to-exchange bindings: `destination` receives what `source` routes with `routingKey`. */
+  exchangeBindings: Array<{ source: string; destination: string; routingKey: string }>;
+  queue: { name: string; options: Options.AssertQueue };
+  /** The spec's `bindings` on its source (`sensor_streaming`, or the shard exchange: weights). */
+  bindings: Array<{ source: string; routingKey: string }>;
+  /** The spec's `deadLetterBindings` on `sensor_streaming.dlx`. */
+  deadLetterBindings: Array<{ source: string; routingKey: string }>;
+  /**
+   * A quorum queue's own release exchange (see releaseExchangeName), bound to it alone: a quorum queue counts
+   * every requeue towards its delivery limit, so a message given back uncounted is a new copy, published here.
+   */
+  release: { name: string; type: 'fanout'; options: Options.AssertExchange } | undefined;
+}
+
+/** The declarations of a spec (whether it is retired is for the caller: see declareQueueOn). */
+export function queueDeclarations(spec: QueueSpec): QueueDeclarations {
+  const x = spec.shardOf;
+  const source = x?.name ?? EXCHANGE;
+  return {
+    exchanges:
+      x === undefined
+        ? []
+        : [{ name: x.name, type: CONSISTENT_HASH_EXCHANGE_TYPE, options: { durable: true } }],
+    exchangeBindings:
+      x === undefined
+        ? []
+        : x.bindings.map((routingKey) => ({ source: EXCHANGE, destination: x.name, routingKey })),
+    queue: { name: spec.name, options: queueDeclareOptions(spec) },
+    bindings: spec.bindings.map((routingKey) => ({ source, routingKey })),
+    deadLetterBindings: (spec.deadLetterBindings ?? []).map((routingKey) => ({
+      source: DEAD_LETTER_EXCHANGE,
+      routingKey,
+    })),
+    release:
+      spec.type === 'quorum'
+        ? { name: releaseExchangeName(spec.name), type: 'fanout', options: { durable: true } }
+        : undefined,
+  };
+}
+
 /** Declare one queue and its bindings (idempotent); a retired queue has its bindings removed instead. */
 export async function declareQueueOn(ch: Channel, spec: QueueSpec): Promise<void> {
-  const source = spec.shardOf?.name ?? EXCHANGE;
+  const d = queueDeclarations(spec);
   // a retired shard only exists if its exchange does: it is not re-declared (nor bound again) to unbind a queue
-  if (spec.shardOf !== undefined && spec.retired !== true) {
-    try {
-      await ch.assertExchange(source, CONSISTENT_HASH_EXCHANGE_TYPE, { durable: true });
-    } catch (err) {
-      throw new ShardExchangeUnavailableError(
-        `cannot declare the ${CONSISTENT_HASH_EXCHANGE_TYPE} exchange '${source}' for queue '${spec.name}': ` +
-          `is the rabbitmq_consistent_hash_exchange plugin enabled? (${err instanceof Error ? err.message : String(err)})`,
-        { cause: err },
-      );
+  if (spec.retired !== true) {
+    for (const x of d.exchanges) {
+      try {
+        await ch.assertExchange(x.name, x.type, x.options);
+      } catch (err) {
+        throw new ShardExchangeUnavailableError(
+          `cannot declare the ${x.type} exchange '${x.name}' for queue '${spec.name}': ` +
+            `is the rabbitmq_consistent_hash_exchange plugin enabled? (${err instanceof Error ? err.message : String(err)})`,
+          { cause: err },
+        );
+      }
     }
-    for (const key of spec.shardOf.bindings) await ch.bindExchange(source, EXCHANGE, key);
+    for (const b of d.exchangeBindings) await ch.bindExchange(b.destination, b.source, b.routingKey);
   }
-  await ch.assertQueue(spec.name, queueDeclareOptions(spec));
-  if (spec.type === 'quorum') {
-    // the queue's own release exchange (see releaseExchangeName): a quorum queue counts every requeue
-    // towards its delivery limit, so a message given back uncounted is a new copy, published here
-    const release = releaseExchangeName(spec.name);
-    await ch.assertExchange(release, 'fanout', { durable: true });
-    await ch.bindQueue(spec.name, release, '');
+  await ch.assertQueue(d.queue.name, d.queue.options);
+  if (d.release !== undefined) {
+    // bound whether retired or not: a retired queue still drains, and may give a batch back while it does
+    await ch.assertExchange(d.release.name, d.release.type, d.release.options);
+    await ch.bindQueue(spec.name, d.release.name, '');
   }
-  for (const key of spec.bindings) {
-    if (spec.retired) await ch.unbindQueue(spec.name, source, key);
-    else await ch.bindQueue(spec.name, source, key);
+  for (const b of d.bindings) {
+    if (spec.retired) await ch.unbindQueue(spec.name, b.source, b.routingKey);
+    else await ch.bindQueue(spec.name, b.source, b.routingKey);
   }
-  for (const key of spec.deadLetterBindings ?? []) await ch.bindQueue(spec.name, DEAD_LETTER_EXCHANGE, key);
+  for (const b of d.deadLetterBindings) await ch.bindQueue(spec.name, b.source, b.routingKey);
+}
+
+/** The exchanges, queues and bindings of RabbitMQ definitions (the import/export format) for `vhost`. */
+export interface TopologyDefinitions {
+  exchanges: Array<{
+    name: string;
+    vhost: string;
+    type: string;
+    durable: boolean;
+    auto_delete: boolean;
+    internal: boolean;
+    arguments: Record<string, unknown>;
+  }>;
+  queues: Array<{
+    name: string;
+    vhost: string;
+    durable: boolean;
+    auto_delete: boolean;
+    arguments: Record<string, unknown>;
+  }>;
+  bindings: Array<{
+    source: string;
+    vhost: string;
+    destination: string;
+    destination_type: 'queue' | 'exchange';
+    routing_key: string;
+    arguments: Record<string, unknown>;
+  }>;
+}
+
+/**
+ * What declareQueueOn would declare for `specs`, as RabbitMQ definitions for `vhost` (an exchange or binding
+ * several specs share appears once), so a broker can hold the queues before their consumer first starts.
+ * The flags are amqplib's defaults where an option is unset (durable, not auto-delete, not internal). Throws
+ * a RangeError for what definitions cannot or must not hold: an exclusive queue (it belongs to a connection)
+ * or a retired one (its bindings are to be removed, not declared).
+ */
+export function queueDefinitions(specs: readonly QueueSpec[], vhost: string): TopologyDefinitions {
+  const out: TopologyDefinitions = { exchanges: [], queues: [], bindings: [] };
+  const seen = new Set<string>();
+  /** True the first time `parts` is seen. */
+  const once = (...parts: string[]): boolean => {
+    const key = JSON.stringify(parts);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  };
+  for (const spec of specs) {
+    validateQueueSpec(spec);
+    if (spec.retired === true)
+      throw new RangeError(`queue spec '${spec.name}': a retired queue has no place in definitions`);
+    const d = queueDeclarations(spec);
+    if (d.queue.options.exclusive === true)
+      throw new RangeError(`queue spec '${spec.name}': an exclusive queue cannot be in definitions`);
+    for (const x of d.release === undefined ? d.exchanges : [...d.exchanges, d.release]) {
+      if (!once('exchange', x.name)) continue;
+      out.exchanges.push({
+        name: x.name,
+        vhost,
+        type: x.type,
+        durable: x.options.durable ?? true,
+        auto_delete: x.options.autoDelete ?? false,
+        internal: x.options.internal ?? false,
+        arguments: { ...(x.options.arguments ?? {}) },
+      });
+    }
+    const binding = (
+      source: string,
+      destination: string,
+      destination_type: 'queue' | 'exchange',
+      routing_key: string,
+    ): void => {
+      if (once('binding', source, destination_type, destination, routing_key))
+        out.bindings.push({ source, vhost, destination, destination_type, routing_key, arguments: {} });
+    };
+    for (const b of d.exchangeBindings) binding(b.source, b.destination, 'exchange', b.routingKey);
+    if (once('queue', d.queue.name)) {
+      out.queues.push({
+        name: d.queue.name,
+        vhost,
+        durable: d.queue.options.durable ?? true,
+        auto_delete: d.queue.options.autoDelete ?? false,
+        arguments: { ...(d.queue.options.arguments ?? {}) },
+      });
+    }
+    for (const b of [...d.bindings, ...d.deadLetterBindings])
+      binding(b.source, d.queue.name, 'queue', b.routingKey);
+    if (d.release !== undefined) binding(d.release.name, d.queue.name, 'queue', '');
+  }
+  return out;
 }
 
 /** A bounded metric label for a queue: per-sensor command queues collapse into one value. */

@@ -1,5 +1,8 @@
+import { type QueueSpec, queueDefinitions, type TopologyDefinitions } from '@sensor-streaming/bus';
 import { MQTT_COMMAND_FORWARDING, MQTT_SESSION_POLICY } from '@sensor-streaming/control';
+import { shardQueues } from '@sensor-streaming/ingest';
 import {
+  bindingPatterns,
   DEAD_LETTER_EXCHANGE,
   DEAD_LETTER_QUEUE,
   EXCHANGE,
@@ -19,7 +22,8 @@ export const DEAD_LETTER_QUEUE_POLICY = {
 /**
  * A complete RabbitMQ definitions document for a platform vhost: the roles'
  * users and permissions, the exchanges, the dead-letter queue, the MQTT
- * forwarding bindings (both ways) and the MQTT session dead-letter policy.
+ * forwarding bindings (both ways), the MQTT session dead-letter policy and,
+ * with `ingestShards`, the ingesters' data queues (ingestTopologyDefinitions).
  * What compose (`load_definitions`) and Kubernetes (a definitions Secret, or
  * the messaging-topology operator's objects built from it) load at start.
  */
@@ -31,8 +35,15 @@ export function brokerDefinitions(opts: {
    * kept by operations and never given to a service. Omitted: no administrator in the definitions.
    */
   admin?: { name: string; passwordHash: string };
+  /**
+   * The ingesters' INGEST_SHARDS in this deployment: their data queues (and shards) are declared with the
+   * broker, so data published before the first ingester starts is kept (ingestTopologyDefinitions).
+   * Omitted: not declared here (each ingester declares its own on start; test brokers without ingesters).
+   */
+  ingestShards?: number;
 }): Record<string, unknown> {
   const { vhost, admin } = opts;
+  const ingest = ingestTopologyDefinitions(vhost, opts.ingestShards);
   const roles = platformDefinitions(opts);
   const users = [
     ...roles.users,
@@ -75,7 +86,12 @@ export function brokerDefinitions(opts: {
     ...roles,
     users,
     permissions,
-    exchanges: [exchange(EXCHANGE), exchange(DEAD_LETTER_EXCHANGE), exchange(REJECTED_EXCHANGE, 'fanout')],
+    exchanges: [
+      exchange(EXCHANGE),
+      exchange(DEAD_LETTER_EXCHANGE),
+      exchange(REJECTED_EXCHANGE, 'fanout'),
+      ...ingest.exchanges,
+    ],
     queues: [
       {
         name: DEAD_LETTER_QUEUE,
@@ -84,6 +100,7 @@ export function brokerDefinitions(opts: {
         auto_delete: false,
         arguments: { 'x-queue-type': 'quorum' },
       },
+      ...ingest.queues,
     ],
     bindings: [
       {
@@ -110,10 +127,41 @@ export function brokerDefinitions(opts: {
         MQTT_COMMAND_FORWARDING.destination,
         MQTT_COMMAND_FORWARDING.routingKey,
       ),
+      ...ingest.bindings,
     ],
     policies: [
       { vhost, name: policyName, ...policy },
       { vhost, ...DEAD_LETTER_QUEUE_POLICY },
     ],
   };
+}
+
+// ---- The ingesters' data topology (issue 15: never lose a measurement) ----
+// Kept apart from brokerDefinitions' own lists: it is derived, not written out.
+
+/**
+ * The ingesters' queues under their default INGEST_QUEUE (the service name, which is also the role
+ * platform-definitions.ts grants them) and the routing pattern each consumes.
+ */
+export const INGEST_QUEUES = [
+  { base: 'measurements-ingester', binding: bindingPatterns.data },
+  { base: 'logs-ingester', binding: bindingPatterns.logs },
+] as const;
+
+/**
+ * The ingesters' data queues for `shards` (their INGEST_SHARDS): `<base>` bound to `sensor_streaming`, or the
+ * consistent-hash exchange `<base>.shards` bound to it and the quorum queues `<base>.shard-i` bound to that
+ * with weight 1. Built from the ingesters' own specs (shardQueues) through the bus's own declarations
+ * (queueDefinitions), so when an ingester starts its declare is equivalent to what the broker already has.
+ * With them in the definitions, what sensors publish between the broker's start and the first ingester's
+ * is queued instead of routed nowhere. Undefined: none (the ingesters declare them on start).
+ */
+export function ingestTopologyDefinitions(vhost: string, shards: number | undefined): TopologyDefinitions {
+  if (shards === undefined) return { exchanges: [], queues: [], bindings: [] };
+  return queueDefinitions(ingestQueueSpecs(shards), vhost);
+}
+
+/** The queue specs both ingesters consume with INGEST_SHARDS = `shards` (and their default INGEST_QUEUE). */
+export function ingestQueueSpecs(shards: number): QueueSpec[] {
+  return INGEST_QUEUES.flatMap((q) => shardQueues(q.base, q.binding, shards));
 }

@@ -32,7 +32,10 @@ rules:
 `;
 const BOUND = 20;
 const FLOOD = 200;
-const logger = createLogger({ service: 'alarm-registration-test', level: (process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent' });
+const logger = createLogger({
+  service: 'alarm-registration-test',
+  level: (process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent',
+});
 let vhost: TestVhost;
 let db: TestDatabase;
 let dir: string;

@@ -13,6 +13,7 @@ import {
   CONTENT_TYPE_PROTOBUF,
   measurementBatchCodec,
   routingKeys,
+  releaseExchangeName,
 } from '@sensor-streaming/protocol';
 import { createLogger } from '@sensor-streaming/runtime';
 import { Registry } from 'prom-client';
@@ -156,10 +157,13 @@ describe('sharded data path', () => {
 });
 
 /** Bindings of a queue other than the default exchange's. */
+/** The routes data reaches `queue` by: its bindings but the default exchange's and its own release exchange's. */
 async function bindingsOf(queue: string): Promise<string[]> {
   const list = (await managementRequest(
     'GET',
     `/queues/${encodeURIComponent(vhost.vhost)}/${encodeURIComponent(queue)}/bindings`,
   )) as Array<{ source: string; routing_key: string }>;
-  return list.filter((b) => b.source !== '').map((b) => `${b.source}:${b.routing_key}`);
+  return list
+    .filter((b) => b.source !== '' && b.source !== releaseExchangeName(queue))
+    .map((b) => `${b.source}:${b.routing_key}`);
 }

@@ -4,7 +4,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { createBus, describeConnectError } from '@sensor-streaming/bus';
+import { type Bus, createBus, describeConnectError } from '@sensor-streaming/bus';
+import { queueMessageCount } from '@sensor-streaming/bus/testing';
+import { ingestQueueSpecs } from '@sensor-streaming/identity';
 import {
   canStartThrowawayBroker,
   startThrowawayBroker,
@@ -157,6 +159,60 @@ describe.skipIf(!canStartThrowawayBroker())("compose's broker configuration on a
       }
     }
   }, 120_000);
+
+  it("holds the ingesters' data queues from boot: data before any ingester is queued, and their declares are accepted", async () => {
+    const shards = Number(doc.services['measurements-ingester']!.environment!.INGEST_SHARDS);
+    const specs = ingestQueueSpecs(shards);
+    // the administrator (compose's admin/admin) over the node's plain port: ready counts by passive declare
+    const admin = new URL(broker.amqpUrl);
+    admin.username = 'admin';
+    admin.password = 'admin';
+    admin.pathname = '/%2F';
+    const ready = async () => {
+      const counts = await Promise.all(specs.map((q) => queueMessageCount(admin.toString(), q.name)));
+      return counts.reduce((a, b) => a + b, 0);
+    };
+    expect(await ready()).toBe(0);
+    const busOf = async (service: string): Promise<Bus> => {
+      const env = doc.services[service]!.environment!;
+      const config = loadCommonConfig({
+        ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])),
+        AMQP_URL: onNode(String(env.AMQP_URL), broker.amqpsUrl!),
+        TLS_CA_FILE: caFile,
+        METRICS_PORT: '0',
+      });
+      const bus = createBus({
+        url: config.amqpUrl,
+        tls: config.tls,
+        connectionName: `compose-${service}`,
+        logger,
+      });
+      await bus.start();
+      return bus;
+    };
+    // a sensor publishes (mandatory: unroutable would reject) before any ingester exists
+    const sensor = await busOf('sensor-simulator');
+    try {
+      for (let i = 0; i < 20; i++) {
+        await sensor.publish(`sensor.boot-${i}.data`, Buffer.from('x'));
+        await sensor.publish(`sensor.boot-${i}.logs`, Buffer.from('x'));
+      }
+    } finally {
+      await sensor.stop();
+    }
+    expect(await ready()).toBe(40);
+    // each ingester, as its own user, declares its queues as it does on start: equivalent to the definitions'
+    for (const service of ['measurements-ingester', 'logs-ingester']) {
+      const bus = await busOf(service);
+      try {
+        for (const q of specs.filter((s) => s.name === service || s.name.startsWith(`${service}.`)))
+          await bus.declareQueue(q);
+      } finally {
+        await bus.stop();
+      }
+    }
+    expect(await ready()).toBe(40);
+  }, 60_000);
 
   it('has no guest, refuses anonymous MQTT and a client that does not trust the dev CA', async () => {
     expect(await connectOutcome(onNode('amqps://guest:guest@x', broker.amqpsUrl!), { caFile })).toBe(

@@ -129,6 +129,17 @@ describe.each(OVERLAYS)('kubectl kustomize deploy/overlays/%s', (overlay) => {
       secretValue(find(overlay, 'Secret', volume.secret.secretName), 'definitions.json')!,
     ) as RabbitDefinitions;
     expect(definitionsProblems(definitions)).toEqual([]);
+    // the ingesters' data queues, for the INGEST_SHARDS their Deployments run here, so data published before
+    // the first ingester starts is kept (every argument and binding: definitions-sync.test.ts)
+    for (const name of ['measurements-ingester', 'logs-ingester']) {
+      const shards = Number(env(container(find(overlay, 'Deployment', name)), 'INGEST_SHARDS')?.value ?? 1);
+      const queues = definitions.queues
+        ?.map((q) => q.name)
+        .filter((n) => n === name || n.startsWith(`${name}.`));
+      expect(queues).toEqual(
+        shards === 1 ? [name] : Array.from({ length: shards }, (_, i) => `${name}.shard-${i}`),
+      );
+    }
     // no guest (not created when definitions load at boot); every service's user with its password
     expect(definitions.users?.map((u) => u.name)).not.toContain('guest');
     expect(brokerClientProblems(rendered.get(overlay)!)).toEqual([]);
