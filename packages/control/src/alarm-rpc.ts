@@ -1,6 +1,5 @@
 import type { Bus, QueueSpec } from '@sensor-streaming/bus';
 import { type AlarmSeverity, isValidSerial } from '@sensor-streaming/protocol';
-import { ControlError } from './control-error.js';
 import { badRequest, callJsonRpc, isRecord, parseRpcEnvelope } from './json-rpc-call.js';
 
 /**

@@ -1,6 +1,5 @@
 import type { Bus } from '@sensor-streaming/bus';
 import { isValidSerial } from '@sensor-streaming/protocol';
-import { ControlError } from './control-error.js';
 import { badRequest, callJsonRpc, isRecord, parseRpcEnvelope } from './json-rpc-call.js';
 import { encodeRegistryResponse, type RegistryResponse } from './registry-rpc.js';
 
