@@ -32,6 +32,9 @@ RABBIT_CONFIG_FILE="${RABBIT_CONFIG_FILE%.conf}.conf"
 RABBIT_CONF_D="${RABBITMQ_CONFIG_FILES:-/etc/rabbitmq/conf.d}"
 RABBIT_CONF_D="${RABBIT_CONF_D%/}"
 RABBIT_SNIPPET="$RABBIT_CONF_D/90-sensor-streaming.conf"
+# sourced by RabbitMQ's start script as the rabbitmq user: where the node's open-files limit is raised
+RABBIT_ENV_FILE="${RABBITMQ_CONF_ENV_FILE:-/etc/rabbitmq/rabbitmq-env.conf}"
+RABBIT_NOFILE_MARK='# sensor-streaming (scripts/ensure-services.sh): open files up to the hard limit'
 RABBIT_REMOTE=''
 APT_UPDATED=''
 
@@ -183,8 +186,21 @@ rabbit_plugin_states() {
   done
 }
 
+# `rabbitmq-server -detached` as root runs the node through `su rabbitmq`, whose PAM session sets the soft
+# open-files limit back to 1024 (about 900 connections, MQTT devices included) whatever the caller's; the
+# node may raise it itself up to the hard limit, so the env file RabbitMQ sources at start does that.
+# Applies at the node's next start.
+ensure_rabbit_nofile() {
+  grep -qF "$RABBIT_NOFILE_MARK" "$RABBIT_ENV_FILE" 2>/dev/null && return 0
+  can_root || return 0
+  log "raising RabbitMQ's open-files limit to the hard limit at its start ($RABBIT_ENV_FILE)"
+  printf '%s\n%s\n' "$RABBIT_NOFILE_MARK" 'ulimit -S -n "$(ulimit -H -n)" 2>/dev/null || true' |
+    as_root tee -a "$RABBIT_ENV_FILE" >/dev/null || warn "could not write $RABBIT_ENV_FILE: RabbitMQ keeps its open-files limit"
+}
+
 start_rabbit() {
   local host="$1" port="$2"
+  ensure_rabbit_nofile
   log "starting RabbitMQ (rabbitmq-server -detached)"
   without_lock as_root rabbitmq-server -detached >&2 || die "rabbitmq-server -detached failed; see ${RABBITMQ_LOG_BASE:-/var/log/rabbitmq}/"
   # await_startup needs the node to exist, so wait for the AMQP listener first.

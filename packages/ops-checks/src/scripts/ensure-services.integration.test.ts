@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -84,6 +84,14 @@ describe.runIf(canRunThrowawayRabbit())('ensure-services.sh on a broker as deliv
 
     expect(await mqttConnack(rabbit.ports.mqtt, 'guest', 'guest')).toBe(0);
     expect(await prometheusStatus(rabbit.ports.prometheus)).toBe(200);
+    // the restart raised the node's open-files limit from su's 1024 towards the hard limit it inherits
+    // (RabbitMQ reports the limit less its reserve: 927 at 1024)
+    const hard = Number(execFileSync('sh', ['-c', 'ulimit -H -n'], { encoding: 'utf8' }).trim());
+    const status = JSON.parse(await rabbit.ctl('status', '--formatter', 'json')) as {
+      file_descriptors: { total_limit: number };
+    };
+    const limit = status.file_descriptors.total_limit;
+    if (hard >= 2048) expect(limit, `hard limit ${hard}`).toBeGreaterThan(1024);
     const states = await pluginStates(rabbit);
     for (const p of [
       'rabbitmq_management',

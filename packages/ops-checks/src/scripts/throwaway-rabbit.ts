@@ -107,6 +107,8 @@ export async function makeThrowawayRabbit(): Promise<ThrowawayRabbit> {
     RABBITMQ_MNESIA_BASE: path.join(dir, 'mnesia'),
     RABBITMQ_LOG_BASE: path.join(dir, 'log'),
     RABBITMQ_PID_FILE: path.join(dir, 'rabbit.pid'),
+    // its own env file (RabbitMQ sources it at start; ensure-services.sh writes the open-files line there)
+    RABBITMQ_CONF_ENV_FILE: path.join(dir, 'rabbitmq-env.conf'),
     AMQP_URL: `amqp://guest:guest@127.0.0.1:${ports.amqp}`,
     MQTT_URL: `mqtt://127.0.0.1:${ports.mqtt}`,
     RABBITMQ_MANAGEMENT_PORT: String(ports.management),
