@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Bus, commandQueue, createBus, serviceQueue } from '@sensor-streaming/bus';
-import { createTestVhost, deleteQueues, drainQueue } from '@sensor-streaming/bus/testing';
+import { createTestVhost, deleteQueues, drainQueue, type TestVhost } from '@sensor-streaming/bus/testing';
 import { bindingPatterns, commandAckCodec, commandCodec, routingKeys } from '@sensor-streaming/protocol';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -43,6 +43,20 @@ async function fakeSensor(bus: Bus, serial: string, answer: 'APPLIED' | 'REJECTE
     },
   });
   return seen;
+}
+
+/**
+ * A test vhost with two devices' command queues: `amqp-dev`'s AMQP command queue, and `mqtt-dev`'s MQTT
+ * session queue (the queue the MQTT plugin keeps a persistent session in, bound as the device subscribes).
+ */
+async function twoDevices(): Promise<{ vhost: TestVhost; bus: Bus; session: string }> {
+  const vhost = await createTestVhost('control');
+  cleanups.push(() => vhost.drop());
+  const bus = await newBus(vhost.url);
+  await bus.declareQueue(commandQueue('amqp-dev', 60_000));
+  const session = mqttSessionQueueName('mqtt-dev');
+  await bus.declareQueue({ name: session, type: 'classic', bindings: ['sensor.mqtt-dev.commands.*'] });
+  return { vhost, bus, session };
 }
 
 describe('createCommander against the real broker', () => {
@@ -102,13 +116,7 @@ describe('createCommander against the real broker', () => {
   });
 
   it('publishes commands transient, to an AMQP command queue and an MQTT session queue alike', async () => {
-    const vhost = await createTestVhost('control');
-    cleanups.push(() => vhost.drop());
-    const bus = await newBus(vhost.url);
-    await bus.declareQueue(commandQueue('amqp-dev', 60_000));
-    // the queue the MQTT plugin keeps a device's persistent session in, bound as the device subscribes
-    const session = mqttSessionQueueName('mqtt-dev');
-    await bus.declareQueue({ name: session, type: 'classic', bindings: ['sensor.mqtt-dev.commands.*'] });
+    const { vhost, bus, session } = await twoDevices();
     const commander = createCommander(bus);
     cleanups.push(() => commander.close());
 
@@ -127,12 +135,7 @@ describe('createCommander against the real broker', () => {
   });
 
   it('asks where each device was found last: MQTT devices cost no missed passive declare once found', async () => {
-    const vhost = await createTestVhost('control');
-    cleanups.push(() => vhost.drop());
-    const bus = await newBus(vhost.url);
-    await bus.declareQueue(commandQueue('amqp-dev', 60_000));
-    const session = mqttSessionQueueName('mqtt-dev');
-    await bus.declareQueue({ name: session, type: 'classic', bindings: ['sensor.mqtt-dev.commands.*'] });
+    const { vhost, bus, session } = await twoDevices();
     // the real bus, with the queue names each existence check asked for recorded
     const asked: string[][] = [];
     const spied = new Proxy(bus, {

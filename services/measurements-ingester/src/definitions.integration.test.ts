@@ -1,3 +1,4 @@
+import { dataRoutesOf, measurementRows, vibrationBatch } from './testing/data-path.js';
 import { type Bus, createBus } from '@sensor-streaming/bus';
 import {
   createTestVhost,
@@ -9,13 +10,7 @@ import {
 import { createTestDatabase, type TestDatabase } from '@sensor-streaming/db/testing';
 import { brokerDefinitions } from '@sensor-streaming/identity';
 import { shardQueues } from '@sensor-streaming/ingest';
-import {
-  bindingPatterns,
-  CONTENT_TYPE_PROTOBUF,
-  measurementBatchCodec,
-  routingKeys,
-  releaseExchangeName,
-} from '@sensor-streaming/protocol';
+import { bindingPatterns, CONTENT_TYPE_PROTOBUF, routingKeys } from '@sensor-streaming/protocol';
 import { createLogger } from '@sensor-streaming/runtime';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -114,24 +109,13 @@ async function publishAll(): Promise<void> {
     for (let s = 0; s < SERIALS; s++) {
       sequence++;
       const serial = `early-${s}`;
-      const body = measurementBatchCodec.encode({
-        serial,
-        channel: 'vibration',
-        unit: 'mm/s',
-        sequence,
-        firstSampleTimeUs: T0 + sequence * SAMPLES * 1000,
-        samplePeriodNs: 1_000_000,
-        values: Array.from({ length: SAMPLES }, (_, i) => i),
-      });
+      const body = vibrationBatch(serial, sequence, SAMPLES, T0);
       await bus!.publish(routingKeys.data(serial), body, { contentType: CONTENT_TYPE_PROTOBUF });
     }
   }
 }
 
-async function rows(): Promise<number> {
-  const { rows: r } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM measurements');
-  return r[0]?.n ?? 0;
-}
+const rows = () => measurementRows(db.pool);
 
 /** Messages ready in the data queues the definitions for `shards` declare. */
 async function queued(shards: number): Promise<number[]> {
@@ -140,16 +124,7 @@ async function queued(shards: number): Promise<number[]> {
   );
 }
 
-/** The routes data reaches `queue` by: its bindings but the default exchange's and its own release exchange's. */
-async function bindingsOf(queue: string): Promise<string[]> {
-  const list = (await managementRequest(
-    'GET',
-    `/queues/${encodeURIComponent(vhost.vhost)}/${encodeURIComponent(queue)}/bindings`,
-  )) as Array<{ source: string; routing_key: string }>;
-  return list
-    .filter((b) => b.source !== '' && b.source !== releaseExchangeName(queue))
-    .map((b) => `${b.source}:${b.routing_key}`);
-}
+const bindingsOf = (queue: string) => dataRoutesOf(vhost.vhost, queue);
 
 beforeAll(async () => {
   db = await createTestDatabase({ prefix: 'mi_definitions' });

@@ -1,3 +1,4 @@
+import { dataRoutesOf, measurementRows, vibrationBatch } from './testing/data-path.js';
 import { type Bus, createBus } from '@sensor-streaming/bus';
 import {
   createTestVhost,
@@ -8,13 +9,7 @@ import {
 } from '@sensor-streaming/bus/testing';
 import { createTestDatabase, type TestDatabase } from '@sensor-streaming/db/testing';
 import { retiredShardQueues, shardQueues } from '@sensor-streaming/ingest';
-import {
-  bindingPatterns,
-  CONTENT_TYPE_PROTOBUF,
-  measurementBatchCodec,
-  routingKeys,
-  releaseExchangeName,
-} from '@sensor-streaming/protocol';
+import { bindingPatterns, CONTENT_TYPE_PROTOBUF, routingKeys } from '@sensor-streaming/protocol';
 import { createLogger } from '@sensor-streaming/runtime';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -53,22 +48,11 @@ function ingester(shards: number): MeasurementsIngester {
 let sequence = 0;
 async function publish(serial: string): Promise<void> {
   sequence++;
-  const body = measurementBatchCodec.encode({
-    serial,
-    channel: 'vibration',
-    unit: 'mm/s',
-    sequence,
-    firstSampleTimeUs: T0 + sequence * SAMPLES * 1000,
-    samplePeriodNs: 1_000_000,
-    values: Array.from({ length: SAMPLES }, (_, i) => i),
-  });
+  const body = vibrationBatch(serial, sequence, SAMPLES, T0);
   await bus.publish(routingKeys.data(serial), body, { contentType: CONTENT_TYPE_PROTOBUF });
 }
 
-async function rows(): Promise<number> {
-  const { rows: r } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM measurements');
-  return r[0]?.n ?? 0;
-}
+const rows = () => measurementRows(db.pool);
 
 const depth = (q: string) => queueMessageCount(vhost.url, q);
 
@@ -156,14 +140,4 @@ describe('sharded data path', () => {
   });
 });
 
-/** Bindings of a queue other than the default exchange's. */
-/** The routes data reaches `queue` by: its bindings but the default exchange's and its own release exchange's. */
-async function bindingsOf(queue: string): Promise<string[]> {
-  const list = (await managementRequest(
-    'GET',
-    `/queues/${encodeURIComponent(vhost.vhost)}/${encodeURIComponent(queue)}/bindings`,
-  )) as Array<{ source: string; routing_key: string }>;
-  return list
-    .filter((b) => b.source !== '' && b.source !== releaseExchangeName(queue))
-    .map((b) => `${b.source}:${b.routing_key}`);
-}
+const bindingsOf = (queue: string) => dataRoutesOf(vhost.vhost, queue);
