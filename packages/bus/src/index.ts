@@ -54,6 +54,8 @@ export {
   HEADER_ORIGINAL_USER_ID,
   HEADER_REASON,
   HEADER_RELEASED,
+  BASE_TOPOLOGY,
+  baseTopologyDefinitions,
   queueDeclarations,
   queueDeclareOptions,
   queueDefinitions,

@@ -128,9 +128,9 @@ export class Settler {
   async release(items: Pending[], reason: string): Promise<void> {
     const results = await Promise.all(
       items.map(async (p) => {
-        if (!this.deps.isLive(p)) return false; // channel gone: the broker has it back already
+        if (!this.deps.isLive(p)) return 'failed'; // channel gone: the broker has it back already
         const via = p.queue.releaseVia;
-        if (via === undefined) return false; // a classic queue: requeued below, uncounted
+        if (via === undefined) return 'requeue'; // a classic queue counts no requeues
         const props = p.msg.properties;
         const headers: Record<string, unknown> = {};
         for (const [k, v] of Object.entries(props.headers ?? {})) {
@@ -158,22 +158,22 @@ export class Settler {
         };
         try {
           await this.deps.publisher.publish(via, p.queue.name, p.msg.content, options);
-          return true;
+          return 'copied';
         } catch (err) {
           this.log.error(
             { err, queue: p.queue.name, routingKey: p.delivery.routingKey, reason },
             'cannot release message, requeueing it',
           );
-          return false;
+          return 'failed';
         }
       }),
     );
     const released = new Map<string, number>();
     items.forEach((p, i) => {
-      if (results[i]) this.ack(p, false, 0);
+      // the copy is in the queue: drop the original; otherwise the original goes back
+      if (results[i] === 'copied') this.ack(p, false, 0);
       else this.nack(p, true);
-      if (results[i] || (p.queue.releaseVia === undefined && this.deps.isLive(p)))
-        released.set(p.queue.label, (released.get(p.queue.label) ?? 0) + 1);
+      if (results[i] !== 'failed') released.set(p.queue.label, (released.get(p.queue.label) ?? 0) + 1);
     });
     for (const [label, n] of released) this.deps.metrics.released.inc({ queue: label }, n);
   }

@@ -170,19 +170,34 @@ export function queueDeclareOptions(spec: QueueSpec): Options.AssertQueue {
   return { durable: !exclusive, exclusive, autoDelete: spec.autoDelete === true, arguments: args };
 }
 
-/** The exchanges and the dead-letter queue every bus declares on connect. */
-export async function declareBaseTopology(ch: Channel): Promise<void> {
-  await ch.assertExchange(EXCHANGE, 'topic', { durable: true });
-  await ch.assertExchange(DEAD_LETTER_EXCHANGE, 'topic', { durable: true });
+/**
+ * The topology every bus declares on connect, as data: the exchanges, the dead-letter queue and its bindings.
+ * declareBaseTopology declares it, baseTopologyDefinitions writes it as broker definitions: one description.
+ */
+export const BASE_TOPOLOGY = {
+  exchanges: [
+    { name: EXCHANGE, type: 'topic' },
+    { name: DEAD_LETTER_EXCHANGE, type: 'topic' },
+    // where consumers dead-letter a message themselves: a fanout to the dead-letter queue alone
+    { name: REJECTED_EXCHANGE, type: 'fanout' },
+  ],
   // Bounds (length, age) come from a policy, not from arguments: a queue's arguments cannot change once
   // declared (see README, "Dead letters").
-  await ch.assertQueue(DEAD_LETTER_QUEUE, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-  // '#': whatever the broker dead-letters, including copies the bus released or an operator replayed
-  // (published to their queue by name, so that is their routing key)
-  await ch.bindQueue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, '#');
-  // where consumers dead-letter a message themselves: a fanout to the dead-letter queue alone
-  await ch.assertExchange(REJECTED_EXCHANGE, 'fanout', { durable: true });
-  await ch.bindQueue(DEAD_LETTER_QUEUE, REJECTED_EXCHANGE, '');
+  queue: { name: DEAD_LETTER_QUEUE, arguments: { 'x-queue-type': 'quorum' } },
+  bindings: [
+    // '#': whatever the broker dead-letters, including copies the bus released or an operator replayed
+    // (published to their queue by name, so that is their routing key)
+    { source: DEAD_LETTER_EXCHANGE, routingKey: '#' },
+    { source: REJECTED_EXCHANGE, routingKey: '' },
+  ],
+} as const;
+
+/** The exchanges and the dead-letter queue every bus declares on connect (BASE_TOPOLOGY). */
+export async function declareBaseTopology(ch: Channel): Promise<void> {
+  const { exchanges, queue, bindings } = BASE_TOPOLOGY;
+  for (const x of exchanges) await ch.assertExchange(x.name, x.type, { durable: true });
+  await ch.assertQueue(queue.name, { durable: true, arguments: { ...queue.arguments } });
+  for (const b of bindings) await ch.bindQueue(queue.name, b.source, b.routingKey);
 }
 
 /** Thrown when the broker refuses to declare the consistent-hash exchange (its plugin is not enabled). */
@@ -299,6 +314,33 @@ export interface TopologyDefinitions {
     routing_key: string;
     arguments: Record<string, unknown>;
   }>;
+}
+
+/** BASE_TOPOLOGY as RabbitMQ definitions for `vhost`: what every bus would declare on connect. */
+export function baseTopologyDefinitions(vhost: string): TopologyDefinitions {
+  const { exchanges, queue, bindings } = BASE_TOPOLOGY;
+  return {
+    exchanges: exchanges.map((x) => ({
+      name: x.name,
+      vhost,
+      type: x.type,
+      durable: true,
+      auto_delete: false,
+      internal: false,
+      arguments: {},
+    })),
+    queues: [
+      { name: queue.name, vhost, durable: true, auto_delete: false, arguments: { ...queue.arguments } },
+    ],
+    bindings: bindings.map((b) => ({
+      source: b.source,
+      vhost,
+      destination: queue.name,
+      destination_type: 'queue',
+      routing_key: b.routingKey,
+      arguments: {},
+    })),
+  };
 }
 
 /**

@@ -228,14 +228,19 @@ export function createCommander(bus: Bus): Commander {
     const unique = [...new Set(serials)];
     const firstTry = new Map(unique.map((s) => [s, lastFoundIn.get(s) ?? 0] as const));
     for (const round of [0, 1] as const) {
-      const ask = unique.filter((s) => !out.has(s));
+      // round 0: where each was found last (AMQP if never); round 1: the other, for those not found
+      const ask = unique
+        .filter((s) => !out.has(s))
+        .map((serial) => {
+          const at = (round === 0 ? firstTry.get(serial)! : 1 - firstTry.get(serial)!) as 0 | 1;
+          return { serial, at, queue: deviceCommandQueues(serial)[at] };
+        });
       if (ask.length === 0) break;
-      const where = (s: string): 0 | 1 => (round === 0 ? firstTry.get(s)! : firstTry.get(s) === 0 ? 1 : 0);
-      const found = await bus.existingQueues(ask.map((s) => deviceCommandQueues(s)[where(s)]));
-      for (const s of ask) {
-        if (!found.has(deviceCommandQueues(s)[where(s)])) continue;
-        out.add(s);
-        lastFoundIn.set(s, where(s));
+      const found = await bus.existingQueues(ask.map((a) => a.queue));
+      for (const a of ask) {
+        if (!found.has(a.queue)) continue;
+        out.add(a.serial);
+        lastFoundIn.set(a.serial, a.at);
       }
     }
     return out;

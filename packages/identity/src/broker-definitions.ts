@@ -1,13 +1,12 @@
-import { type QueueSpec, queueDefinitions, type TopologyDefinitions } from '@sensor-streaming/bus';
+import {
+  baseTopologyDefinitions,
+  type QueueSpec,
+  queueDefinitions,
+  type TopologyDefinitions,
+} from '@sensor-streaming/bus';
 import { MQTT_COMMAND_FORWARDING, MQTT_SESSION_POLICY } from '@sensor-streaming/control';
 import { shardQueues } from '@sensor-streaming/ingest';
-import {
-  bindingPatterns,
-  DEAD_LETTER_EXCHANGE,
-  DEAD_LETTER_QUEUE,
-  EXCHANGE,
-  REJECTED_EXCHANGE,
-} from '@sensor-streaming/protocol';
+import { bindingPatterns, EXCHANGE } from '@sensor-streaming/protocol';
 import { platformDefinitions, type ServiceRole } from './platform-definitions.js';
 
 /** The dead-letter queue's bounds (README "dead letters"): 100k messages, 14 days, oldest dropped first. */
@@ -43,6 +42,8 @@ export function brokerDefinitions(opts: {
   ingestShards?: number;
 }): Record<string, unknown> {
   const { vhost, admin } = opts;
+  // what every bus declares on connect, then the ingesters' data queues: the bus's own descriptions
+  const base = baseTopologyDefinitions(vhost);
   const ingest = ingestTopologyDefinitions(vhost, opts.ingestShards);
   const roles = platformDefinitions(opts);
   const users = [
@@ -63,15 +64,6 @@ export function brokerDefinitions(opts: {
     ...roles.permissions,
     ...(admin === undefined ? [] : [{ user: admin.name, vhost, configure: '.*', write: '.*', read: '.*' }]),
   ];
-  const exchange = (name: string, type = 'topic') => ({
-    name,
-    vhost,
-    type,
-    durable: true,
-    auto_delete: false,
-    internal: false,
-    arguments: {},
-  });
   const forward = (source: string, destination: string, routing_key: string) => ({
     source,
     vhost,
@@ -86,39 +78,10 @@ export function brokerDefinitions(opts: {
     ...roles,
     users,
     permissions,
-    exchanges: [
-      exchange(EXCHANGE),
-      exchange(DEAD_LETTER_EXCHANGE),
-      exchange(REJECTED_EXCHANGE, 'fanout'),
-      ...ingest.exchanges,
-    ],
-    queues: [
-      {
-        name: DEAD_LETTER_QUEUE,
-        vhost,
-        durable: true,
-        auto_delete: false,
-        arguments: { 'x-queue-type': 'quorum' },
-      },
-      ...ingest.queues,
-    ],
+    exchanges: [...base.exchanges, ...ingest.exchanges],
+    queues: [...base.queues, ...ingest.queues],
     bindings: [
-      {
-        source: DEAD_LETTER_EXCHANGE,
-        vhost,
-        destination: DEAD_LETTER_QUEUE,
-        destination_type: 'queue',
-        routing_key: '#',
-        arguments: {},
-      },
-      {
-        source: REJECTED_EXCHANGE,
-        vhost,
-        destination: DEAD_LETTER_QUEUE,
-        destination_type: 'queue',
-        routing_key: '',
-        arguments: {},
-      },
+      ...base.bindings,
       // MQTT devices publish to amq.topic: forward their topics to the platform exchange
       ...['data', 'logs', 'state', 'acks'].map((k) => forward('amq.topic', EXCHANGE, `sensor.*.${k}`)),
       // and commands the other way, to their MQTT sessions

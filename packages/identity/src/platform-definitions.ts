@@ -6,7 +6,6 @@ import {
 } from '@sensor-streaming/control';
 import {
   DEAD_LETTER_EXCHANGE,
-  DEAD_LETTER_QUEUE,
   EXCHANGE,
   MAX_SHARDS,
   REJECTED_EXCHANGE,
@@ -14,6 +13,7 @@ import {
   shardExchangeName,
   shardQueueName,
 } from '@sensor-streaming/protocol';
+import { BASE_TOPOLOGY } from '@sensor-streaming/bus';
 import type { Permissions, TopicPermissions } from './device-permissions.js';
 
 /**
@@ -55,12 +55,13 @@ function oneOf(...names: string[]): string {
   return parts.length === 0 ? '^$' : `^(${parts.join('|')})$`;
 }
 
-/** What every bus declares on connect: the exchange, the DLX, the dead-letter queue and its binding. */
+/** What every bus declares on connect (the bus's BASE_TOPOLOGY), and its own dead letters. */
 const BASE = {
-  configure: [EXCHANGE, DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, REJECTED_EXCHANGE],
+  // declares the exchanges and the queue, binds the queue (write on it, read on each source)
+  configure: [...BASE_TOPOLOGY.exchanges.map((x) => x.name), BASE_TOPOLOGY.queue.name],
   // REJECTED_EXCHANGE: where a consumer dead-letters a message itself (a fanout to the dead-letter queue alone)
-  write: [DEAD_LETTER_QUEUE, REJECTED_EXCHANGE],
-  read: [DEAD_LETTER_EXCHANGE, REJECTED_EXCHANGE],
+  write: [BASE_TOPOLOGY.queue.name, REJECTED_EXCHANGE],
+  read: BASE_TOPOLOGY.bindings.map((b) => b.source),
 };
 
 /** A quorum queue's own release exchange (see releaseExchangeName): declared, bound to it, published to. */
